@@ -1,0 +1,5 @@
+import sys
+
+from recipebench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,63 @@
+"""Where a run keeps its raw outputs and its ledger: one prefix per run.
+
+`RECIPEBENCH_ARTIFACTS` is a URL understood by ObjectStoragePath: a local folder by default
+(file://), a bucket in production (gs://[conn_id@]bucket/prefix).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from recipebench.recipe import REPO_ROOT
+
+DEFAULT_ARTIFACTS = f"file://{REPO_ROOT / 'var' / 'artifacts'}"
+
+
+def artifacts_root() -> str:
+    return os.environ.get("RECIPEBENCH_ARTIFACTS") or DEFAULT_ARTIFACTS
+
+
+def run_prefix(recipe_id: str, run_key: str):
+    from airflow.sdk import ObjectStoragePath
+
+    path = ObjectStoragePath(artifacts_root()) / recipe_id / run_key
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_json(recipe_id: str, run_key: str, name: str, data: Any) -> str:
+    path = run_prefix(recipe_id, run_key) / name
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+    return str(path)
+
+
+def read_json(recipe_id: str, run_key: str, name: str) -> Any | None:
+    path = run_prefix(recipe_id, run_key) / name
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def write_text(recipe_id: str, run_key: str, name: str, text: str) -> str:
+    """Archive one raw output; returns its address, which the results rows keep."""
+    path = run_prefix(recipe_id, run_key) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return str(path)
+
+
+# The ledger: what each stage recorded about the run, so the load stage can describe a run
+# whose stages failed without asking Airflow's database (tasks have no access to it).
+LEDGER = "ledger.json"
+
+
+def record(recipe_id: str, run_key: str, **entries: Any) -> None:
+    ledger = read_json(recipe_id, run_key, LEDGER) or {}
+    ledger.update(entries)
+    write_json(recipe_id, run_key, LEDGER, ledger)
+
+
+def ledger(recipe_id: str, run_key: str) -> dict:
+    return read_json(recipe_id, run_key, LEDGER) or {}

@@ -1,0 +1,118 @@
+"""`recipebench` command line: validate, show and (with later modules) render, parse, run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from recipebench.recipe import RecipeError, load_catalog, load_recipe, recipes_dir
+
+
+def _dump_yaml(data) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=120)
+
+
+def cmd_validate(args) -> int:
+    good, broken = load_catalog(Path(args.dir) if args.dir else None)
+    for recipe_id, recipe in good.items():
+        print(f"ok       {recipe_id}  ({recipe.accelerator}, {recipe.framework}, {recipe.topology.shape}, "
+              f"{recipe.gpu_count} GPUs, fingerprint {recipe.fingerprint()})")
+    for error in broken.values():
+        print(f"INVALID  {error}", file=sys.stderr)
+    if not good and not broken:
+        print(f"no recipe files in {args.dir or recipes_dir()}", file=sys.stderr)
+        return 1
+    problems = len(broken)
+    if not args.recipes_only:
+        problems += _validate_manifests(good)
+    print(f"{len(good)} valid, {problems} problem(s)")
+    return 1 if problems else 0
+
+
+def _validate_manifests(good) -> int:
+    try:
+        from recipebench.render import render_and_validate
+    except ImportError:  # the manifests module is not part of this build
+        return 0
+    problems = 0
+    for recipe_id, recipe in good.items():
+        try:
+            objects = render_and_validate(recipe)
+            print(f"ok       {recipe_id}: {len(objects)} object(s) render and validate")
+        except Exception as exc:  # one recipe's broken manifest must not hide the others
+            problems += 1
+            print(f"INVALID  {recipe_id}: {exc}", file=sys.stderr)
+    return problems
+
+
+def cmd_show(args) -> int:
+    recipe = load_recipe(args.recipe)
+    data = recipe.model_dump(mode="json")
+    data["fingerprint"] = recipe.fingerprint()
+    data["gpus"] = recipe.gpu_count
+    print(_dump_yaml(data), end="")
+    return 0
+
+
+def cmd_stages(args) -> int:
+    """What each DAG will run and where (the main job before a cluster is configured)."""
+    from recipebench.stages import STAGES
+
+    good, broken = load_catalog()
+    for recipe in good.values():
+        where = (f"GKE {recipe.cluster.name} ({recipe.cluster.location})" if recipe.cluster.name
+                 else "the configured kubeconfig")
+        print(f"\nDAG {recipe.id}: {recipe.description}")
+        print(f"  schedule {recipe.schedule or 'manual only'} UTC; cluster {where}, namespace {recipe.cluster.namespace}")
+        for stage in STAGES:
+            kind = " (setup)" if stage.setup else " (teardown)" if stage.teardown else ""
+            print(f"  - {stage.name}{kind}: {stage.summary}")
+    for error in broken.values():
+        print(f"INVALID  {error}", file=sys.stderr)
+    return 1 if broken else 0
+
+
+def cmd_demo(args) -> int:
+    """The main job: validate the catalog, then show what each DAG runs and where."""
+    status = cmd_validate(argparse.Namespace(dir=None, recipes_only=False))
+    return cmd_stages(args) or status
+
+
+COMMANDS = {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="recipebench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("validate", help="validate every recipe (and its manifests); non-zero on any problem")
+    p.add_argument("--dir", help="recipes folder (default: $RECIPEBENCH_RECIPES_DIR or include/recipes)")
+    p.add_argument("--recipes-only", action="store_true", help="skip rendering the Kubernetes objects")
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("show", help="print the fully resolved recipe as YAML")
+    p.add_argument("recipe")
+    p.set_defaults(func=cmd_show)
+    p = sub.add_parser("stages", help="print, for each recipe DAG, the stages it runs and where")
+    p.set_defaults(func=cmd_stages)
+    p = sub.add_parser("demo", help="the main job (see README)")
+    p.set_defaults(func=cmd_demo)
+    for register in COMMANDS.values():
+        register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except RecipeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

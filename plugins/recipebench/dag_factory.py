@@ -1,0 +1,124 @@
+"""Build one Airflow DAG per recipe file. Cheap to import: DAG files call it at parse time."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from airflow.sdk import DAG, CronTriggerTimetable, Param
+
+from recipebench.operators import InvalidRecipeOperator, StageOperator
+from recipebench.params import form_schema
+from recipebench.recipe import Recipe, load_catalog
+from recipebench.stages import STAGES, minutes_for
+
+log = logging.getLogger(__name__)
+
+
+def recipe_doc(recipe: Recipe) -> str:
+    acc = recipe.acc
+    points = "\n".join(
+        f"| `{p.id}` | {p.input_len} | {p.output_len} | {p.concurrency or 'unbounded'} | "
+        f"{p.request_rate or 'inf'} | {p.num_prompts} |"
+        for p in recipe.benchmark.points
+    )
+    stages = "\n".join(f"{i}. **{s.name}**: {s.summary}" for i, s in enumerate(STAGES, 1))
+    args = " ".join(f"`{k}={v}`" for k, v in recipe.serving.args.items() if not isinstance(v, dict))
+    return f"""### {recipe.description}
+
+| | |
+| --- | --- |
+| accelerator | {acc.machine_type} ({acc.gpu}), {recipe.topology.total_nodes} node(s), {recipe.gpu_count} GPUs |
+| framework / shape | {recipe.framework} / {recipe.topology.shape} |
+| model | `{recipe.model.name}` ({recipe.model.precision}) |
+| image | `{recipe.image.repository}:{recipe.image.tag}` |
+| benchmark tool | {recipe.benchmark.tool} |
+| cluster | {recipe.cluster.name or '(kubeconfig)'} {recipe.cluster.location or ''}, namespace `{recipe.cluster.namespace}` |
+| schedule (UTC) | `{recipe.schedule or 'manual only'}` |
+| fingerprint | `{recipe.fingerprint()}` |
+
+Serving args: {args}
+
+| point | input | output | concurrency | rate | prompts |
+| --- | --- | --- | --- | --- | --- |
+{points}
+
+Stages:
+{stages}
+"""
+
+
+TRIGGER_RULES = {
+    # build_image may be skipped (prebuilt image, tag exists): the platform step still runs
+    "ensure_platform": "none_failed",
+    # load writes a runs row for failed runs too, so it runs whatever happened before it
+    "load": "all_done",
+}
+
+
+def build_recipe_dag(recipe: Recipe) -> DAG:
+    schedule = CronTriggerTimetable(recipe.schedule, timezone="UTC") if recipe.schedule else None
+    params = {
+        key: Param(spec.pop("default"), **spec)
+        for key, spec in ((k, dict(v)) for k, v in form_schema(recipe).items())
+    }
+    tags = sorted({recipe.accelerator, recipe.framework, recipe.model.name.split("/")[-1].lower(), *recipe.tags})
+    with DAG(
+        dag_id=recipe.id,
+        description=recipe.description,
+        schedule=schedule,
+        # no start_date: a cron DAG then waits for its next tick after unpausing, instead of
+        # launching the latest missed one at once (reference/airflow3.md 3.5)
+        catchup=False,
+        max_active_runs=1,
+        tags=tags,
+        doc_md=recipe_doc(recipe),
+        params=params,
+        default_args={"owner": recipe.owner, "retries": 0},
+        render_template_as_native_obj=True,
+    ) as dag:
+        t = {
+            s.name: StageOperator(
+                task_id=s.name,
+                stage=s.name,
+                recipe_id=recipe.id,
+                execution_timeout=timedelta(minutes=minutes_for(s.name, recipe)),
+                trigger_rule=TRIGGER_RULES.get(s.name, "all_success"),
+            )
+            for s in STAGES
+        }
+        t["resolve"] >> t["build_image"] >> t["ensure_platform"] >> t["create_secrets"] >> t["deploy"]
+        t["deploy"] >> t["wait_ready"] >> t["benchmark"] >> t["load"] >> t["teardown"]
+        # check_regressions hangs off benchmark as well, so a failed benchmark fails the run
+        [t["benchmark"], t["load"]] >> t["check_regressions"]
+        t["teardown"].as_teardown(setups=[t["create_secrets"], t["deploy"]])
+    return dag
+
+
+def build_invalid_dag(recipe_id: str, error: str) -> DAG:
+    """A broken recipe still shows up, with its error, instead of vanishing from the UI."""
+    with DAG(
+        dag_id=recipe_id,
+        description=f"INVALID RECIPE: {error}"[:200],
+        schedule=None,
+        catchup=False,
+        tags=["invalid-recipe"],
+        doc_md=f"### This recipe file does not validate\n\n```\n{error}\n```\n",
+    ) as dag:
+        InvalidRecipeOperator(task_id="invalid_recipe", error=error)
+    return dag
+
+
+def build_all(directory: Path | None = None, only: str | None = None) -> dict[str, DAG]:
+    """Every recipe's DAG; `only` (the DAG a worker is parsing for) skips the rest."""
+    good, broken = load_catalog(directory)
+    dags: dict[str, DAG] = {}
+    for recipe_id, error in broken.items():
+        log.error("recipe %s is invalid: %s", recipe_id, error)
+        if only in (None, recipe_id):
+            dags[recipe_id] = build_invalid_dag(recipe_id, error)
+    for recipe_id, recipe in good.items():
+        if only in (None, recipe_id):
+            dags[recipe_id] = build_recipe_dag(recipe)
+    return dags

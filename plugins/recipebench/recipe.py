@@ -1,0 +1,290 @@
+"""The recipe schema, its layered defaults and its fingerprint.
+
+A recipe file is resolved in three layers, each overriding the one before: the accelerator
+profile, the framework defaults, then the file itself. The result is validated strictly:
+an unknown key or a bad enum value is an error that names the file and the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from recipebench.accelerators import ACCELERATORS
+from recipebench.frameworks import FRAMEWORK_DEFAULTS
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_RECIPES_DIR = REPO_ROOT / "include" / "recipes"
+
+ArgValue = bool | int | float | str | list[str | int | float] | dict[str, Any] | None
+Shape = Literal["single-host", "multi-host", "offline", "disaggregated"]
+Tool = Literal["sglang-bench-serving", "vllm-benchmark-serving", "vllm-bench-serve", "trtllm-bench", "aiperf"]
+PosInt = Annotated[int, Field(ge=1)]
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be used; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSpec(_Strict):
+    name: str = Field(min_length=3, pattern=r"^[\w.-]+/[\w.-]+$")  # Hugging Face id
+    precision: Literal["fp8", "bf16", "fp16", "nvfp4"]
+    # other checkpoints of the same model a person may pick in the trigger form
+    variants: list[str] = []
+    # where the weights come from: downloaded from Hugging Face at start, or pre-staged in GCS
+    source: Literal["huggingface", "gcs"] = "huggingface"
+
+    @property
+    def choices(self) -> list[str]:
+        return [self.name, *[v for v in self.variants if v != self.name]]
+
+
+class ImageSpec(_Strict):
+    # with build: the image name inside the Artifact Registry; without: a full reference
+    repository: str = Field(min_length=1)
+    tag: str = Field(pattern=r"^[\w][\w.-]{0,127}$")
+    build: Literal["sglang", "vllm", "dynamo-sglang"] | None = None
+    # images other than the server's (Dynamo frontend), used as published
+    frontend: str | None = None
+
+
+class ServingSpec(_Strict):
+    port: int = Field(ge=0, le=65535)  # 0: no server (offline shape)
+    health_path: str
+    # command-line flags of the server; a mapping value is written to a file and the flag gets its path
+    args: dict[str, ArgValue] = {}
+    env: dict[str, str] = {}
+
+
+class RoleSpec(_Strict):
+    """One worker role of a disaggregated deployment (prefill or decode)."""
+
+    replicas: PosInt = 1
+    nodes: PosInt = 1  # nodes per replica
+    args: dict[str, ArgValue] = {}
+    env: dict[str, str] = {}
+
+
+class TopologySpec(_Strict):
+    shape: Shape
+    nodes: PosInt = 1
+    frontend_replicas: PosInt = 1
+    prefill: RoleSpec | None = None
+    decode: RoleSpec | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TopologySpec:
+        roles = self.prefill is not None or self.decode is not None
+        if self.shape == "disaggregated":
+            if self.prefill is None or self.decode is None:
+                raise ValueError("a disaggregated topology needs both prefill and decode")
+        elif roles:
+            raise ValueError(f"prefill/decode only apply to the disaggregated shape, not {self.shape}")
+        if self.shape == "multi-host" and self.nodes < 2:
+            raise ValueError("a multi-host topology needs nodes >= 2")
+        if self.shape in ("single-host", "offline") and self.nodes != 1:
+            raise ValueError(f"the {self.shape} shape runs on exactly one node")
+        return self
+
+    @property
+    def total_nodes(self) -> int:
+        if self.shape == "disaggregated":
+            assert self.prefill and self.decode
+            return self.prefill.replicas * self.prefill.nodes + self.decode.replicas * self.decode.nodes
+        return self.nodes
+
+
+class BenchmarkPoint(_Strict):
+    input_len: PosInt
+    output_len: PosInt
+    num_prompts: PosInt
+    concurrency: PosInt | None = None  # None: unbounded
+    request_rate: float | None = Field(default=None, gt=0)  # None: send all at once (inf)
+    range_ratio: float = Field(default=1.0, gt=0, le=1)
+
+    @property
+    def id(self) -> str:
+        """Stable, human-readable identity of the point within a recipe."""
+        rate = "inf" if self.request_rate is None else f"{self.request_rate:g}"
+        conc = "max" if self.concurrency is None else str(self.concurrency)
+        return f"i{self.input_len}-o{self.output_len}-c{conc}-r{rate}-n{self.num_prompts}"
+
+
+class BenchmarkSpec(_Strict):
+    tool: Tool
+    dataset: Literal["random"] = "random"
+    points: list[BenchmarkPoint] = Field(min_length=1)
+    extra_args: dict[str, ArgValue] = {}
+
+    @field_validator("points")
+    @classmethod
+    def _unique(cls, points: list[BenchmarkPoint]) -> list[BenchmarkPoint]:
+        ids = [p.id for p in points]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate benchmark points: {', '.join(dupes)}")
+        return points
+
+
+class ClusterSpec(_Strict):
+    """The production GKE target; a kubeconfig (the simulated cluster) can replace it at run time."""
+
+    name: str | None = None
+    location: str | None = None
+    project: str | None = None  # default: the project of the Google connection
+    namespace: str = Field(default="default", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    queue: str | None = None  # Kueue LocalQueue
+    bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+    artifact_registry: str | None = None  # LOCATION-docker.pkg.dev/PROJECT/REPO
+
+
+class SecretsSpec(_Strict):
+    huggingface: bool = True
+    ngc: bool = False
+
+
+class TimeoutsSpec(_Strict):
+    capacity_minutes: PosInt = 60  # Kueue admission + node scale-up
+    ready_minutes: PosInt = 60  # scheduled -> serving (image pull, download, load)
+    point_minutes: PosInt = 60  # one benchmark point
+    keep_alive_hours: PosInt = 8  # how long a kept server may live before the janitor takes it
+
+
+class Recipe(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    description: str
+    owner: str = Field(min_length=1)
+    schedule: str | None = None  # cron, UTC
+    accelerator: Literal[tuple(ACCELERATORS)]  # type: ignore[valid-type]
+    framework: Literal[tuple(FRAMEWORK_DEFAULTS)]  # type: ignore[valid-type]
+    model: ModelSpec
+    image: ImageSpec
+    serving: ServingSpec
+    topology: TopologySpec
+    benchmark: BenchmarkSpec
+    cluster: ClusterSpec = ClusterSpec()
+    secrets: SecretsSpec = SecretsSpec()
+    timeouts: TimeoutsSpec = TimeoutsSpec()
+    tags: list[str] = []
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None and len(value.split()) != 5:
+            raise ValueError(f"schedule must be a 5-field cron expression, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _shape_fits_tool(self) -> Recipe:
+        offline = self.topology.shape == "offline"
+        if offline != (self.benchmark.tool == "trtllm-bench"):
+            raise ValueError(f"benchmark tool {self.benchmark.tool} does not fit the {self.topology.shape} shape")
+        return self
+
+    @property
+    def acc(self):
+        return ACCELERATORS[self.accelerator]
+
+    @property
+    def gpu_count(self) -> int:
+        return self.topology.total_nodes * self.acc.gpus_per_node
+
+    def fingerprint(self) -> str:
+        """Hash of everything that determines the numbers, and nothing cosmetic.
+
+        Owner, schedule, description, tags, timeouts and the point list are left out: the
+        point is part of each result's identity on its own.
+        """
+        determining = self.model_dump(
+            include={"accelerator", "framework", "model", "image", "serving", "topology"},
+            mode="json",
+        )
+        determining["model"].pop("variants", None)
+        determining["benchmark"] = self.benchmark.model_dump(include={"tool", "dataset", "extra_args"}, mode="json")
+        blob = json.dumps(determining, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Merge mappings recursively; anything but a mapping in override replaces what base has."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def recipes_dir() -> Path:
+    return Path(os.environ.get("RECIPEBENCH_RECIPES_DIR") or DEFAULT_RECIPES_DIR)
+
+
+def _field_path(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc if not str(p).startswith(("function-", "literal[")))
+
+
+def resolve(recipe_id: str, raw: Any, source: str) -> Recipe:
+    """Apply the layers of defaults to one parsed recipe file and validate the result."""
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{source}: the file must hold a mapping of recipe fields, not {type(raw).__name__}")
+    layered: dict = {}
+    acc = ACCELERATORS.get(raw.get("accelerator"))  # type: ignore[arg-type]
+    if acc is not None:
+        layered = deep_merge(layered, acc.defaults())
+    framework = FRAMEWORK_DEFAULTS.get(raw.get("framework"))  # type: ignore[arg-type]
+    if framework is not None:
+        layered = deep_merge(layered, framework)
+    layered = deep_merge(layered, raw)
+    layered["id"] = recipe_id
+    try:
+        return Recipe.model_validate(layered)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"field {_field_path(e['loc']) or '(top level)'}: {e['msg']}"
+            + (f" (got {e['input']!r})" if e["type"] not in ("missing", "extra_forbidden") and not isinstance(e["input"], dict) else "")
+            for e in exc.errors()
+        )
+        raise RecipeError(f"{source}: {problems}") from None
+
+
+def load_recipe_file(path: Path) -> Recipe:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{path}: not valid YAML: {exc}") from None
+    return resolve(path.stem, raw, str(path))
+
+
+def recipe_files(directory: Path | None = None) -> list[Path]:
+    return sorted((directory or recipes_dir()).glob("*.yaml"))
+
+
+def load_catalog(directory: Path | None = None) -> tuple[dict[str, Recipe], dict[str, str]]:
+    """Every recipe in the folder: the valid ones, and an error message per broken file."""
+    good: dict[str, Recipe] = {}
+    broken: dict[str, str] = {}
+    for path in recipe_files(directory):
+        try:
+            good[path.stem] = load_recipe_file(path)
+        except RecipeError as exc:
+            broken[path.stem] = str(exc)
+    return good, broken
+
+
+def load_recipe(recipe_id: str, directory: Path | None = None) -> Recipe:
+    path = (directory or recipes_dir()) / f"{recipe_id}.yaml"
+    if not path.exists():
+        known = ", ".join(p.stem for p in recipe_files(directory)) or "none"
+        raise RecipeError(f"no recipe {recipe_id!r} in {path.parent} (known: {known})")
+    return load_recipe_file(path)

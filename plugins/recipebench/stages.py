@@ -1,0 +1,46 @@
+"""The stages of one run, in order, with what each does and how long it may take.
+
+This table is the single description of a run: the DAG factory builds tasks from it, the
+CLI prints it, and the docs of each DAG list it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from recipebench.recipe import Recipe
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    summary: str
+    setup: bool = False
+    teardown: bool = False
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("resolve", "recipe defaults + trigger params -> one validated run config, names and labels"),
+    Stage("build_image", "Cloud Build builds the serving image, skipped for prebuilt images or existing tags"),
+    Stage("ensure_platform", "LeaderWorkerSet / Dynamo platform installed at the pinned version; Kueue, JobSet, GCS FUSE checked"),
+    Stage("create_secrets", "Hugging Face token and NGC key become Kubernetes Secrets", setup=True),
+    Stage("deploy", "render, validate and server-side apply the workload", setup=True),
+    Stage("wait_ready", "deferred until the server answers (or the offline Job completes); fails fast with the reason"),
+    Stage("benchmark", "one Job per point runs the benchmark client; outputs archived and parsed"),
+    Stage("load", "runs row (also for failures) and results rows into the warehouse, idempotently"),
+    Stage("teardown", "delete everything labelled with the run id (teardown task)", teardown=True),
+    Stage("check_regressions", "each point against the median of recent runs of the same fingerprint"),
+)
+
+STAGE_NAMES = tuple(s.name for s in STAGES)
+
+
+def minutes_for(stage: str, recipe: Recipe) -> int:
+    """The execution timeout of a stage for this recipe."""
+    t = recipe.timeouts
+    return {
+        "build_image": 150,  # the Cloud Build timeout is 2 h
+        "ensure_platform": 30,
+        "wait_ready": t.capacity_minutes + t.ready_minutes,
+        "benchmark": t.point_minutes * len(recipe.benchmark.points) + 10,
+    }.get(stage, 20)

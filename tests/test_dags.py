@@ -1,0 +1,84 @@
+"""The DAG files: they import, build one DAG per recipe with the stage chain, and survive a bad recipe."""
+
+import subprocess
+import sys
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+from recipebench.stages import STAGE_NAMES
+
+from tests.test_recipes import EXPECTED
+
+ROOT = __import__("tests.conftest", fromlist=["REPO"]).REPO
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    return DagBag(dag_folder=str(ROOT / "dags"))
+
+
+def test_every_dag_file_imports(dagbag):
+    assert dagbag.import_errors == {}
+    assert set(EXPECTED) <= set(dagbag.dags)
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED))
+def test_stage_chain(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    assert [t.task_id for t in dag.topological_sort()] == list(STAGE_NAMES)
+    up = {t.task_id: {u.task_id for u in t.upstream_list} for t in dag.tasks}
+    assert up["deploy"] == {"create_secrets"} and up["benchmark"] == {"wait_ready"}
+    teardown = dag.get_task("teardown")
+    assert teardown.is_teardown and dag.get_task("deploy").is_setup and dag.get_task("create_secrets").is_setup
+    assert {"deploy", "create_secrets"} <= up["teardown"]
+    assert dag.get_task("load").trigger_rule == "all_done"
+    assert up["check_regressions"] == {"benchmark", "load"}
+    assert dag.max_active_runs == 1 and dag.catchup is False and dag.start_date is None
+    assert all(t.execution_timeout for t in dag.tasks)
+    assert dag.owner == "inference-perf" and "fingerprint" in dag.doc_md
+
+
+def test_schedule_tags_and_docs(dagbag):
+    dag = dagbag.dags["sglang-a3ultra-deepseek-r1"]
+    assert dag.timetable.expression == "0 1 * * *"
+    assert {"a3ultra", "sglang", "deepseek-r1"} <= set(dag.tags)
+    assert "deepseek-ai/DeepSeek-R1" in dag.doc_md and "i1000-o1000-cmax-rinf-n1100" in dag.doc_md
+
+
+def test_dags_serialize(dagbag):
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    for dag in dagbag.dags.values():
+        DagSerialization.serialize_dag(dag)
+
+
+def test_broken_recipe_is_reported_and_the_others_load(scratch_recipes):
+    bad = scratch_recipes / "vllm-a4-deepseek-r1.yaml"
+    bad.write_text(bad.read_text().replace("accelerator: a4", "accelerator: a9"))
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    assert set(EXPECTED) - {"vllm-a4-deepseek-r1"} <= set(bag.dags)
+    broken = bag.dags["vllm-a4-deepseek-r1"]
+    assert [t.task_id for t in broken.tasks] == ["invalid_recipe"] and set(broken.tags) == {"invalid-recipe"}
+    assert str(bad) in broken.doc_md and "field accelerator" in broken.doc_md and broken.schedule is None
+
+
+def test_dag_file_imports_no_heavy_modules():
+    """Parsing must not pull in pandas, kubernetes, Google clients or DuckDB beyond what Airflow itself loads."""
+    code = ("import sys; from airflow.sdk import DAG, Param, BaseOperator, CronTriggerTimetable;"
+            "before = set(sys.modules); sys.path.insert(0, 'plugins'); import runpy;"
+            "runpy.run_path('dags/recipe_dags.py');"
+            "heavy = sorted(m for m in set(sys.modules) - before if m.split('.')[0] in "
+            "('pandas', 'kubernetes', 'kubernetes_asyncio', 'duckdb', 'jinja2', 'numpy') or m.startswith('google.'));"
+            "print(heavy); sys.exit(1 if heavy else 0)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_airflow_cli_lists_the_eight_dags(airflow_db):
+    errors = subprocess.run([sys.executable, "-m", "airflow", "dags", "list-import-errors", "-l"],
+                            capture_output=True, text=True)
+    assert errors.returncode == 0, errors.stdout + errors.stderr
+    listed = subprocess.run([sys.executable, "-m", "airflow", "dags", "list", "-l", "-o", "plain", "--columns", "dag_id"],
+                            capture_output=True, text=True, check=True)
+    assert set(EXPECTED) <= set(listed.stdout.split())

@@ -1,0 +1,69 @@
+"""Trigger params: the form refuses bad values; apply_params turns good ones into a run's recipe."""
+
+import pytest
+from airflow.sdk import Param
+from airflow.sdk.definitions.param import ParamValidationError
+from recipebench.params import apply_params, build_run_config, form_schema
+from recipebench.recipe import RecipeError, load_recipe
+
+
+def _params(recipe_id):
+    return {k: Param(v.pop("default"), **v) for k, v in ((k, dict(v)) for k, v in form_schema(load_recipe(recipe_id)).items())}
+
+
+@pytest.mark.parametrize("name, bad", [
+    ("model", "meta-llama/Llama-2-7b"),
+    ("image_tag", "bad tag!"),
+    ("input_len", 0),
+    ("output_len", 10**7),
+    ("concurrency", [0]),
+    ("concurrency", [8, 8]),
+    ("concurrency", "64"),
+    ("num_prompts", -5),
+    ("keep_alive", "yes"),
+])
+def test_form_refuses_bad_values(name, bad):
+    params = _params("sglang-a3ultra-llama4-scout")
+    with pytest.raises(ParamValidationError):
+        params[name].resolve(bad)
+
+
+def test_form_accepts_good_values():
+    params = _params("sglang-a3ultra-llama4-scout")
+    assert params["model"].resolve("meta-llama/Llama-4-Scout-17B-16E") == "meta-llama/Llama-4-Scout-17B-16E"
+    assert params["concurrency"].resolve([1, 8, 64]) == [1, 8, 64]
+    assert params["input_len"].resolve(None) is None
+    for p in params.values():  # defaults are valid
+        p.resolve()
+
+
+def test_model_param_only_where_there_are_variants():
+    assert "model" not in form_schema(load_recipe("vllm-a4-deepseek-r1"))
+    assert form_schema(load_recipe("sglang-a3ultra-llama4-maverick"))["model"]["enum"][0].endswith("Instruct")
+
+
+def test_apply_params_builds_the_sweep():
+    recipe = load_recipe("vllm-a4-deepseek-r1")
+    run = apply_params(recipe, {"concurrency": [1, 64], "input_len": 2000, "image_tag": "v0.9.2"})
+    assert [(p.input_len, p.output_len, p.concurrency) for p in run.benchmark.points] == [(2000, 1000, 1), (2000, 1000, 64)]
+    assert run.image.tag == "v0.9.2" and run.fingerprint() != recipe.fingerprint()
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"model": "x/y"}, "field model"),
+    ({"input_len": "long"}, "field input_len"),
+    ({"concurrency": [0]}, "field concurrency"),
+    ({"image_tag": "no spaces"}, "field image.tag"),
+    ({"gpus": 4}, "unknown param"),
+])
+def test_apply_params_errors_name_the_param(params, field):
+    with pytest.raises(RecipeError, match=field):
+        apply_params(load_recipe("sglang-a3ultra-llama4-scout"), params)
+
+
+def test_run_config_labels_and_expiry():
+    run = build_run_config(load_recipe("vllm-a4-deepseek-r1"), {"keep_alive": True}, "rabc", "manual__x", "manual", now=1000)
+    assert run.labels["app.kubernetes.io/managed-by"] == "recipebench"
+    assert run.labels["recipebench.dev/run"] == "rabc"
+    short = build_run_config(load_recipe("vllm-a4-deepseek-r1"), {}, "rabc", "manual__x", "manual", now=1000)
+    assert run.expires_at - short.expires_at == 8 * 3600
