@@ -37,3 +37,21 @@ def test_show_prints_the_resolved_recipe():
 def test_show_unknown_recipe():
     result = run("show", "nope")
     assert result.returncode == 2 and "no recipe 'nope'" in result.stderr
+
+
+def test_render_prints_a_valid_yaml_stream():
+    result = run("render", "sglang-a3mega-deepseek-r1-lws", "--run-id", "rtest00001")
+    assert result.returncode == 0, result.stderr
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert [d["kind"] for d in docs] == ["ConfigMap", "LeaderWorkerSet", "Service", "Job"]
+    assert all(d["metadata"]["labels"]["recipebench.dev/run"] == "rtest00001" for d in docs)
+
+
+def test_render_set_overrides_and_bad_values_name_the_field():
+    ok = run("render", "vllm-a4-deepseek-r1", "--set", "serving.args.max-num-seqs=512")
+    assert ok.returncode == 0 and "'512'" in ok.stdout
+    bad = run("render", "vllm-a4-deepseek-r1", "--set", "serving.port=70000")
+    assert bad.returncode == 2 and "field serving.port" in bad.stderr
+    broken = run("render", "dynamo-a4x-deepseek-r1-1p1d", "--set", "image.frontend=null")
+    assert broken.returncode == 2
+    assert "DynamoGraphDeployment/" in broken.stderr and "mainContainer.image" in broken.stderr

@@ -17,13 +17,25 @@ class Accelerator:
     gke_accelerator: str  # value of the node label cloud.google.com/gke-accelerator
     gpus_per_node: int
     arch: str  # kubernetes.io/arch of the node
-    network_profile: str  # name of the manifest partial that wires the NICs
+    network_profile: str  # the manifest partial that wires the NICs: include/manifests/network/<name>.j2
     default_queue: str  # Kueue LocalQueue the Cluster Toolkit blueprint creates
+    nccl_plugin_image: str  # init container that installs the NCCL network plugin
+    # (interface, GKE network) pairs of the multi-network annotation; empty for TCPXO, whose
+    # network names derive from the cluster name
+    interfaces: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def platform(self) -> str:
+        return f"linux/{self.arch}"
 
     def defaults(self) -> dict:
         """The recipe-defaults layer this accelerator contributes."""
         return {"cluster": {"queue": self.default_queue}}
 
+
+GIB = "us-docker.pkg.dev/gce-ai-infra/gpudirect-gib"
+_RDMA8 = (("eth0", "default"), ("eth1", "gvnic-1"), *((f"eth{i + 2}", f"rdma-{i}") for i in range(8)))
+_RDMA4 = (("eth0", "default"), *((f"eth{i + 2}", f"rdma-{i}") for i in range(4)))
 
 ACCELERATORS: dict[str, Accelerator] = {
     a.name: a
@@ -35,8 +47,10 @@ ACCELERATORS: dict[str, Accelerator] = {
             gke_accelerator="nvidia-h200-141gb",
             gpus_per_node=8,
             arch="amd64",
-            network_profile="a3ultra-gib-rdma",
+            network_profile="gib",
             default_queue="a3-ultra",
+            nccl_plugin_image=f"{GIB}/nccl-plugin-gib:v1.0.3",
+            interfaces=_RDMA8,
         ),
         Accelerator(
             name="a3mega",
@@ -45,8 +59,9 @@ ACCELERATORS: dict[str, Accelerator] = {
             gke_accelerator="nvidia-h100-mega-80gb",
             gpus_per_node=8,
             arch="amd64",
-            network_profile="a3mega-tcpxo",
+            network_profile="tcpxo",
             default_queue="a3-mega",
+            nccl_plugin_image="us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpxo/nccl-plugin-gpudirecttcpx-dev:v1.0.8-1",
         ),
         Accelerator(
             name="a4",
@@ -55,8 +70,10 @@ ACCELERATORS: dict[str, Accelerator] = {
             gke_accelerator="nvidia-b200",
             gpus_per_node=8,
             arch="amd64",
-            network_profile="a4-gib-rdma",
+            network_profile="gib",
             default_queue="a4-high",
+            nccl_plugin_image=f"{GIB}/nccl-plugin-gib:v1.0.5",
+            interfaces=_RDMA8,
         ),
         Accelerator(
             name="a4x",
@@ -65,8 +82,10 @@ ACCELERATORS: dict[str, Accelerator] = {
             gke_accelerator="nvidia-gb200",
             gpus_per_node=4,
             arch="arm64",
-            network_profile="a4x-imex",
+            network_profile="gib",
             default_queue="a4x",
+            nccl_plugin_image=f"{GIB}/nccl-plugin-gib-arm64:v1.0.7",
+            interfaces=_RDMA4,
         ),
     )
 }

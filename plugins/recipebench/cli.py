@@ -75,6 +75,38 @@ def cmd_stages(args) -> int:
     return 1 if broken else 0
 
 
+def _parse_set(items: list[str]) -> dict:
+    """`a.b.c=value` pairs -> nested overrides; values are YAML scalars (8, true, [1, 2])."""
+    overrides: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise RecipeError(f"--set {item!r}: expected key=value")
+        node = overrides
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    return overrides
+
+
+def cmd_render(args) -> int:
+    from recipebench.params import build_run_config
+    from recipebench.recipe import deep_merge, resolve
+    from recipebench.render import render_all, to_yaml_stream
+    from recipebench.validation import validate_objects
+
+    recipe = load_recipe(args.recipe)
+    if args.set:
+        raw = deep_merge(recipe.model_dump(mode="json", exclude={"id"}), _parse_set(args.set))
+        recipe = resolve(recipe.id, raw, f"{args.recipe} with --set")
+    run = build_run_config(recipe, {}, args.run_id, f"manual__{args.run_id}", "manual")
+    objects = render_all(run)
+    validate_objects(objects)
+    print(to_yaml_stream(objects), end="")
+    return 0
+
+
 def cmd_demo(args) -> int:
     """The main job: validate the catalog, then show what each DAG runs and where."""
     status = cmd_validate(argparse.Namespace(dir=None, recipes_only=False))
@@ -96,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_show)
     p = sub.add_parser("stages", help="print, for each recipe DAG, the stages it runs and where")
     p.set_defaults(func=cmd_stages)
+    p = sub.add_parser("render", help="print a recipe's Kubernetes objects as a YAML stream (validated)")
+    p.add_argument("recipe")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe field by its dotted path, e.g. serving.args.tp=4")
+    p.add_argument("--run-id", default="rmanual000", help="run key used in names and labels")
+    p.set_defaults(func=cmd_render)
     p = sub.add_parser("demo", help="the main job (see README)")
     p.set_defaults(func=cmd_demo)
     for register in COMMANDS.values():
@@ -107,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except RecipeError as exc:
+    except (RecipeError, ValueError) as exc:  # ManifestError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:

@@ -185,6 +185,12 @@ class Recipe(_Strict):
         return value
 
     @model_validator(mode="after")
+    def _registry_for_builds(self) -> Recipe:
+        if self.image.build and not self.cluster.artifact_registry:
+            raise ValueError("an image built by Cloud Build needs cluster.artifact_registry to push to")
+        return self
+
+    @model_validator(mode="after")
     def _shape_fits_tool(self) -> Recipe:
         offline = self.topology.shape == "offline"
         if offline != (self.benchmark.tool == "trtllm-bench"):
@@ -194,6 +200,13 @@ class Recipe(_Strict):
     @property
     def acc(self):
         return ACCELERATORS[self.accelerator]
+
+    def image_ref(self, digest: str | None = None) -> str:
+        """The server image: built ones live in the Artifact Registry; a digest pins it."""
+        repo = self.image.repository
+        if self.image.build:
+            repo = f"{self.cluster.artifact_registry}/{repo}"
+        return f"{repo}@{digest}" if digest else f"{repo}:{self.image.tag}"
 
     @property
     def gpu_count(self) -> int:
