@@ -29,6 +29,7 @@ def run_prefix(recipe_id: str, run_key: str):
 
 def write_json(recipe_id: str, run_key: str, name: str, data: Any) -> str:
     path = run_prefix(recipe_id, run_key) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
     return str(path)
 
@@ -61,3 +62,18 @@ def record(recipe_id: str, run_key: str, **entries: Any) -> None:
 
 def ledger(recipe_id: str, run_key: str) -> dict:
     return read_json(recipe_id, run_key, LEDGER) or {}
+
+
+PARSED = "parsed"  # one JSON per benchmark point: the point, its parsed record and raw artifact address
+
+
+def save_parsed(recipe_id: str, run_key: str, point_id: str, entry: dict) -> str:
+    return write_json(recipe_id, run_key, f"{PARSED}/{point_id}.json", entry)
+
+
+def parsed_entries(recipe_id: str, run_key: str) -> list[dict]:
+    folder = run_prefix(recipe_id, run_key) / PARSED
+    if not folder.exists():
+        return []
+    return [json.loads(p.read_text()) for p in sorted(folder.iterdir(), key=lambda p: p.name)
+            if p.name.endswith(".json")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -107,6 +108,58 @@ def cmd_render(args) -> int:
     return 0
 
 
+def cmd_parse(args) -> int:
+    from recipebench.parsers import ParseError
+    from recipebench.parsers.detect import parse_file
+    from recipebench.results.schema import names
+
+    try:
+        parsed = parse_file(args.file, args.tool)
+    except (ParseError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for warning in parsed.warnings:
+        print(f"warning: {args.file}: {warning}", file=sys.stderr)
+    if args.format == "json":
+        print(json.dumps(parsed.records, indent=2, default=str))
+    else:
+        import csv
+
+        columns = ["tool", "tool_version", *[c for c in names("results") if c in _metric_columns()], "extra"]
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for record in parsed.records:
+            writer.writerow({**record, "extra": json.dumps(record.get("extra", {}), default=str)})
+    return 0
+
+
+def _metric_columns():
+    from recipebench.results.schema import METRIC_COLUMNS
+
+    return METRIC_COLUMNS
+
+
+def cmd_results(args) -> int:
+    import pandas as pd
+
+    from recipebench.results.warehouse import WarehouseError, open_warehouse
+
+    try:
+        wh = open_warehouse()
+        wh.ensure_tables()
+        runs = wh.recent_runs(args.recipe, args.last)
+        rows = wh.recent_results(args.recipe, args.last)
+    except WarehouseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
+        print(f"runs in {wh.label} (latest {args.last}):")
+        print(pd.DataFrame(runs).to_string(index=False) if runs else "  none")
+        print(f"\nresults (latest {args.last}):")
+        print(pd.DataFrame(rows).round(2).to_string(index=False) if rows else "  none")
+    return 0
+
+
 def cmd_demo(args) -> int:
     """The main job: validate the catalog, then show what each DAG runs and where."""
     status = cmd_validate(argparse.Namespace(dir=None, recipes_only=False))
@@ -134,6 +187,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a recipe field by its dotted path, e.g. serving.args.tp=4")
     p.add_argument("--run-id", default="rmanual000", help="run key used in names and labels")
     p.set_defaults(func=cmd_render)
+    p = sub.add_parser("parse", help="parse a benchmark output into unified records")
+    p.add_argument("file")
+    p.add_argument("--tool", help="the tool that wrote it (default: detected from the content)")
+    p.add_argument("--format", choices=["json", "csv"], default="json")
+    p.set_defaults(func=cmd_parse)
+    p = sub.add_parser("results", help="recent runs and results from the warehouse")
+    p.add_argument("--recipe")
+    p.add_argument("--last", type=int, default=20)
+    p.set_defaults(func=cmd_results)
     p = sub.add_parser("demo", help="the main job (see README)")
     p.set_defaults(func=cmd_demo)
     for register in COMMANDS.values():

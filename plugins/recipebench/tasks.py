@@ -46,6 +46,21 @@ def resolve(ctx: StageContext) -> dict:
     return run.model_dump(mode="json")
 
 
+def load(ctx: StageContext) -> dict:
+    from recipebench.results.loading import load_run
+    from recipebench.results.warehouse import open_warehouse
+
+    run = ctx.run if ctx.run_config_data is not None else None
+    return load_run(ctx.recipe_id, ctx.run_key, run, open_warehouse(), ctx.log)
+
+
+def check_regressions(ctx: StageContext) -> list:
+    from recipebench.results.loading import check_run
+    from recipebench.results.warehouse import open_warehouse
+
+    return check_run(ctx.run, open_warehouse(), ctx.log)
+
+
 def _not_built(stage: str, issue: int) -> Callable[[StageContext], Any]:
     def body(ctx: StageContext) -> Any:
         raise StageNotBuilt(f"stage {stage} is not built yet: it belongs to issue #{issue}")
@@ -62,9 +77,9 @@ BODIES: dict[str, Callable[[StageContext], Any]] = {
     "deploy": _not_built("deploy", 5),
     "wait_ready": _not_built("wait_ready", 5),
     "benchmark": _not_built("benchmark", 5),
-    "load": _not_built("load", 4),
+    "load": load,
     "teardown": _not_built("teardown", 5),
-    "check_regressions": _not_built("check_regressions", 4),
+    "check_regressions": check_regressions,
 }
 
 

@@ -1,0 +1,102 @@
+"""What every parser shares: the error type, text clean-up, numbers, percentiles, units."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ParseError(ValueError):
+    """Raised with the file and what was expected, so a corrupt output is never half-loaded."""
+
+    def __init__(self, source: str, problem: str):
+        super().__init__(f"{source}: {problem}")
+        self.source = source
+        self.problem = problem
+
+
+@dataclass
+class Parsed:
+    tool: str
+    records: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# log prefixes seen in real outputs: SkyPilot "(task, pid=123) ", TRT-LLM "[01/18/2025-01:01:26] [TRT-LLM] [I] "
+PREFIXES = re.compile(r"^(\([\w.-]+, pid=\d+\)\s?|\[\d\d/\d\d/\d{4}-[\d:]+\] \[TRT-LLM\] \[[A-Z]\]\s?)")
+
+
+def clean_lines(text: str) -> list[str]:
+    lines = []
+    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = ANSI.sub("", raw)
+        line = PREFIXES.sub("", line)
+        lines.append(line.rstrip())
+    return lines
+
+
+def number(text: str | float | int | None) -> float | None:
+    """A reported number, or None for 'N/A', 'not set', 'None', '' and non-finite values.
+
+    'inf' also becomes None: in our schema an unbounded rate or concurrency is NULL.
+    """
+    if text is None or isinstance(text, bool):
+        return None
+    if isinstance(text, (int, float)):
+        value = float(text)
+    else:
+        cleaned = text.strip().replace(",", "").rstrip("%")
+        if cleaned.lower() in ("", "n/a", "na", "none", "null", "not set", "inf", "infinity", "nan", "-"):
+            return None
+        try:
+            value = float(cleaned)
+        except ValueError:
+            return None
+    return value if math.isfinite(value) else None
+
+
+def integer(text) -> int | None:
+    value = number(text)
+    return None if value is None else int(round(value))
+
+
+def lenient_json(text: str) -> Any:
+    """Python's json accepts the bare Infinity/NaN literals sglang writes; keep it that way."""
+    return json.loads(text)
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's default), as vLLM and sglang compute."""
+    if not values:
+        return None
+    s = sorted(values)
+    k = (len(s) - 1) * p / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def summary_ms(values_ms: list[float], metric: str) -> dict[str, float | None]:
+    if not values_ms:
+        return {}
+    return {f"{metric}_mean_ms": sum(values_ms) / len(values_ms), f"{metric}_median_ms": percentile(values_ms, 50),
+            f"{metric}_p90_ms": percentile(values_ms, 90), f"{metric}_p99_ms": percentile(values_ms, 99)}
+
+
+TO_MS = {"ms": 1.0, "milliseconds": 1.0, "s": 1000.0, "sec": 1000.0, "seconds": 1000.0, "us": 1e-3, "ns": 1e-6}
+TO_S = {k: v / 1000.0 for k, v in TO_MS.items()}
+
+
+def snake(label: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+
+
+def new_record(tool: str, **values: Any) -> dict[str, Any]:
+    return {"tool": tool, "extra": {}, **values}
+
+
+def drop_none(d: dict) -> dict:
+    return {k: v for k, v in d.items() if v is not None}

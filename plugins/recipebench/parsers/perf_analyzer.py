@@ -1,0 +1,288 @@
+"""AIPerf and GenAI-Perf: JSON exports (both AIPerf schemas), CSV exports and console tables,
+and AIPerf's per-request profile_export.jsonl.
+
+Every layout is first turned into one shape, {tag: {"unit", "avg", "p50", ...}}, then mapped
+once. Their `inter_token_latency` is per request (latency - ttft) / (osl - 1): our TPOT; their
+`inter_chunk_latency` is our ITL (reference/bench-formats.md section 6).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+from recipebench.parsers.common import (
+    TO_MS,
+    TO_S,
+    Parsed,
+    ParseError,
+    clean_lines,
+    integer,
+    new_record,
+    number,
+    snake,
+    summary_ms,
+)
+
+# tag -> (latency column prefix); stats avg/p50/p90/p99
+LATENCY_TAGS = {"time_to_first_token": "ttft", "ttft": "ttft", "inter_token_latency": "tpot",
+                "inter_chunk_latency": "itl", "request_latency": "e2e"}
+SCALAR_TAGS = {
+    "request_throughput": "request_throughput",
+    "output_token_throughput": "output_throughput",
+    "total_token_throughput": "total_throughput",
+    "request_count": "completed",
+    "error_request_count": "failed",
+    "total_isl": "total_input_tokens",
+    "total_osl": "total_output_tokens",
+}
+# console / CSV metric names (lower-case, unit stripped) -> tag
+NAME_TAGS = {
+    "time to first token": "time_to_first_token", "time to second token": "time_to_second_token",
+    "inter token latency": "inter_token_latency", "inter chunk latency": "inter_chunk_latency",
+    "request latency": "request_latency", "output token throughput": "output_token_throughput",
+    "output token throughput per user": "output_token_throughput_per_user",
+    "request throughput": "request_throughput", "request count": "request_count",
+    "error request count": "error_request_count", "benchmark duration": "benchmark_duration",
+    "total input sequence length": "total_isl", "total output sequence length": "total_osl",
+    "total token throughput": "total_token_throughput", "output sequence length": "output_sequence_length",
+    "input sequence length": "input_sequence_length",
+}
+UNIT = re.compile(r"^(?P<name>.*?)\s*\((?P<unit>[^()]*)\)\s*$")
+
+
+def _tag(name: str) -> tuple[str, str | None]:
+    m = UNIT.match(name.strip())
+    base, unit = (m["name"], m["unit"]) if m else (name.strip(), None)
+    base = re.sub(r"\s+", " ", base.lower())
+    return NAME_TAGS.get(base, snake(base)), unit
+
+
+def from_metrics(metrics: dict[str, dict], tool: str, version: str | None = None,
+                 config: dict | None = None, errors: list | None = None) -> dict:
+    """The unified record from {tag: {unit, avg, p50, ...}}; units converted to ms / s."""
+    record = new_record(tool, tool_version=version)
+    extra = record["extra"]
+    for tag, m in metrics.items():
+        if not isinstance(m, dict):
+            continue
+        unit = (m.get("unit") or "").strip()
+        if tag in LATENCY_TAGS:
+            factor = TO_MS.get(unit.lower(), None) if unit else 1.0
+            if factor is None:
+                raise ValueError(f"metric {tag}: unexpected unit {unit!r} for a latency")
+            col = LATENCY_TAGS[tag]
+            for stat, key in (("mean", "avg"), ("median", "p50"), ("p90", "p90"), ("p99", "p99")):
+                v = number(m.get(key))
+                record[f"{col}_{stat}_ms"] = None if v is None else v * factor
+        elif tag in SCALAR_TAGS:
+            v = number(m.get("avg"))
+            col = SCALAR_TAGS[tag]
+            record[col] = int(round(v)) if v is not None and col in ("completed", "failed", "total_input_tokens",
+                                                                      "total_output_tokens") else v
+        elif tag == "benchmark_duration":
+            v = number(m.get("avg"))
+            factor = TO_S.get(unit.lower(), 1.0) if unit else 1.0
+            record["duration_s"] = None if v is None else v * factor
+        else:
+            extra[tag] = {k: v for k, v in m.items() if k not in ("tag", "header") and v is not None}
+    if errors:
+        extra["errors"] = errors
+        if record.get("failed") is None:
+            record["failed"] = sum(int(e.get("count", 0)) for e in errors)
+    if record.get("failed") is None and record.get("completed") is not None and errors is not None:
+        record["failed"] = 0
+    if config:
+        _from_config(record, config)
+    if record.get("completed") is not None and record.get("failed") is not None and record.get("num_prompts") is None:
+        record["num_prompts"] = record["completed"] + record["failed"]
+    return record
+
+
+def _dig(d: Any, *path: str) -> Any:
+    for p in path:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(p)
+    return d
+
+
+def _from_config(record: dict, cfg: dict) -> None:
+    """input_config of AIPerf (endpoint/input/loadgen) or GenAI-Perf (flat)."""
+    first = lambda *paths: next((v for v in (_dig(cfg, *p) for p in paths) if v is not None), None)  # noqa: E731
+    record["concurrency"] = integer(first(("loadgen", "concurrency"), ("concurrency",)))
+    record["request_rate"] = number(first(("loadgen", "request_rate"), ("request_rate",)))
+    record["num_prompts"] = integer(first(("loadgen", "request_count"), ("request_count",), ("num_prompts",)))
+    record["input_len"] = integer(first(("input", "prompt", "input_tokens", "mean"), ("synthetic_input_tokens_mean",)))
+    record["output_len"] = integer(first(("input", "prompt", "output_tokens", "mean"), ("output_tokens_mean",)))
+    models = first(("endpoint", "model_names"), ("model_names",), ("model",))
+    if models:
+        record["extra"]["model"] = models[0] if isinstance(models, list) else models
+
+
+def is_export_json(obj: Any) -> bool:
+    if not isinstance(obj, dict):
+        return False
+    if isinstance(obj.get("records"), dict) and "input_config" in obj:
+        return True
+    return any(isinstance(obj.get(k), dict) and "avg" in obj[k] for k in ("request_throughput", "request_latency",
+                                                                           "time_to_first_token"))
+
+
+def parse_export_json(obj: dict, source: str) -> Parsed:
+    aiperf = "aiperf_version" in obj or "records" in obj or "error_summary" in obj
+    tool = "aiperf" if aiperf else "genai-perf"
+    metrics = obj["records"] if isinstance(obj.get("records"), dict) else {
+        k: v for k, v in obj.items() if isinstance(v, dict) and "unit" in v}
+    errors = [{"code": _dig(e, "error_details", "code"), "type": _dig(e, "error_details", "type"),
+               "message": _dig(e, "error_details", "message"), "count": e.get("count", 0)}
+              for e in obj.get("error_summary") or []] if aiperf else None
+    try:
+        record = from_metrics(metrics, tool, obj.get("aiperf_version"), obj.get("input_config"), errors)
+    except ValueError as exc:
+        raise ParseError(source, str(exc)) from None
+    if obj.get("was_cancelled"):
+        record["extra"]["was_cancelled"] = True
+    for key in ("schema_version", "start_time", "end_time", "benchmark_id"):
+        if obj.get(key) is not None:
+            record["extra"][key] = obj[key]
+    return Parsed(tool, [record])
+
+
+def parse_csv(text: str, source: str) -> Parsed:
+    rows = list(csv.reader(io.StringIO(text.replace("\r\n", "\n"))))
+    if not rows or not rows[0] or rows[0][0] not in ("Metric", "Config Name"):
+        raise ParseError(source, "expected an AIPerf/GenAI-Perf CSV export (first cell 'Metric' or 'Config Name')")
+    if rows[0][0] == "Config Name":
+        return _parse_analyze_csv(rows, source)
+    header = [h.strip().lower() for h in rows[0]]
+    # GenAI-Perf orders percentiles descending (p99 first) and formats numbers with thousands separators
+    tool = "genai-perf" if header[:5] == ["metric", "avg", "min", "max", "p99"] else "aiperf"
+    metrics: dict[str, dict] = {}
+    section_header = header
+    for row in rows[1:]:
+        if not row or not any(c.strip() for c in row):
+            continue
+        if row[0] == "Metric":
+            section_header = [h.strip().lower() for h in row]
+            continue
+        tag, unit = _tag(row[0])
+        if section_header[:2] == ["metric", "value"]:
+            metrics[tag] = {"unit": unit, "avg": row[1]}
+        else:
+            metrics[tag] = {"unit": unit, **dict(zip(section_header[1:], row[1:], strict=False))}
+    if not metrics:
+        raise ParseError(source, "the CSV has a header but no metric rows")
+    try:
+        return Parsed(tool, [from_metrics(metrics, tool)])
+    except ValueError as exc:
+        raise ParseError(source, str(exc)) from None
+
+
+def _parse_analyze_csv(rows: list[list[str]], source: str) -> Parsed:
+    """`genai-perf analyze` summary: one row per config (p99 latencies, average throughput)."""
+    header = rows[0]
+    records = []
+    for row in rows[1:]:
+        if not row or row[0] == "Config Name":
+            break  # the GPU telemetry section follows a blank line
+        cells = dict(zip(header, row, strict=False))
+        record = new_record("genai-perf", concurrency=integer(cells.get("Concurrency")),
+                            input_len=integer(cells.get("ISL")))
+        record |= {"ttft_p99_ms": number(cells.get("p99 Time To First Token (ms)")),
+                   "tpot_p99_ms": number(cells.get("p99 Inter Token Latency (ms)")),
+                   "e2e_p99_ms": number(cells.get("p99 Request Latency (ms)")),
+                   "output_throughput": number(cells.get("Avg. Output Token Throughput (tokens/sec)")),
+                   "request_throughput": number(cells.get("Request Throughput (requests/sec)"))}
+        record["extra"] = {"config_name": cells.get("Config Name"),
+                           "num_dataset_entries": integer(cells.get("Num Dataset Entries")),
+                           "p99_output_sequence_length": number(cells.get("p99 Output Sequence Length (tokens)"))}
+        records.append(record)
+    if not records:
+        raise ParseError(source, "the analyze CSV has no config rows")
+    return Parsed("genai-perf", records)
+
+
+BOX_ROW = re.compile(r"^\s*[│┃](?P<cells>.*)[│┃]\s*$")
+
+
+def parse_console(text: str, source: str) -> Parsed:
+    """The rich tables printed by both tools; names may wrap onto a continuation row."""
+    lines = clean_lines(text)
+    tool = "aiperf" if any("NVIDIA AIPerf" in ln for ln in lines) else "genai-perf"
+    if not any("| LLM Metrics" in ln for ln in lines):
+        raise ParseError(source, "expected an 'NVIDIA AIPerf | LLM Metrics' or 'NVIDIA GenAI-Perf | LLM Metrics' table")
+    metrics: dict[str, dict] = {}
+    errors: list[dict] | None = [] if tool == "aiperf" else None
+    table, header, pending = None, [], None
+    for line in lines:
+        if "| LLM Metrics" in line:
+            table, header = "metrics", []
+            continue
+        if "| Error Summary" in line:
+            table, header = "errors", []
+            continue
+        m = BOX_ROW.match(line)
+        if not m or table is None:
+            if line.startswith(("└", "╰")):
+                table = None
+            continue
+        cells = [c.strip() for c in re.split(r"[│┃]", m["cells"])]
+        if not header:
+            header = [c.lower() for c in cells]
+            continue
+        if table == "errors":
+            row = dict(zip(header, cells, strict=False))
+            errors.append({"code": integer(row.get("code")), "type": row.get("type"), "message": row.get("message") or "",
+                           "count": integer(row.get("count")) or 0})
+            continue
+        if all(c == "" for c in cells[1:]) and pending:  # wrapped metric name
+            name = f"{pending[0]} {cells[0]}"
+            metrics.pop(pending[1])
+            tag, unit = _tag(name)
+            metrics[tag] = {"unit": unit, **pending[2]}
+            pending = (name, tag, pending[2])
+            continue
+        tag, unit = _tag(cells[0])
+        values = {h: c for h, c in zip(header[1:], cells[1:], strict=False)}
+        metrics[tag] = {"unit": unit, **values}
+        pending = (cells[0], tag, values)
+    if not metrics and errors:
+        record = new_record(tool, completed=0, failed=sum(e["count"] for e in errors))
+        record["num_prompts"] = record["failed"]
+        record["extra"]["errors"] = errors
+        return Parsed(tool, [record])
+    if not metrics:
+        raise ParseError(source, "the LLM Metrics table has no rows")
+    try:
+        return Parsed(tool, [from_metrics(metrics, tool, errors=errors)])
+    except ValueError as exc:
+        raise ParseError(source, str(exc)) from None
+
+
+def is_profile_records(first: Any) -> bool:
+    return isinstance(first, dict) and "metadata" in first and "metrics" in first
+
+
+def parse_profile_records(objs: list[dict], source: str) -> Parsed:
+    """AIPerf per-request records: counts, errors, and latencies over the successful requests."""
+    ok = [o for o in objs if not o.get("error")]
+    failed = [o for o in objs if o.get("error")]
+    values: dict[str, list[float]] = {"ttft": [], "tpot": [], "e2e": []}
+    for o in ok:
+        for tag, col in (("time_to_first_token", "ttft"), ("ttft", "ttft"), ("inter_token_latency", "tpot"),
+                         ("request_latency", "e2e")):
+            metric = (o.get("metrics") or {}).get(tag)
+            if isinstance(metric, dict) and number(metric.get("value")) is not None:
+                values[col].append(number(metric["value"]) * TO_MS.get((metric.get("unit") or "ms").lower(), 1.0))
+    record = new_record("aiperf", completed=len(ok), failed=len(failed), num_prompts=len(objs))
+    for col, vals in values.items():
+        record |= summary_ms(vals, col)
+    codes: dict[str, int] = {}
+    for o in failed:
+        key = f"{o['error'].get('code')} {o['error'].get('type')}"
+        codes[key] = codes.get(key, 0) + 1
+    record["extra"] = {"error_counts": codes, "computed_from": "per-request records"}
+    return Parsed("aiperf", [record])

@@ -1,0 +1,1 @@
+"""The results: one schema, parsed records, warehouses, regression checks."""

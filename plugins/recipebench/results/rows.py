@@ -1,0 +1,78 @@
+"""Rows of the warehouse tables from a run config, its ledger and parsed records (pure functions)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from recipebench.params import RunConfig
+from recipebench.recipe import BenchmarkPoint
+from recipebench.results.schema import METRIC_COLUMNS, names
+
+RESULT_COLUMNS = set(names("results"))
+
+
+def _date(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).date().isoformat()
+
+
+def result_row(run: RunConfig, point: BenchmarkPoint, record: dict[str, Any], artifact: str,
+               simulated: bool) -> dict[str, Any]:
+    """One results row: the point as configured, the tool's numbers, and derived metrics."""
+    recipe = run.recipe
+    row: dict[str, Any] = {k: v for k, v in record.items() if k in METRIC_COLUMNS}
+    extra = dict(record.get("extra") or {})
+    # the configured point is authoritative; what the file claimed is kept when it differs
+    configured = {"input_len": point.input_len, "output_len": point.output_len, "concurrency": point.concurrency,
+                  "request_rate": point.request_rate, "num_prompts": point.num_prompts}
+    for key, value in configured.items():
+        if row.get(key) is not None and row[key] != value:
+            extra[f"reported_{key}"] = row[key]
+        row[key] = value
+    if row.get("failed") is None and row.get("completed") is not None:
+        row["failed"] = max(point.num_prompts - row["completed"], 0)
+    if row.get("output_throughput") is not None:
+        row["output_throughput_per_gpu"] = row["output_throughput"] / recipe.gpu_count
+    if row.get("tpot_median_ms"):
+        row["tokens_per_s_per_user"] = 1000.0 / row["tpot_median_ms"]
+    row |= {
+        "run_id": run.run_key, "point_id": point.id, "recipe": recipe.id, "fingerprint": run.fingerprint,
+        "run_date": _date(run.started_at), "accelerator": recipe.accelerator, "framework": recipe.framework,
+        "model": recipe.model.name, "simulated": simulated, "tool": record.get("tool") or recipe.benchmark.tool,
+        "tool_version": record.get("tool_version"), "artifact": artifact, "extra": extra,
+    }
+    return row
+
+
+def run_row(recipe_id: str, run_key: str, ledger: dict[str, Any], run: RunConfig | None, now: float,
+            base=None) -> dict[str, Any]:
+    """The runs row: written for every run, failed ones included (with stage and reason)."""
+    stages = ledger.get("stages", {})
+    failed_stage = ledger.get("failed_stage")
+    if failed_stage is None and stages.get("benchmark", {}).get("state") != "success":
+        failed_stage, reason = "unknown", "no stage recorded a failure, but the benchmark did not finish (task killed?)"
+    else:
+        reason = ledger.get("reason")
+    recipe = run.recipe if run else base
+    started = run.started_at if run else min((s["start"] for s in stages.values()), default=now)
+    deploy_start = stages.get("deploy", {}).get("start")
+    gpu_hours = None
+    if recipe is not None and deploy_start:
+        gpu_hours = recipe.gpu_count * (now - deploy_start) / 3600
+    row: dict[str, Any] = {
+        "run_id": run_key, "recipe": recipe_id, "run_date": _date(started), "started_at": started, "finished_at": now,
+        "simulated": bool(ledger.get("simulated", False)), "status": "failed" if failed_stage else "success",
+        "failed_stage": failed_stage, "reason": reason,
+        "stage_seconds": {k: round(v["end"] - v["start"], 3) for k, v in stages.items() if "end" in v},
+        "gpu_hours": gpu_hours, "cluster": ledger.get("cluster"), "image_digest": ledger.get("image_digest"),
+        "artifacts": ledger.get("artifacts"),
+    }
+    if run:
+        row |= {"airflow_run_id": run.airflow_run_id, "fingerprint": run.fingerprint, "trigger": run.trigger,
+                "params": run.params}
+    if recipe is not None:
+        row |= {"accelerator": recipe.accelerator, "machine_type": recipe.acc.machine_type,
+                "node_count": recipe.topology.total_nodes, "gpu_count": recipe.gpu_count,
+                "framework": recipe.framework, "framework_version": recipe.image.tag, "model": recipe.model.name,
+                "precision": recipe.model.precision, "image": ledger.get("image") or recipe.image_ref()}
+    return row

@@ -1,0 +1,238 @@
+"""Golden tests: the numbers in our rows equal the numbers in each real output (units converted).
+
+Every file in ../shared/fixtures/bench-outputs is covered (a test fails when a new one appears
+without expectations), plus samples of ours for what no real file covers (tests/samples).
+"""
+
+import pytest
+from recipebench.parsers import ParseError, parse
+from recipebench.parsers.detect import parse_file
+
+from tests.conftest import FIXTURES, REPO
+
+SAMPLES = REPO / "tests" / "samples"
+approx = pytest.approx
+
+# file -> (tool, number of records, {field of the first record (or "N.field" of record N): value})
+GOLDEN = {
+    "sglang/v0.4.5.post3-stdout-skypilot-prefixed-deepseek-r1-5k1k.txt": ("sglang-bench-serving", 1, {
+        "completed": 50, "num_prompts": 50, "failed": 0, "input_len": 5000, "output_len": 1000, "request_rate": 10.0,
+        "concurrency": None, "duration_s": 52.43, "total_input_tokens": 250000, "total_output_tokens": 50000,
+        "request_throughput": 0.95, "input_throughput": 4768.41, "output_throughput": 953.68, "total_throughput": 5722.09,
+        "e2e_mean_ms": 50367.48, "e2e_median_ms": 50484.17, "ttft_mean_ms": 5119.10, "ttft_median_ms": 5149.77,
+        "ttft_p99_ms": 9858.42, "itl_median_ms": 39.63, "itl_p99_ms": 41.46, "tpot_median_ms": None,
+        "extra.p95_itl_ms": 40.37, "extra.max_itl_ms": 12435.10, "extra.measured_concurrency": 48.03}),
+    "sglang/2026-commit947927bd-stdout-glm5.1-throughput-c100.txt": ("sglang-bench-serving", 1, {
+        "completed": 1000, "concurrency": 100, "request_rate": None, "output_throughput": 1214.97,
+        "total_throughput": 2435.38, "e2e_p90_ms": 57009.82, "e2e_p99_ms": 68880.33, "tpot_mean_ms": 38.73,
+        "tpot_median_ms": 36.52, "tpot_p99_ms": 67.09, "itl_mean_ms": 38.13, "extra.accept_length": 3.50,
+        "extra.peak_output_token_throughput_tok_s": 2648.00, "extra.peak_concurrent_requests": 105}),
+    "sglang/v0.4.0era-output-file-llama3.3-70b-online-7runs.jsonl": ("sglang-bench-serving", 7, {
+        "request_rate": 1.0, "completed": 300, "output_throughput": 537.4142851849319,
+        "ttft_median_ms": 85.74514742940664, "4.request_rate": 16.0, "4.completed": 3200,
+        "4.ttft_median_ms": 614.2499720444903, "concurrency": None, "failed": None}),
+    "sglang/v0.4.0era-output-file-llama3.3-70b-offline-inf-rate.jsonl": ("sglang-bench-serving", 7, {
+        "request_rate": None, "extra.request_rate_reported": "inf", "completed": 3000, "input_len": 1024,
+        "output_len": 1024, "total_input_tokens": 1525074, "e2e_mean_ms": 224918.79882259612,
+        "itl_median_ms": 159.01175909675658, "duration_s": 341.72106836596504}),
+    "vllm/v0.8.4-benchmark_serving-stdout-skypilot-prefixed-deepseek-r1-1k2k.txt": ("vllm-bench-serve", 1, {
+        "completed": 50, "duration_s": 87.96, "total_output_tokens": 100000, "output_throughput": 1136.92,
+        "total_throughput": 1705.38, "ttft_mean_ms": 599.89, "ttft_median_ms": 554.61, "ttft_p99_ms": 1325.85,
+        "tpot_mean_ms": 42.40, "tpot_median_ms": 42.33, "itl_p99_ms": 42.89, "request_rate": 10.0,
+        "input_len": 1000, "output_len": 2000}),
+    "vllm/v0.9era-benchmark_serving-stdout-3rates-llmd.txt": ("vllm-bench-serve", 3, {
+        "request_rate": 10.0, "completed": 300, "output_throughput": 2249.25, "ttft_median_ms": 53.00,
+        "itl_p99_ms": 34.21, "1.request_rate": 30.0, "1.completed": 900, "1.output_throughput": 5914.31,
+        "2.request_rate": None, "2.output_throughput": 11481.02, "2.ttft_median_ms": 877.08, "2.itl_p99_ms": 66.37}),
+    "vllm/v0.9era-save-result-9runs.jsonl": ("vllm-bench-serve", 9, {
+        "request_rate": 10.0, "completed": 300, "num_prompts": 300, "failed": 0, "input_len": 1000, "output_len": 500,
+        "output_throughput": 2258.212337970085, "ttft_median_ms": 52.868896000063614, "extra.deployment": "no-features",
+        "extra.request_goodput": None, "2.request_rate": None, "2.output_throughput": 8321.230575856995,
+        "8.ttft_median_ms": 867.6726769999732}),
+    "vllm/2026-vllm-bench-serve-stdout-minimax-m2-tp4-c16-pr43276.txt": ("vllm-bench-serve", 1, {
+        "completed": 128, "failed": 0, "concurrency": 16, "duration_s": 152.04, "total_input_tokens": 1053440,
+        "output_throughput": 862.09, "total_throughput": 7790.78, "ttft_p99_ms": 4043.75, "tpot_median_ms": 17.21,
+        "itl_mean_ms": 22.76, "extra.peak_concurrent_requests": 26.00}),
+    "dynamo/sa-bench-benchmark_serving-result-gpt-oss-120b-conc16-ctx8-gen8.json": ("vllm-bench-serve", 1, {
+        "completed": 160, "num_prompts": 160, "failed": 0, "concurrency": 16, "request_rate": None,
+        "output_throughput": 1725.5812148243967, "total_throughput": 3451.1624296487935,
+        "ttft_median_ms": 104.43462803959846, "ttft_p90_ms": 668.5733429389074, "extra.p99.9_ttft_ms": 698.2081180762034,
+        "e2e_median_ms": 9359.918448608369, "extra.request_goodput": None, "extra.best_of": 1}),
+    "dynamo/sa-bench-benchmark_serving-result-minimax-m2.5-conc512-ctx8-gen8.json": ("vllm-bench-serve", 1, {
+        "completed": 5120, "concurrency": 512, "output_throughput": 12787.631138149543,
+        "ttft_p90_ms": 422.8423163294793, "extra.p99.9_itl_ms": 91.91624939884088, "e2e_median_ms": 40222.33807248995}),
+    "trtllm-bench/v0.17.0-throughput-trt-engine-llama3.1-8b-fp8-full-log.txt": ("trtllm-bench", 1, {
+        "tool_version": "0.17.0", "completed": 3000, "output_throughput": 28390.4265, "request_throughput": 221.8002,
+        "duration_s": 13.5256862, "extra.tp_size": 1, "extra.kv_memory_percentage": 90.0,
+        "extra.scheduling_policy": "Guaranteed No Evict"}),
+    "trtllm-bench/v0.17.0-throughput-pytorch-backend-llama3.1-8b-summary.txt": ("trtllm-bench", 1, {
+        "tool_version": "0.17.0", "completed": 3000, "output_throughput": 20685.5510, "request_throughput": 161.6059,
+        "duration_s": 18.5636825}),
+    "trtllm-bench/v0.19era-throughput-pytorch-multimodal-qwen2-vl-2b-summary.txt": ("trtllm-bench", 1, {
+        "completed": 10, "request_throughput": 1.4439, "output_throughput": 185.8351, "total_throughput": 780.1607,
+        "e2e_mean_ms": 3671.8441, "e2e_median_ms": 3936.3022, "e2e_p90_ms": 5514.4701, "e2e_p99_ms": 5514.4701,
+        "extra.measured_concurrency": 5.3019, "extra.per_user_output_throughput_with_ctx": 38.1959,
+        "extra.latency_p95": 5514.4701, "extra.ep_size": "None"}),
+    "trtllm-bench/perf-overview-streaming-performance-overview-ttft-tpot-breakdown.txt": ("trtllm-bench", 1, {
+        "request_throughput": 43.2089, "output_throughput": 5530.7382, "total_throughput": 94022.5497,
+        "duration_s": 115.7169214, "ttft_mean_ms": 52667.0339, "ttft_median_ms": 52269.7072, "ttft_p90_ms": 96583.7187,
+        "ttft_p99_ms": 106563.4497, "tpot_mean_ms": 182.9639, "tpot_median_ms": 204.0463, "tpot_p99_ms": 206.5821,
+        "e2e_median_ms": 78509.2102, "e2e_p99_ms": 111618.2158, "extra.tpot_minimum": 32.8005}),
+    "aiperf/example-run1-gpt-oss-20b-cancellations_profile_export_aiperf.json": ("aiperf", 1, {
+        "completed": 89, "failed": 11, "num_prompts": 100, "concurrency": 100, "output_len": 250,
+        "request_throughput": 9.551622221540914, "ttft_mean_ms": 2343.219436988764, "ttft_median_ms": 2369.317693,
+        "ttft_p99_ms": 3833.3894000399996, "duration_s": 9.317789, "extra.model": "openai/gpt-oss-20b",
+        "total_output_tokens": 21624, "total_input_tokens": 48950}),
+    "aiperf/example-run1-gpt-oss-20b-cancellations_profile_export_aiperf.csv": ("aiperf", 1, {
+        "completed": 89, "failed": 11, "ttft_mean_ms": 2343.22, "ttft_median_ms": 2369.32, "ttft_p90_ms": 3796.93,
+        "tpot_median_ms": 27.62, "itl_median_ms": 22.67, "e2e_p99_ms": 9297.61, "duration_s": 9.32,
+        "output_throughput": 2320.72, "request_throughput": 9.55}),
+    "aiperf/example-run1-gpt-oss-20b-cancellations_profile_export.first12.jsonl": ("aiperf", 1, {
+        "completed": 1, "failed": 11, "num_prompts": 12, "extra.error_counts": {"499 RequestCancellationError": 11}}),
+    "aiperf/v0.8.0-mockserver-chat-c4_profile_export_aiperf.json": ("aiperf", 1, {
+        "tool_version": "0.8.0", "completed": 64, "failed": 0, "request_throughput": 1854.929714829192,
+        "e2e_median_ms": 0.6734304999999999, "e2e_p99_ms": 15.14387014, "duration_s": 0.034502655,
+        "output_throughput": 1022443.0554692096, "total_throughput": 2042654.398625265, "ttft_median_ms": None}),
+    "aiperf/v0.8.0-mockserver-chat-c4_profile_export_aiperf.csv": ("aiperf", 1, {
+        "completed": 64, "e2e_mean_ms": 1.52, "e2e_median_ms": 0.67, "duration_s": 0.03,
+        "output_throughput": 1022443.06, "total_input_tokens": 35200, "total_output_tokens": 35277}),
+    "aiperf/v0.8.0-mockserver-chat-c4_console.txt": ("aiperf", 1, {
+        "completed": 64, "e2e_mean_ms": 1.52, "e2e_median_ms": 0.67, "e2e_p90_ms": 0.91,
+        "output_throughput": 1022443.06, "request_throughput": 1854.93}),
+    "aiperf/readme-oct2025-console-llm-metrics.txt": ("aiperf", 1, {
+        "completed": 711, "ttft_mean_ms": 18.26, "ttft_p99_ms": 68.82, "ttft_p90_ms": 27.76, "ttft_median_ms": None,
+        "tpot_mean_ms": 11.23, "e2e_mean_ms": 487.30, "output_throughput": 10944.03, "request_throughput": 255.54,
+        "extra.output_token_throughput_per_user.avg": "89.23"}),
+    "aiperf/docs-goodput-oct2025-console-llm-metrics.txt": ("aiperf", 1, {
+        "completed": 20, "ttft_median_ms": 51.80, "e2e_mean_ms": 3651.23, "e2e_p99_ms": 5707.95,
+        "tpot_median_ms": 3.40, "output_throughput": 287.44, "extra.goodput.avg": "0.14"}),
+    "aiperf/docs-all-requests-failed-timeout-console.txt": ("aiperf", 1, {
+        "completed": 0, "failed": 5, "ttft_mean_ms": None, "output_throughput": None,
+        "extra.errors": [{"code": None, "type": "TimeoutError", "message": "", "count": 5}]}),
+    "genai-perf/readme-gpt2-tensorrtllm-streaming-console.txt": ("genai-perf", 1, {
+        "ttft_mean_ms": 16.26, "ttft_p99_ms": 17.09, "tpot_mean_ms": 1.85, "e2e_mean_ms": 499.20,
+        "output_throughput": 520.87, "request_throughput": 1.99, "completed": None}),
+    "genai-perf/docs-dynamo-deepseek-r1-distill-8b-console.txt": ("genai-perf", 1, {
+        "ttft_mean_ms": 39.13, "e2e_mean_ms": 1799.53, "e2e_p99_ms": 1802.39, "tpot_mean_ms": 17.96,
+        "output_throughput": 54.52, "request_throughput": 0.55, "completed": 10}),
+    "genai-perf/docs-analyze-summary-report-analyze_export_genai_perf.csv": ("genai-perf", 3, {
+        "concurrency": 1, "input_len": 201, "ttft_p99_ms": 33.54, "tpot_p99_ms": 7.16, "e2e_p99_ms": 779.75,
+        "output_throughput": 149.63, "request_throughput": 1.32, "extra.config_name": "gpt2_run_config_2",
+        "2.ttft_p99_ms": 82.02}),
+    "llmperf/leaderboard-anyscale-llama2-13b_summary.json": ("llmperf", 1, {
+        "completed": 150, "failed": 0, "concurrency": 5, "input_len": 550, "output_len": 150,
+        "output_throughput": 338.52437255956016, "ttft_median_ms": 202.35683199999244,
+        "e2e_p99_ms": 1718.5045256599987, "tpot_median_ms": None, "extra.error_code_frequency": {},
+        "extra.framework": "anyscale"}),
+    "llmperf/leaderboard-lepton-llama2-13b-http429_summary.json": ("llmperf", 1, {
+        "completed": 20, "failed": 130, "num_prompts": 150, "extra.error_code_frequency": {"429": 130},
+        "ttft_median_ms": 1080.4184455000012, "request_throughput": 23.560301595745855 / 60,
+        "extra.llmperf_inter_token_latency_incl_ttft_median_ms": 23.172122364239302}),
+    "llmperf/leaderboard-lepton-llama2-13b-http429_individual_responses.json": ("llmperf", 1, {
+        "completed": 20, "failed": 130, "num_prompts": 150, "extra.error_code_frequency": {"429": 130}}),
+    "llmperf/leaderboard-bedrock-llama2-13b-err-100_summary.json": ("llmperf", 1, {
+        "completed": 53, "failed": 97, "extra.error_code_frequency": {"-100": 97}, "ttft_mean_ms": 330.8843597923493}),
+    "llmperf/leaderboard-bedrock-llama2-13b-err-100_individual_responses.json": ("llmperf", 1, {
+        "completed": 53, "failed": 97, "extra.error_code_frequency": {"-100": 97}}),
+}
+
+TRUNCATED = {
+    "sglang/v0.4.0.post2-stdout-1648-of-3000-succeeded-TRUNCATED-issue2805.txt": "Median TTFT (ms)",
+    "vllm/v0.10era-vllm-bench-serve-stdout-low-success-TRUNCATED-issue24005.txt": "Total input tokens",
+}
+
+
+def _get(records, key):
+    """`field`, `N.field` (record N), `extra.name` or `extra.name.sub`; an absent field reads as None."""
+    index, _, field = key.partition(".") if key.split(".")[0].isdigit() else ("0", "", key)
+    record = records[int(index)]
+    if not field.startswith("extra."):
+        return record.get(field)
+    rest, extra = field[len("extra."):], record["extra"]
+    if rest in extra:
+        return extra[rest]
+    name, _, sub = rest.partition(".")
+    return extra[name][sub]
+
+
+def test_every_fixture_has_expectations():
+    files = {str(p.relative_to(FIXTURES)) for p in FIXTURES.rglob("*") if p.is_file() and p.name != "SOURCES.md"}
+    assert files == set(GOLDEN) | set(TRUNCATED)
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_golden(name):
+    tool, count, expected = GOLDEN[name]
+    parsed = parse_file(str(FIXTURES / name))
+    assert parsed.tool == tool
+    assert len(parsed.records) == count
+    for key, value in expected.items():
+        got = _get(parsed.records, key)
+        assert got == (approx(value) if isinstance(value, float) else value), f"{name}: {key}"
+
+
+@pytest.mark.parametrize("name", sorted(TRUNCATED))
+def test_truncated_tables_are_refused_not_guessed(name):
+    with pytest.raises(ParseError) as err:
+        parse_file(str(FIXTURES / name))
+    assert name in str(err.value) and "truncated" in str(err.value) and TRUNCATED[name] in str(err.value)
+
+
+def test_tool_is_detected_and_can_be_given():
+    path = FIXTURES / "vllm/v0.9era-save-result-9runs.jsonl"
+    assert parse_file(str(path), tool="vllm-benchmark-serving").records[0]["tool"] == "vllm-benchmark-serving"
+    with pytest.raises(ParseError, match="expected output of trtllm-bench"):
+        parse_file(str(path), tool="trtllm-bench")
+
+
+def test_cut_off_last_json_line_keeps_complete_lines():
+    text = (FIXTURES / "sglang/v0.4.0era-output-file-llama3.3-70b-online-7runs.jsonl").read_text()
+    parsed = parse(text[: len(text) - 200], "cut.jsonl")
+    assert len(parsed.records) == 6 and "line 7 is incomplete" in parsed.warnings[0]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", "empty"),
+    ("hello world\nnothing to see", "not a recognised benchmark output"),
+    ('{"foo": 1}', "JSON, but not the output of a supported tool"),
+    ('{"completed": 10, "duration": ', "truncated or corrupt JSON"),
+    ("============ Serving Benchmark Result ============\nSuccessful requests:   5\n", "no closing line"),
+    ("Metric,avg\n", "no metric rows"),
+])
+def test_corrupt_or_unknown_input_names_the_file(text, expected):
+    with pytest.raises(ParseError) as err:
+        parse(text, "bad-output.txt")
+    assert str(err.value).startswith("bad-output.txt: ") and expected in str(err.value)
+
+
+def test_trtllm_report_json_sample():
+    parsed = parse_file(str(SAMPLES / "trtllm-report.json"))
+    r = parsed.records[0]
+    assert parsed.tool == "trtllm-bench" and r["tool_version"] == "1.3.0rc5"
+    assert (r["completed"], r["duration_s"], r["output_throughput"]) == (1000, approx(9.18725), 13932.35)
+    assert (r["e2e_median_ms"], r["e2e_p99_ms"], r["ttft_p90_ms"], r["tpot_median_ms"]) == (5701.2, 9011.4, 4100.5, 25.1)
+    assert r["extra"]["measured_concurrency"] == 612.5 and r.get("concurrency") is None
+
+
+def test_trtllm_request_json_sample_converts_nanoseconds():
+    r = parse_file(str(SAMPLES / "trtllm-request.json")).records[0]
+    assert (r["completed"], r["failed"]) == (5, 0)
+    assert r["ttft_mean_ms"] == approx(120.0) and r["ttft_median_ms"] == approx(120.0)
+    assert r["e2e_p99_ms"] == approx(1000 + 100 * 3.96)
+    assert r["tpot_median_ms"] == approx((1200 - 120) / 127)
+
+
+def test_sglang_per_request_arrays_give_the_failed_count():
+    r = parse_file(str(SAMPLES / "sglang-output-details.jsonl")).records[0]
+    assert (r["completed"], r["failed"], r["num_prompts"]) == (8, 2, 10)
+    assert r["ttft_median_ms"] == 155.0  # the summary, not a mean of seconds
+    assert "ttfts" not in r["extra"] and "itls" not in r["extra"]
+    assert r["request_rate"] is None and r["concurrency"] == 4 and r["extra"]["measured_concurrency"] == 2.62
+
+
+def test_all_requests_failed_leaves_metrics_empty_not_zero():
+    parsed = parse_file(str(SAMPLES / "sglang-all-failed.jsonl"))
+    r = parsed.records[0]
+    assert r["completed"] == 0
+    assert all(r[k] is None for k in ("ttft_median_ms", "tpot_mean_ms", "e2e_mean_ms", "output_throughput"))
+    assert "every request failed" in parsed.warnings[0]
