@@ -156,14 +156,63 @@ def cmd_results(args) -> int:
         print(f"runs in {wh.label} (latest {args.last}):")
         print(pd.DataFrame(runs).to_string(index=False) if runs else "  none")
         print(f"\nresults (latest {args.last}):")
-        print(pd.DataFrame(rows).round(2).to_string(index=False) if rows else "  none")
+        frame = pd.DataFrame(rows)
+        print(frame.round({c: 2 for c in frame.select_dtypes("number").columns}).to_string(index=False)
+              if rows else "  none")
+    return 0
+
+
+def _params(items: list[str]) -> dict:
+    params = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise RecipeError(f"--param {item!r}: expected key=value")
+        params[key] = yaml.safe_load(value)
+    return params
+
+
+def cmd_run(args) -> int:
+    from recipebench.params import apply_params
+    from recipebench.runner import environment, run_recipe
+
+    params = _params(args.param)
+    apply_params(load_recipe(args.recipe), params)  # refuse bad params before anything starts
+    with environment():
+        result = run_recipe(args.recipe, params)
+    print(json.dumps(result))
+    return 0 if result["status"] == "success" else 1
+
+
+def cmd_build_spec(args) -> int:
+    from recipebench.images import build_request
+
+    request = build_request(load_recipe(args.recipe))
+    if request is None:
+        print(f"error: recipe {args.recipe} uses a prebuilt image: nothing to build", file=sys.stderr)
+        return 2
+    print(json.dumps(request, indent=2))
     return 0
 
 
 def cmd_demo(args) -> int:
-    """The main job: validate the catalog, then show what each DAG runs and where."""
-    status = cmd_validate(argparse.Namespace(dir=None, recipes_only=False))
-    return cmd_stages(args) or status
+    """The main job: every recipe end to end against the simulated cluster, then the results table."""
+    from recipebench.runner import environment, run_recipe
+
+    if cmd_validate(argparse.Namespace(dir=None, recipes_only=False)):
+        return 1
+    good, _ = load_catalog()
+    outcomes = []
+    with environment():
+        for recipe_id in good:
+            result = run_recipe(recipe_id, {})
+            outcomes.append(result)
+            print(json.dumps(result))
+        status = cmd_results(argparse.Namespace(recipe=None, last=len(good) * 4))
+    failed = [o["recipe"] for o in outcomes if o["status"] != "success" or o["leftover_objects"]]
+    print(f"\n{len(outcomes) - len(failed)} of {len(outcomes)} recipes ran end to end"
+          + (f"; failed or left objects: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else status
 
 
 COMMANDS = {}
@@ -196,6 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe")
     p.add_argument("--last", type=int, default=20)
     p.set_defaults(func=cmd_results)
+    p = sub.add_parser("run", help="run a recipe's DAG once (dag.test) and print the outcome as JSON")
+    p.add_argument("recipe")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="a trigger param, e.g. concurrency=[1,8] or keep_alive=true")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("build-spec", help="print the Cloud Build request of a recipe's image as JSON")
+    p.add_argument("recipe")
+    p.set_defaults(func=cmd_build_spec)
     p = sub.add_parser("demo", help="the main job (see README)")
     p.set_defaults(func=cmd_demo)
     for register in COMMANDS.values():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from airflow.sdk import DAG, CronTriggerTimetable, Param
 
-from recipebench.operators import InvalidRecipeOperator, StageOperator
+from recipebench.operators import BuildImageOperator, InvalidRecipeOperator, StageOperator, WaitReadyOperator
 from recipebench.params import form_schema
 from recipebench.recipe import Recipe, load_catalog
 from recipebench.stages import STAGES, minutes_for
@@ -57,6 +57,10 @@ TRIGGER_RULES = {
 }
 
 
+# stages that need more than the generic operator (deferral)
+OPERATORS = {"wait_ready": WaitReadyOperator, "build_image": BuildImageOperator}
+
+
 def build_recipe_dag(recipe: Recipe) -> DAG:
     schedule = CronTriggerTimetable(recipe.schedule, timezone="UTC") if recipe.schedule else None
     params = {
@@ -79,7 +83,7 @@ def build_recipe_dag(recipe: Recipe) -> DAG:
         render_template_as_native_obj=True,
     ) as dag:
         t = {
-            s.name: StageOperator(
+            s.name: OPERATORS.get(s.name, StageOperator)(
                 task_id=s.name,
                 stage=s.name,
                 recipe_id=recipe.id,

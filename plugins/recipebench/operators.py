@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from recipebench.naming import run_key
 
@@ -40,6 +40,7 @@ class StageOperator(BaseOperator):
             run_config_data=run_config,
             log=self.log,
             ti=ti,
+            operator=self,
         )
 
     def execute(self, context):
@@ -47,6 +48,82 @@ class StageOperator(BaseOperator):
 
         ctx = self.stage_context(context)
         return tasks.run_stage(self.stage, ctx)
+
+
+class WaitReadyOperator(StageOperator):
+    """wait_ready: defers to recipebench.triggers.ReadyTrigger and finishes with its verdict."""
+
+    ui_color = "#fff3cd"
+
+    def execute_complete(self, context, event=None):
+        from recipebench import tasks
+        from recipebench.workload import finish_wait
+
+        return tasks.run_stage(self.stage, self.stage_context(context), lambda ctx: finish_wait(event or {}, self.log))
+
+
+class CloudBuildLogLink(BaseOperatorLink):
+    """The Cloud Build log of the image build, pushed as soon as the build is created."""
+
+    name = "Cloud Build log"
+
+    def get_link(self, operator, *, ti_key):
+        from airflow.sdk.execution_time.xcom import XCom
+
+        return XCom.get_value(key=self.xcom_key, ti_key=ti_key) or ""
+
+
+class BuildImageOperator(StageOperator):
+    """build_image: skip (prebuilt, tag exists) or run the google provider's CloudBuildCreateBuildOperator,
+    deferrable, by composition so DAG files import no Google module."""
+
+    operator_extra_links = (CloudBuildLogLink(),)
+
+    def _cloud_build(self, decision: dict):
+        from airflow.providers.google.cloud.operators.cloud_build import CloudBuildCreateBuildOperator
+
+        return CloudBuildCreateBuildOperator(task_id=f"{self.task_id}_cloud_build", build=decision.get("request") or {},
+                                             project_id=decision["project"], location=decision["location"],
+                                             deferrable=True, poll_interval=30.0)
+
+    def execute(self, context):
+        from airflow.sdk.exceptions import AirflowSkipException, TaskDeferred
+
+        from recipebench import tasks
+
+        ctx = self.stage_context(context)
+        decision = tasks.run_stage(self.stage, ctx)
+        if decision["action"] == "skip":
+            context["ti"].xcom_push(key=CloudBuildLogLink().xcom_key, value="")  # no build, no log
+            raise AirflowSkipException(decision["reason"])
+        op = self._cloud_build(decision)
+        try:
+            return tasks.run_stage(self.stage, ctx, lambda c: op.execute(context))
+        except TaskDeferred:
+            url = (f"https://console.cloud.google.com/cloud-build/builds;region={decision['location']}/{op.id_}"
+                   f"?project={decision['project']}")
+            context["ti"].xcom_push(key=CloudBuildLogLink().xcom_key, value=url)
+            self.log.info("Cloud Build %s started: %s", op.id_, url)
+            raise
+
+    def execute_complete(self, context, event=None):
+        from recipebench import artifacts, images, tasks
+
+        ctx = self.stage_context(context)
+
+        def finish(c):
+            recipe = c.run.recipe
+            parts = images.registry_parts(recipe)
+            op = self._cloud_build({"project": parts["project"], "location": parts["location"]})
+            result = op.execute_complete(context, event or {})
+            image = recipe.image_ref()
+            digest = images.digest_from_build(result, image) or images.registry_digest(
+                f"{recipe.cluster.artifact_registry}/{recipe.image.repository}", recipe.image.tag)
+            artifacts.record(c.recipe_id, c.run_key, image=image, image_digest=digest)
+            self.log.info("built %s, digest %s", image, digest)
+            return {"image": image, "digest": digest, "build_id": result.get("id")}
+
+        return tasks.run_stage(self.stage, ctx, finish)
 
 
 class InvalidRecipeOperator(BaseOperator):

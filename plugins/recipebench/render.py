@@ -200,7 +200,7 @@ def render_bench_job(run: RunConfig, point: BenchmarkPoint, index: int, image_di
 
 def render_helm_job(run: RunConfig, helm: dict[str, Any]) -> dict:
     ctx = {"labels": run.labels, "job_name": run.child_name(f"helm-{helm['release']}", budget=57),
-           "helm": {"image": HELM_IMAGE, "env": [], **helm}}
+           "helm": {"image": HELM_IMAGE, "env": [], "chart_version": "", **helm}}
     (job,) = _load("helm-runner.yaml.j2", ctx)
     return job
 

@@ -13,10 +13,6 @@ from recipebench.params import RunConfig, build_run_config
 from recipebench.recipe import load_recipe
 
 
-class StageNotBuilt(NotImplementedError):
-    """A stage whose work belongs to an issue that has not landed yet."""
-
-
 @dataclass
 class StageContext:
     recipe_id: str
@@ -27,6 +23,7 @@ class StageContext:
     run_config_data: dict | None = None
     log: Any = None
     ti: Any = None
+    operator: Any = None
     _run: RunConfig | None = field(default=None, repr=False)
 
     @property
@@ -37,13 +34,75 @@ class StageContext:
             self._run = RunConfig.model_validate(self.run_config_data)
         return self._run
 
+    @property
+    def ledger(self) -> dict:
+        return artifacts.ledger(self.recipe_id, self.run_key)
+
+    def cluster(self):
+        from recipebench.cluster import Target
+        from recipebench.k8s import Cluster
+
+        return Cluster(Target.from_dict(self.ledger["target"]))
+
+    def image_digest(self) -> str | None:
+        return self.ledger.get("image_digest")
+
 
 def resolve(ctx: StageContext) -> dict:
+    from recipebench.cluster import target_for
+
     recipe = load_recipe(ctx.recipe_id)
     run = build_run_config(recipe, ctx.params, ctx.run_key, ctx.airflow_run_id, ctx.trigger)
-    ctx.log.info("run %s of %s: %d point(s), fingerprint %s, objects expire at %s",
-                 run.run_key, recipe.id, len(run.recipe.benchmark.points), run.fingerprint, run.expires_at)
+    target = target_for(run.recipe)
+    artifacts.record(recipe.id, ctx.run_key, target=target.to_dict(), cluster=target.label,
+                     simulated=target.simulated, image=run.recipe.image_ref(),
+                     artifacts=str(artifacts.run_prefix(recipe.id, ctx.run_key)))
+    ctx.log.info("run %s of %s on %s%s: %d point(s), fingerprint %s, objects expire at %s", run.run_key, recipe.id,
+                 target.label, " (SIMULATED)" if target.simulated else "", len(run.recipe.benchmark.points),
+                 run.fingerprint, run.expires_at)
     return run.model_dump(mode="json")
+
+
+def build_image(ctx: StageContext) -> dict | None:
+    from recipebench.images import prepare_build
+
+    return prepare_build(ctx)
+
+
+def ensure_platform(ctx: StageContext) -> dict:
+    from recipebench.platform import ensure_platform as ensure
+
+    return ensure(ctx.run, ctx.cluster(), ctx.ledger["target"], ctx.log)
+
+
+def create_secrets(ctx: StageContext) -> list[str]:
+    from recipebench.secrets import create_secrets as create
+
+    return create(ctx.run, ctx.cluster(), ctx.log)
+
+
+def deploy(ctx: StageContext) -> list[str]:
+    from recipebench.workload import deploy as apply_workload
+
+    return apply_workload(ctx.run, ctx.cluster(), ctx.image_digest(), ctx.log)
+
+
+def wait_ready(ctx: StageContext) -> None:
+    """Defer to the readiness trigger: the worker slot is released while the cluster comes up."""
+    from recipebench.cluster import Target
+    from recipebench.workload import ready_trigger
+
+    trigger, timeout = ready_trigger(ctx.run, Target.from_dict(ctx.ledger["target"]))
+    ctx.log.info("deferring until %s %s is ready (capacity limit %.0f s, ready limit %.0f s on this cluster's clock)",
+                 ctx.run.recipe.topology.shape, ctx.run.name, trigger.capacity_limit_s, trigger.ready_limit_s)
+    ctx.operator.defer(trigger=trigger, method_name="execute_complete", timeout=timeout)
+
+
+def benchmark(ctx: StageContext) -> dict:
+    from recipebench.workload import benchmark as run_points
+
+    entries = run_points(ctx.run, ctx.cluster(), ctx.image_digest(), ctx.log)
+    return {"points": len(entries)}
 
 
 def load(ctx: StageContext) -> dict:
@@ -54,6 +113,14 @@ def load(ctx: StageContext) -> dict:
     return load_run(ctx.recipe_id, ctx.run_key, run, open_warehouse(), ctx.log)
 
 
+def teardown(ctx: StageContext) -> dict:
+    from recipebench.workload import teardown as delete_run
+
+    result = delete_run(ctx.run, ctx.cluster(), ctx.log)
+    artifacts.record(ctx.recipe_id, ctx.run_key, leftover=result["left"])
+    return result
+
+
 def check_regressions(ctx: StageContext) -> list:
     from recipebench.results.loading import check_run
     from recipebench.results.warehouse import open_warehouse
@@ -61,26 +128,20 @@ def check_regressions(ctx: StageContext) -> list:
     return check_run(ctx.run, open_warehouse(), ctx.log)
 
 
-def _not_built(stage: str, issue: int) -> Callable[[StageContext], Any]:
-    def body(ctx: StageContext) -> Any:
-        raise StageNotBuilt(f"stage {stage} is not built yet: it belongs to issue #{issue}")
-
-    body.__name__ = stage
-    return body
-
-
 BODIES: dict[str, Callable[[StageContext], Any]] = {
     "resolve": resolve,
-    "build_image": _not_built("build_image", 6),
-    "ensure_platform": _not_built("ensure_platform", 6),
-    "create_secrets": _not_built("create_secrets", 5),
-    "deploy": _not_built("deploy", 5),
-    "wait_ready": _not_built("wait_ready", 5),
-    "benchmark": _not_built("benchmark", 5),
+    "build_image": build_image,
+    "ensure_platform": ensure_platform,
+    "create_secrets": create_secrets,
+    "deploy": deploy,
+    "wait_ready": wait_ready,
+    "benchmark": benchmark,
     "load": load,
-    "teardown": _not_built("teardown", 5),
+    "teardown": teardown,
     "check_regressions": check_regressions,
 }
+# Airflow signals these with exceptions; they are not failures of the stage
+NOT_FAILURES = ("TaskDeferred", "AirflowSkipException", "DownstreamTasksSkipped")
 
 
 def _reason(exc: BaseException) -> str:
@@ -88,23 +149,25 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
 
 
-def run_stage(stage: str, ctx: StageContext) -> Any:
+def run_stage(stage: str, ctx: StageContext, body: Callable[[StageContext], Any] | None = None) -> Any:
     """Run one stage body, recording its timing and, on failure, the first failure of the run."""
     started = time.time()
     try:
-        result = BODIES[stage](ctx)
+        result = (body or BODIES[stage])(ctx)
     except BaseException as exc:
-        # Deferral is not a failure: Airflow signals it with an exception too.
-        if type(exc).__name__ in ("TaskDeferred", "AirflowSkipException", "DownstreamTasksSkipped"):
+        if type(exc).__name__ in NOT_FAILURES:
             raise
         ledger = artifacts.ledger(ctx.recipe_id, ctx.run_key)
         entries: dict[str, Any] = {"stages": {**ledger.get("stages", {}),
                                               stage: {"start": started, "end": time.time(), "state": "failed"}}}
-        if "failed_stage" not in ledger:
+        # teardown and check_regressions do not decide whether the run produced its numbers
+        if "failed_stage" not in ledger and stage not in ("teardown", "check_regressions", "load"):
             entries |= {"failed_stage": stage, "reason": _reason(exc)}
         artifacts.record(ctx.recipe_id, ctx.run_key, **entries)
         raise
     ledger = artifacts.ledger(ctx.recipe_id, ctx.run_key)
+    previous = ledger.get("stages", {}).get(stage, {})
     artifacts.record(ctx.recipe_id, ctx.run_key, stages={
-        **ledger.get("stages", {}), stage: {"start": started, "end": time.time(), "state": "success"}})
+        **ledger.get("stages", {}), stage: {"start": previous.get("start", started), "end": time.time(),
+                                            "state": "success"}})
     return result

@@ -1,0 +1,133 @@
+"""Cluster access, in one place: which cluster a run uses and an API client for it.
+
+RECIPEBENCH_CLUSTER chooses:
+  gke (default when the recipe names a cluster)  the recipe's GKE cluster, through the google
+                                                provider's GKEHook + GKEKubernetesHook (no gcloud)
+  conn:<conn_id>                                an Airflow Kubernetes connection (KubernetesHook)
+  <path>                                        a kubeconfig file (the simulated cluster writes one)
+A target is plain data, so it travels in XCom and trigger kwargs; clients are made where used.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+
+from recipebench.recipe import Recipe
+
+SIM_CONTEXT = "recipebench-sim"
+
+
+class ClusterError(RuntimeError):
+    """No usable cluster, or the cluster refused us; says which and why."""
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # gke | connection | kubeconfig
+    label: str  # for people and the runs row
+    kubeconfig: str | None = None
+    context: str | None = None
+    conn_id: str | None = None
+    project: str | None = None
+    location: str | None = None
+    name: str | None = None
+    gcp_conn_id: str = "google_cloud_default"
+    simulated: bool = False
+    time_scale: float = 1.0  # the simulator runs faster than real time; waits scale with it
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Target:
+        return cls(**data)
+
+    def seconds(self, real_seconds: float) -> float:
+        """A real-world duration (timeout, poll interval) on this cluster's clock."""
+        return real_seconds / self.time_scale
+
+
+def _kubeconfig_target(path: str) -> Target:
+    import yaml
+
+    try:
+        config = yaml.safe_load(open(path))
+    except OSError as exc:
+        raise ClusterError(f"RECIPEBENCH_CLUSTER={path}: cannot read the kubeconfig: {exc}") from None
+    context = config.get("current-context")
+    ctx = next((c["context"] for c in config.get("contexts", []) if c["name"] == context), {})
+    sim = next((e["extension"] for e in ctx.get("extensions", []) if e.get("name") == "recipebench.dev/sim"), None)
+    return Target(kind="kubeconfig", label=f"kubeconfig {path} ({context})", kubeconfig=path, context=context,
+                  simulated=sim is not None, time_scale=float(sim["timeScale"]) if sim else 1.0)
+
+
+def target_for(recipe: Recipe) -> Target:
+    choice = os.environ.get("RECIPEBENCH_CLUSTER", "gke")
+    if choice == "gke":
+        c = recipe.cluster
+        if not (c.name and c.location):
+            raise ClusterError(f"recipe {recipe.id} names no GKE cluster (cluster.name, cluster.location) and "
+                               "RECIPEBENCH_CLUSTER does not point at another one")
+        return Target(kind="gke", label=f"GKE {c.project or '(connection project)'}/{c.location}/{c.name}",
+                      project=c.project, location=c.location, name=c.name)
+    if choice.startswith("conn:"):
+        return Target(kind="connection", label=f"Airflow connection {choice[5:]}", conn_id=choice[5:])
+    return _kubeconfig_target(choice)
+
+
+def api_client(target: Target):
+    """A kubernetes.client.ApiClient for the target."""
+    try:
+        if target.kind == "kubeconfig":
+            from kubernetes import config
+
+            return config.new_client_from_config(config_file=target.kubeconfig, context=target.context)
+        if target.kind == "connection":
+            from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+
+            return KubernetesHook(conn_id=target.conn_id).api_client
+        from airflow.providers.google.cloud.hooks.kubernetes_engine import GKEHook, GKEKubernetesHook
+
+        cluster = GKEHook(gcp_conn_id=target.gcp_conn_id, location=target.location).get_cluster(
+            name=target.name, project_id=target.project)
+        return GKEKubernetesHook(cluster_url=f"https://{cluster.endpoint}",
+                                 ssl_ca_cert=cluster.master_auth.cluster_ca_certificate,
+                                 gcp_conn_id=target.gcp_conn_id).api_client
+    except ClusterError:
+        raise
+    except Exception as exc:
+        raise ClusterError(f"cannot reach {target.label}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") \
+            from exc
+
+
+def janitor_targets() -> list[Target]:
+    """The clusters the janitor sweeps: RECIPEBENCH_JANITOR_CLUSTERS (comma-separated targets as
+    for RECIPEBENCH_CLUSTER, or gke:PROJECT/LOCATION/NAME), else the current RECIPEBENCH_CLUSTER,
+    else every GKE cluster named by a recipe."""
+    spec = os.environ.get("RECIPEBENCH_JANITOR_CLUSTERS")
+    if spec:
+        targets = []
+        for item in (s.strip() for s in spec.split(",") if s.strip()):
+            if item.startswith("gke:"):
+                project, location, name = item[4:].split("/")
+                targets.append(Target(kind="gke", label=f"GKE {item[4:]}", project=project, location=location,
+                                      name=name))
+            elif item.startswith("conn:"):
+                targets.append(Target(kind="connection", label=f"Airflow connection {item[5:]}", conn_id=item[5:]))
+            else:
+                targets.append(_kubeconfig_target(item))
+        return targets
+    choice = os.environ.get("RECIPEBENCH_CLUSTER", "gke")
+    if choice != "gke":
+        return [_kubeconfig_target(choice) if not choice.startswith("conn:") else
+                Target(kind="connection", label=f"Airflow connection {choice[5:]}", conn_id=choice[5:])]
+    from recipebench.recipe import load_catalog
+
+    seen: dict[tuple, Target] = {}
+    for recipe in load_catalog()[0].values():
+        c = recipe.cluster
+        if c.name and c.location:
+            seen[(c.project, c.location, c.name)] = Target(kind="gke", label=f"GKE {c.location}/{c.name}",
+                                                           project=c.project, location=c.location, name=c.name)
+    return list(seen.values())

@@ -1,0 +1,195 @@
+"""ensure_platform: what a recipe needs installed on its cluster, made so idempotently.
+
+Charts (LeaderWorkerSet 0.9.0 for multi-host recipes; Dynamo CRDs and platform 0.7.0 with Grove
+and the KAI scheduler for disaggregated ones) are installed by the helm-runner Job inside the
+cluster, so Airflow workers need no helm binary. What is installed is read first, from Helm's own
+release records (Secrets owner=helm); a matching version is skipped. Kueue and JobSet (when the
+recipe names a queue), the GCS FUSE driver (when it uses a bucket), the ComputeDomain driver and
+Dynamo's pre-staged model are checked, with a message naming what is missing and how to install it.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from dataclasses import dataclass, field
+
+from recipebench.k8s import Cluster
+from recipebench.naming import MANAGED_BY, MANAGER
+from recipebench.params import RunConfig
+from recipebench.render import render_helm_job
+
+HELM_SA = "recipebench-helm"
+PLATFORM_NGC_SECRET = "recipebench-platform-ngc"  # platform-level: no run label, no expiry
+NGC_CHARTS = "https://helm.ngc.nvidia.com/nvidia/ai-dynamo/charts"
+
+
+class PlatformError(RuntimeError):
+    """A prerequisite is missing or an install failed; names it and says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Chart:
+    release: str
+    chart: str
+    version: str
+    namespace: str
+    values: dict[str, str] = field(default_factory=dict)
+    ngc: bool = False  # the chart is fetched from nvcr.io with the NGC key
+
+
+LWS = Chart("lws", "oci://registry.k8s.io/lws/charts/lws", "0.9.0", "lws-system")
+DYNAMO_CRDS = Chart("dynamo-crds", f"{NGC_CHARTS}/dynamo-crds-0.7.0.tgz", "0.7.0", "default", ngc=True)
+DYNAMO_PLATFORM = Chart("dynamo-platform", f"{NGC_CHARTS}/dynamo-platform-0.7.0.tgz", "0.7.0", "dynamo-cloud",
+                        {"grove.enabled": "true", "kai-scheduler.enabled": "true"}, ngc=True)
+
+
+def required_charts(run: RunConfig) -> list[Chart]:
+    shape = run.recipe.topology.shape
+    if shape == "multi-host":
+        return [LWS]
+    if shape == "disaggregated":
+        return [DYNAMO_CRDS, DYNAMO_PLATFORM]
+    return []
+
+
+def helm_script(chart: Chart) -> str:
+    """helm upgrade --install: idempotent; --wait --atomic so a failed install rolls back."""
+    values = "".join(f" --set {k}={v}" for k, v in chart.values.items())
+    auth = ' --username "$oauthtoken" --password "$NGC_API_KEY"' if chart.ngc else ""
+    version = "" if chart.chart.endswith(".tgz") else f" --version {chart.version}"
+    return (f"set -e; helm upgrade --install {chart.release} {chart.chart}{version} --namespace {chart.namespace} "
+            f"--create-namespace --wait --atomic --timeout 10m{values}{auth}")
+
+
+def release_version(secret: dict) -> str | None:
+    """The chart version of a Helm release Secret (base64 of base64 of gzip of JSON)."""
+    try:
+        raw = base64.b64decode(base64.b64decode(secret["data"]["release"]))
+        return json.loads(gzip.decompress(raw))["chart"]["metadata"]["version"]
+    except (KeyError, ValueError, OSError):
+        return None
+
+
+def encode_release(name: str, version: str) -> str:
+    """The inverse of release_version, for the simulated cluster's helm."""
+    data = {"name": name, "chart": {"metadata": {"name": name, "version": version}}, "info": {"status": "deployed"}}
+    return base64.b64encode(base64.b64encode(gzip.compress(json.dumps(data).encode()))).decode()
+
+
+def installed_version(cluster: Cluster, chart: Chart) -> str | None:
+    secrets = cluster.list("v1", "Secret", chart.namespace, f"owner=helm,name={chart.release},status=deployed")
+    versions = [release_version(s) for s in secrets]
+    return next((v for v in versions if v), None)
+
+
+def helm_error(log: str) -> str:
+    """Helm's own error line, for the task's one-line reason."""
+    lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
+    return next((ln for ln in reversed(lines) if ln.startswith("Error:")), lines[-1] if lines else "no log")
+
+
+def _runner_objects(run: RunConfig, chart: Chart) -> list[dict]:
+    labels = {MANAGED_BY: MANAGER}  # platform-level: kept across runs
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+         "metadata": {"name": HELM_SA, "namespace": chart.namespace, "labels": labels}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": f"{HELM_SA}-{chart.namespace}", "labels": labels},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+         "subjects": [{"kind": "ServiceAccount", "name": HELM_SA, "namespace": chart.namespace}]},
+    ]
+
+
+def install(run: RunConfig, cluster: Cluster, chart: Chart, log) -> None:
+    env = []
+    if chart.ngc:
+        from recipebench.secrets import NGC_CONN, _password
+
+        key = _password(NGC_CONN, "NGC API key")
+        cluster.ensure_namespace(chart.namespace)
+        cluster.apply([{"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {
+            "name": PLATFORM_NGC_SECRET, "namespace": chart.namespace, "labels": {MANAGED_BY: MANAGER}},
+            "data": {"NGC_API_KEY": base64.b64encode(key.encode()).decode()}}])
+        env = [{"name": "NGC_API_KEY", "valueFrom": {"secretKeyRef": {"name": PLATFORM_NGC_SECRET,
+                                                                      "key": "NGC_API_KEY"}}}]
+    cluster.ensure_namespace(chart.namespace)
+    cluster.apply(_runner_objects(run, chart))
+    job = render_helm_job(run, {"release": chart.release, "namespace": chart.namespace, "service_account": HELM_SA,
+                                "script": helm_script(chart), "env": env, "chart_version": chart.version})
+    name = job["metadata"]["name"]
+    cluster.apply([job])
+    log.info("installing %s %s (chart %s) with helm-runner Job %s/%s", chart.release, chart.version, chart.chart,
+             chart.namespace, name)
+    final = cluster.wait_job(chart.namespace, name, cluster.target.seconds(20 * 60), cluster.target.seconds(10))
+    pods = cluster.pods(chart.namespace, f"job-name={name}")
+    text = cluster.logs(chart.namespace, pods[0]["metadata"]["name"]) if pods else ""
+    failed = any(c.get("type") == "Failed" and c.get("status") == "True" for c in final["status"]["conditions"])
+    cluster.delete(job)
+    if failed:
+        for line in text.strip().splitlines()[-10:]:
+            log.error("  helm: %s", line)
+        raise PlatformError(f"helm install of {chart.release} {chart.version} failed: {helm_error(text)}")
+
+
+def _crd(cluster: Cluster, name: str) -> bool:
+    return cluster.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, name) is not None
+
+
+def check_prerequisites(run: RunConfig, cluster: Cluster, simulated: bool, log) -> list[str]:
+    """What the recipe needs that recipebench does not install. Returns notes; raises on what is missing."""
+    recipe, missing, notes = run.recipe, [], []
+    c = recipe.cluster
+    if c.queue:
+        if not _crd(cluster, "localqueues.kueue.x-k8s.io"):
+            missing.append("Kueue is not installed (no LocalQueue CRD): install Kueue as the Cluster Toolkit "
+                           "blueprint does, or set cluster.queue: null in the recipe")
+        elif cluster.get("kueue.x-k8s.io/v1beta1", "LocalQueue", c.namespace, c.queue) is None:
+            missing.append(f"Kueue LocalQueue {c.queue!r} not found in namespace {c.namespace}: create it (pointing "
+                           "at the GPU ClusterQueue) or name another queue in cluster.queue")
+        if not _crd(cluster, "jobsets.jobset.x-k8s.io"):
+            missing.append("JobSet is not installed (no JobSet CRD): install it (kubectl apply --server-side -f "
+                           "https://github.com/kubernetes-sigs/jobset/releases/download/<version>/manifests.yaml)")
+    if c.bucket and cluster.get("storage.k8s.io/v1", "CSIDriver", None, "gcsfuse.csi.storage.gke.io") is None:
+        missing.append(f"the GCS FUSE CSI driver is not enabled (bucket {c.bucket} is mounted): gcloud container "
+                       "clusters update CLUSTER --update-addons GcsFuseCsiDriver=ENABLED")
+    if recipe.topology.shape == "disaggregated":
+        if not _crd(cluster, "computedomains.resource.nvidia.com"):
+            missing.append("NVIDIA's DRA driver for GPUs is not installed (no ComputeDomain CRD): it provides "
+                           "the IMEX channels multi-node NVLink needs on A4X")
+        if recipe.model.source == "gcs":
+            notes.append(_model_bucket_note(recipe, simulated))
+    if missing:
+        raise PlatformError("; ".join(missing))
+    for note in notes:
+        log.info(note)
+    return notes
+
+
+def _model_bucket_note(recipe, simulated: bool) -> str:
+    where = f"gs://{recipe.cluster.bucket}/{recipe.model.name}/config.json"
+    if simulated:
+        return f"pre-staged model {where}: NOT checked (the simulated cluster has no GCS)"
+    from airflow.sdk import ObjectStoragePath
+
+    if not ObjectStoragePath(where, conn_id="google_cloud_default").exists():
+        raise PlatformError(f"Dynamo reads pre-staged weights and {where} does not exist: copy the model to "
+                            f"gs://{recipe.cluster.bucket}/{recipe.model.name}/ first")
+    return f"pre-staged model found at {where}"
+
+
+def ensure_platform(run: RunConfig, cluster: Cluster, target: dict, log) -> dict:
+    done = {}
+    for chart in required_charts(run):
+        version = installed_version(cluster, chart)
+        if version == chart.version:
+            log.info("%s %s is installed in %s: skipped", chart.release, version, chart.namespace)
+            done[chart.release] = "present"
+            continue
+        log.info("%s is %s in %s, %s is wanted", chart.release, f"at {version}" if version else "not installed",
+                 chart.namespace, chart.version)
+        install(run, cluster, chart, log)
+        done[chart.release] = "installed"
+    notes = check_prerequisites(run, cluster, bool(target.get("simulated")), log)
+    return {"charts": done, "notes": notes}

@@ -1,0 +1,394 @@
+"""The simulated kubelet and controllers: pods for every workload, moved through scripted lifecycles.
+
+A scenario (RECIPEBENCH_SIM_SCENARIO when the workload is created) decides the lifecycle:
+  ready (default) / ready-after-N  server pods become Ready after N simulated seconds (default 90)
+  image-pull-failure               ErrImagePull, then ImagePullBackOff, with the registry's event
+  crash-loop                       the server exits 1 every 30 s: CrashLoopBackOff, traceback in its log
+  oom                              the server is OOM-killed (exit 137) and restarts
+  unschedulable                    FailedScheduling, and the autoscaler says no node group fits
+  capacity-wait-then-ready         Kueue holds the pods (scheduling gate), then a node scale-up, then Ready
+  bench-job-failure                the benchmark client exits 1 (cannot reach the server)
+  corrupt-output                   the benchmark client succeeds but its result files are cut off
+  helm-failure                     a platform install (helm-runner Job) fails with helm's error
+Time is simulated: TIME_SCALE simulated seconds pass per real second.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+import time
+
+from recipebench.sim import outputs
+from recipebench.sim.server import BY_PLURAL, ApiError, Store
+
+SCENARIOS = ("ready", "image-pull-failure", "crash-loop", "oom", "unschedulable", "capacity-wait-then-ready",
+             "bench-job-failure", "corrupt-output", "helm-failure")
+DEFAULT_READY_AFTER = 90.0
+BENCH_SECONDS = 120.0
+HELM_SECONDS = 20.0
+CAPACITY_GATE = 120.0  # Kueue admission
+CAPACITY_SCALEUP = 300.0  # node ready after scale-up
+
+
+def parse_scenario(name: str | None) -> tuple[str, float]:
+    name = (name or "ready").strip()
+    m = re.fullmatch(r"ready-after-(\d+)(?:-seconds)?", name)
+    if m:
+        return "ready", float(m[1])
+    if name not in SCENARIOS:
+        raise ValueError(f"unknown simulator scenario {name!r}; known: ready-after-N, {', '.join(SCENARIOS)}")
+    return name, DEFAULT_READY_AFTER
+
+
+def _res(group: str, plural: str):
+    return BY_PLURAL[(group, plural)]
+
+
+PODS, EVENTS, SERVICES = _res("", "pods"), _res("", "events"), _res("", "services")
+INSTALLS_CRDS = {"lws": ("leaderworkersets.leaderworkerset.x-k8s.io",),
+                 "dynamo-crds": ("dynamographdeployments.nvidia.com", "dynamocomponentdeployments.nvidia.com")}
+WORKLOADS = [_res("apps", "deployments"), _res("leaderworkerset.x-k8s.io", "leaderworkersets"),
+             _res("nvidia.com", "dynamographdeployments"), _res("batch", "jobs")]
+
+
+class Kubelet:
+    def __init__(self, store: Store, clock):
+        self.store = store
+        self.clock = clock  # simulated seconds since the sim started
+        self.scenarios: dict[str, tuple[str, float]] = {}  # workload uid -> scenario at creation
+        self.born: dict[str, float] = {}  # pod uid -> simulated creation time
+        self.logged: set[tuple] = set()
+
+    # -- objects ------------------------------------------------------------------------------
+    def remember(self, obj: dict, scenario: str | None) -> None:
+        uid = obj["metadata"]["uid"]
+        if uid not in self.scenarios:
+            self.scenarios[uid] = parse_scenario(scenario)
+
+    def _owner(self, obj: dict) -> dict:
+        return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": obj["metadata"]["name"],
+                "uid": obj["metadata"]["uid"], "controller": True}
+
+    def _ensure_pod(self, owner: dict, name: str, template: dict, labels: dict, role: str) -> dict:
+        ns = owner["metadata"]["namespace"]
+        try:
+            return self.store.get(PODS, ns, name)
+        except ApiError:
+            pass
+        spec = copy.deepcopy(template.get("spec") or {})
+        if not spec.get("containers"):
+            main = (template.get("extraPodSpec") or {}).get("mainContainer") or {}
+            spec["containers"] = [{"name": "main", **main}]
+        meta = {"name": name, "namespace": ns, "ownerReferences": [self._owner(owner)],
+                "labels": {**((template.get("metadata") or {}).get("labels") or template.get("labels") or {}),
+                           **labels, "recipebench.sim/role": role}}
+        pod = self.store.put(PODS, {"metadata": meta, "spec": spec, "status": {"phase": "Pending"}}, create=True)
+        self.born[pod["metadata"]["uid"]] = self.clock()
+        return pod
+
+    # -- controllers ----------------------------------------------------------------------------
+    def tick(self) -> None:
+        for res in WORKLOADS:
+            for obj in self.store.list(res, None):
+                try:
+                    getattr(self, f"_reconcile_{res.plural}")(obj)
+                except ApiError:
+                    pass  # deleted while reconciling
+
+    def _reconcile_deployments(self, dep: dict) -> None:
+        name = dep["metadata"]["name"]
+        pod = self._ensure_pod(dep, f"{name}-{_hash(name)}", dep["spec"]["template"], {}, "server")
+        ready = self._serve(pod, dep)
+        status = {"replicas": 1, "readyReplicas": int(ready), "availableReplicas": int(ready),
+                  "conditions": [{"type": "Available", "status": str(ready), "reason": "MinimumReplicasAvailable"
+                                  if ready else "MinimumReplicasUnavailable"}]}
+        self._status(dep, status)
+
+    def _reconcile_leaderworkersets(self, lws: dict) -> None:
+        name = lws["metadata"]["name"]
+        tmpl = lws["spec"]["leaderWorkerTemplate"]
+        size = tmpl["size"]
+        base = {"leaderworkerset.sigs.k8s.io/name": name, "leaderworkerset.sigs.k8s.io/group-index": "0"}
+        pods = [self._ensure_pod(lws, f"{name}-0", tmpl["leaderTemplate"],
+                                 {**base, "leaderworkerset.sigs.k8s.io/worker-index": "0"}, "leader")]
+        pods += [self._ensure_pod(lws, f"{name}-0-{i}", tmpl["workerTemplate"],
+                                  {**base, "leaderworkerset.sigs.k8s.io/worker-index": str(i)}, "worker")
+                 for i in range(1, size)]
+        ready = all([self._serve(p, lws) for p in pods])
+        self._status(lws, {"readyReplicas": int(ready), "replicas": 1,
+                           "conditions": [{"type": "Available", "status": str(ready)}]})
+
+    def _reconcile_dynamographdeployments(self, dgd: dict) -> None:
+        name = dgd["metadata"]["name"]
+        ns = dgd["metadata"]["namespace"]
+        pods = []
+        for svc_name, svc in dgd["spec"]["services"].items():
+            count = svc.get("replicas", 1) * (svc.get("multinode") or {}).get("nodeCount", 1)
+            role = svc.get("subComponentType") or svc.get("componentType")
+            for i in range(count):
+                pods.append(self._ensure_pod(dgd, f"{name}-{svc_name.lower()}-{i}", svc,
+                                             {"nvidia.com/dynamo-component": svc_name}, role))
+        try:
+            self.store.get(SERVICES, ns, f"{name}-frontend")
+        except ApiError:
+            self.store.put(SERVICES, {"metadata": {"name": f"{name}-frontend", "namespace": ns,
+                                                   "labels": dgd["metadata"].get("labels", {}),
+                                                   "ownerReferences": [self._owner(dgd)]},
+                                      "spec": {"ports": [{"port": 8000}]}}, create=True)
+        ready = all([self._serve(p, dgd, gpu=p["metadata"]["labels"]["recipebench.sim/role"] != "frontend")
+                     for p in pods])
+        self._status(dgd, {"state": "successful" if ready else "pending",
+                           "conditions": [{"type": "Ready", "status": str(ready)}]})
+
+    def _reconcile_jobs(self, job: dict) -> None:
+        if any(c.get("type") in ("Complete", "Failed") for c in (job.get("status") or {}).get("conditions") or []):
+            return
+        name = job["metadata"]["name"]
+        pod = self._ensure_pod(job, f"{name}-{_hash(name)}", job["spec"]["template"], {"job-name": name}, "job")
+        phase = self._run_to_completion(pod, job)
+        status = {"active": int(phase in ("Pending", "Running")), "succeeded": int(phase == "Succeeded"),
+                  "failed": int(phase == "Failed")}
+        if phase == "Succeeded":
+            status["conditions"] = [{"type": "Complete", "status": "True"}]
+        elif phase == "Failed":
+            status["conditions"] = [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                                     "message": "Job has reached the specified backoff limit"}]
+        self._status(job, status)
+
+    # -- pod lifecycles -------------------------------------------------------------------------
+    def _scenario(self, owner: dict) -> tuple[str, float]:
+        return self.scenarios.get(owner["metadata"]["uid"], ("ready", DEFAULT_READY_AFTER))
+
+    def _schedule(self, pod: dict, owner: dict, age: float) -> float | None:
+        """Place the pod; returns when it was scheduled (pod age), or None while it is not."""
+        scenario, _ = self._scenario(owner)
+        image = pod["spec"]["containers"][0].get("image", "")
+        if scenario == "unschedulable":
+            self._pending(pod, "Unschedulable", "0/6 nodes are available: 2 Insufficient nvidia.com/gpu, "
+                          "4 node(s) didn't match Pod's node affinity/selector.")
+            self._event(pod, "Warning", "FailedScheduling", "0/6 nodes are available: 2 Insufficient nvidia.com/gpu, "
+                        "4 node(s) didn't match Pod's node affinity/selector.")
+            self._event(pod, "Normal", "NotTriggerScaleUp", "pod didn't trigger scale-up: 1 max node group size "
+                        "reached, 2 node(s) didn't match Pod's node affinity/selector")
+            return None
+        if scenario == "capacity-wait-then-ready" and self._gpu(pod):
+            if age < CAPACITY_GATE:
+                self._pending(pod, "SchedulingGated", "Scheduling is blocked due to non-empty scheduling gates",
+                              gates=[{"name": "kueue.x-k8s.io/admission"}])
+                return None
+            if age < CAPACITY_SCALEUP:
+                self._pending(pod, "Unschedulable", "0/4 nodes are available: 4 Insufficient nvidia.com/gpu.")
+                self._event(pod, "Normal", "TriggeredScaleUp", "pod triggered scale-up: [{gpu-pool 0->1 (max: 4)}]")
+                return None
+            return CAPACITY_SCALEUP
+        del image
+        return 2.0 if age >= 2.0 else None
+
+    def _serve(self, pod: dict, owner: dict, gpu: bool = True) -> bool:
+        """A long-running server pod; returns whether it is Ready."""
+        age = self.clock() - self.born.get(pod["metadata"]["uid"], self.clock())
+        scheduled_at = self._schedule(pod, owner, age)
+        if scheduled_at is None:
+            return False
+        t = age - scheduled_at
+        scenario, ready_after = self._scenario(owner)
+        container = pod["spec"]["containers"][0]
+        name = container["name"]
+        if gpu and scenario == "image-pull-failure":
+            reason = "ErrImagePull" if t < 15 else "ImagePullBackOff"
+            msg = f'Back-off pulling image "{container.get("image")}"' if reason == "ImagePullBackOff" else (
+                f'rpc error: code = NotFound desc = failed to pull and unpack image "{container.get("image")}": '
+                "not found")
+            self._event(pod, "Warning", "Failed", f'Failed to pull image "{container.get("image")}": rpc error: '
+                        f'code = NotFound desc = failed to pull and unpack image "{container.get("image")}": not found')
+            self._container(pod, name, waiting={"reason": reason, "message": msg})
+            return False
+        if t < 10:
+            self._container(pod, name, waiting={"reason": "ContainerCreating"})
+            return False
+        self._log(pod, name, ["INFO: loading model weights", "Loading safetensors checkpoint shards: 100% 163/163"])
+        if gpu and scenario in ("crash-loop", "oom"):
+            restarts = int((t - 10) // 30) + 1
+            if scenario == "oom":
+                last = {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}
+                tail = ["Loading safetensors checkpoint shards:  87% 142/163", "Killed"]
+            else:
+                last = {"terminated": {"exitCode": 1, "reason": "Error"}}
+                tail = ["Traceback (most recent call last):", '  File "/sgl-workspace/python/sglang/srt/'
+                        'model_executor/model_runner.py", line 213, in init_torch_distributed',
+                        "RuntimeError: NCCL error: unhandled system error (run with NCCL_DEBUG=INFO for details)"]
+            self.store.previous_logs[(pod["metadata"]["namespace"], pod["metadata"]["name"], name)] = [
+                "INFO: loading model weights", *tail]
+            self._container(pod, name, waiting={"reason": "CrashLoopBackOff",
+                                                "message": f"back-off 5m0s restarting failed container={name}"},
+                            restarts=restarts, last=last)
+            self._event(pod, "Warning", "BackOff", "Back-off restarting failed container")
+            return False
+        ready = (not gpu and t >= 10) or t >= ready_after
+        if ready:
+            self._log(pod, name, ["The server is fired up and ready to roll!"])
+        self._container(pod, name, running=True, ready=ready)
+        return ready
+
+    def _run_to_completion(self, pod: dict, job: dict) -> str:
+        age = self.clock() - self.born.get(pod["metadata"]["uid"], self.clock())
+        labels = job["metadata"].get("labels") or {}
+        component = ((job["spec"]["template"].get("metadata") or {}).get("labels") or {}).get(
+            "recipebench.dev/component", "")
+        scenario, ready_after = self._scenario(job)
+        if component == "offline":  # the trtllm Job is the workload: it shares the server's lifecycles
+            scheduled_at = self._schedule(pod, job, age)
+            if scheduled_at is None:
+                return "Pending"
+            if scenario in ("image-pull-failure", "crash-loop", "oom"):
+                self._serve(pod, job)
+                return "Pending" if scenario == "image-pull-failure" else self._fail(pod, job, scenario)
+            duration = scheduled_at + ready_after + BENCH_SECONDS
+        elif component == "helm":
+            duration = HELM_SECONDS
+        else:
+            duration = BENCH_SECONDS
+        container = pod["spec"]["containers"][0]
+        name = container["name"]
+        script = " ".join(container.get("command") or []) + " " + " ".join(container.get("args") or [])
+        if age < min(duration, 5.0):
+            self._container(pod, name, waiting={"reason": "ContainerCreating"})
+            return "Pending"
+        if age < duration:
+            self._container(pod, name, running=True, ready=True)
+            return "Running"
+        seed = f"{job['metadata']['name']}"
+        if component == "helm":
+            return self._helm(pod, job, name, script)
+        if component == "bench" and scenario == "bench-job-failure":
+            self._log(pod, name, ["Traceback (most recent call last):",
+                                  "aiohttp.client_exceptions.ClientConnectorError: Cannot connect to host "
+                                  f"{_host(script)} ssl:default [Connect call failed]"])
+            return self._finish(pod, name, 1)
+        broken = scenario == "corrupt-output"
+        if component == "offline":
+            self._log(pod, name, outputs.offline_log(script, seed, broken))
+        else:
+            self._log(pod, name, outputs.bench_log(script, labels.get("recipebench.dev/point", ""), seed, broken))
+        return self._finish(pod, name, 0)
+
+    def _helm(self, pod: dict, job: dict, name: str, script: str) -> str:
+        """helm upgrade --install: records the release the way Helm does and installs its CRDs."""
+        from recipebench.platform import encode_release
+
+        labels = job["metadata"].get("labels") or {}
+        release, version = labels.get("recipebench.dev/release", ""), labels.get("recipebench.dev/chart-version", "")
+        ns = job["metadata"]["namespace"]
+        if self._scenario(job)[0] == "helm-failure":
+            self._log(pod, name, [f'Release "{release}" does not exist. Installing it now.',
+                                  f"Error: INSTALLATION FAILED: failed pre-install: timed out waiting for the "
+                                  f"condition (chart {release}-{version})"])
+            return self._finish(pod, name, 1)
+        secret = {"metadata": {"name": f"sh.helm.release.v1.{release}.v1", "namespace": ns,
+                               "labels": {"owner": "helm", "name": release, "status": "deployed", "version": "1"}},
+                  "type": "helm.sh/release.v1", "data": {"release": encode_release(release, version)}}
+        secrets = _res("", "secrets")
+        try:
+            self.store.delete(secrets, ns, secret["metadata"]["name"])
+        except ApiError:
+            pass
+        self.store.put(secrets, secret, create=True)
+        crds = _res("apiextensions.k8s.io", "customresourcedefinitions")
+        for crd in INSTALLS_CRDS.get(release, ()):
+            self.store.put(crds, {"metadata": {"name": crd}, "spec": {}})
+        self._log(pod, name, [f'Release "{release}" has been upgraded. Happy Helming!', f"NAME: {release}",
+                              "STATUS: deployed"])
+        return self._finish(pod, name, 0)
+
+    def _fail(self, pod: dict, job: dict, scenario: str) -> str:
+        return "Failed" if scenario != "image-pull-failure" else "Pending"
+
+    # -- status helpers -------------------------------------------------------------------------
+    def _gpu(self, pod: dict) -> bool:
+        return any("nvidia.com/gpu" in ((c.get("resources") or {}).get("limits") or {})
+                   for c in pod["spec"].get("containers", [])) or bool(
+            (pod["spec"].get("containers") or [{}])[0].get("resources", {}).get("limits", {}).get("gpu"))
+
+    def _pending(self, pod, reason, message, gates=None):
+        patch = {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": reason,
+                                                     "message": message}]}
+        self._set_pod(pod, patch, gates=gates)
+
+    def _container(self, pod, name, waiting=None, running=False, ready=False, restarts=0, last=None):
+        state = {"waiting": waiting} if waiting else {"running": {"startedAt": "now"}}
+        cs = {"name": name, "ready": ready, "restartCount": restarts, "state": state,
+              "image": pod["spec"]["containers"][0].get("image")}
+        if last:
+            cs["lastState"] = last
+        phase = "Running" if running or restarts else "Pending"
+        self._set_pod(pod, {"phase": phase, "conditions": [
+            {"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": str(ready)}],
+            "containerStatuses": [cs]})
+
+    def _finish(self, pod, name, code) -> str:
+        phase = "Succeeded" if code == 0 else "Failed"
+        self._set_pod(pod, {"phase": phase, "conditions": [{"type": "PodScheduled", "status": "True"},
+                                                            {"type": "Ready", "status": "False"}],
+                            "containerStatuses": [{"name": name, "ready": False, "restartCount": 0, "state": {
+                                "terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error"}}}]})
+        return phase
+
+    def _set_pod(self, pod, status, gates=None):
+        try:
+            cur = self.store.get(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
+        except ApiError:
+            return
+        cur["status"] = status
+        if gates is not None:
+            cur["spec"]["schedulingGates"] = gates
+        else:
+            cur["spec"].pop("schedulingGates", None)
+        self.store.put(PODS, cur)
+
+    def _status(self, obj, status):
+        res = next(r for r in WORKLOADS if r.kind == obj["kind"])
+        try:
+            cur = self.store.get(res, obj["metadata"]["namespace"], obj["metadata"]["name"])
+        except ApiError:
+            return
+        if cur.get("status") != status:
+            cur["status"] = status
+            self.store.put(res, cur)
+
+    def _log(self, pod, container, lines):
+        """Append lines once: every tick re-derives the pod's state, but a log is written only once."""
+        key = (pod["metadata"]["namespace"], pod["metadata"]["name"], container)
+        tag = (pod["metadata"]["uid"], lines[0] if lines else "", len(lines))
+        if tag in self.logged:
+            return
+        self.logged.add(tag)
+        self.store.logs.setdefault(key, []).extend(lines)
+
+    def _event(self, pod, type_, reason, message):
+        ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        ev_name = f"{name}.{_hash(reason + message)}"
+        try:
+            self.store.get(EVENTS, ns, ev_name)
+            return
+        except ApiError:
+            pass
+        self.store.put(EVENTS, {"metadata": {"name": ev_name, "namespace": ns}, "type": type_, "reason": reason,
+                                "message": message, "count": 1, "involvedObject": {"kind": "Pod", "name": name,
+                                                                                   "namespace": ns}}, create=True)
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:5]
+
+
+def _host(script: str) -> str:
+    m = re.search(r"--host (\S+) --port (\d+)|--base-url http://(\S+)|--url http://(\S+)", script)
+    if not m:
+        return "server"
+    return f"{m[1]}:{m[2]}" if m[1] else (m[3] or m[4])
+
+
+def now_real() -> float:
+    return time.monotonic()

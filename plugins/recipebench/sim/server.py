@@ -1,0 +1,394 @@
+"""The simulated cluster's API server: the part of the Kubernetes API recipebench uses, over HTTP.
+
+Discovery (/version, /api, /apis, per group-version resource lists), create, get, list with label
+and field selectors, server-side apply (application/apply-patch+yaml), merge patch, replace,
+status, delete with cascading to owned objects, and pod logs. Objects live in memory; the
+simulated kubelet (kubelet.py) creates pods and moves them through their lifecycle.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Resource:
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+
+RESOURCES = (
+    Resource("", "v1", "pods", "Pod"),
+    Resource("", "v1", "services", "Service"),
+    Resource("", "v1", "configmaps", "ConfigMap"),
+    Resource("", "v1", "secrets", "Secret"),
+    Resource("", "v1", "events", "Event"),
+    Resource("", "v1", "serviceaccounts", "ServiceAccount"),
+    Resource("", "v1", "namespaces", "Namespace", namespaced=False),
+    Resource("apps", "v1", "deployments", "Deployment"),
+    Resource("batch", "v1", "jobs", "Job"),
+    Resource("leaderworkerset.x-k8s.io", "v1", "leaderworkersets", "LeaderWorkerSet"),
+    Resource("nvidia.com", "v1alpha1", "dynamographdeployments", "DynamoGraphDeployment"),
+    Resource("resource.nvidia.com", "v1beta1", "computedomains", "ComputeDomain"),
+    Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", namespaced=False),
+    Resource("storage.k8s.io", "v1", "csidrivers", "CSIDriver", namespaced=False),
+    Resource("kueue.x-k8s.io", "v1beta1", "localqueues", "LocalQueue"),
+    Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False),
+)
+BY_PLURAL = {(r.group, r.plural): r for r in RESOURCES}
+
+
+# ---- label and field selectors --------------------------------------------------------------
+
+_SET = re.compile(r"^\s*(?P<key>[\w./-]+)\s+(?P<op>in|notin)\s+\((?P<values>[^)]*)\)\s*$")
+
+
+def _split_selector(selector: str) -> list[str]:
+    parts, depth, cur = [], 0, ""
+    for ch in selector:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return [p.strip() for p in [*parts, cur] if p.strip()]
+
+
+def matches(labels: dict[str, str], selector: str | None) -> bool:
+    """Kubernetes label-selector semantics: =, ==, !=, in, notin, exists, !exists."""
+    for req in _split_selector(selector or ""):
+        m = _SET.match(req)
+        if m:
+            values = {v.strip() for v in m["values"].split(",")}
+            if (m["op"] == "in") != (labels.get(m["key"]) in values):
+                return False
+        elif "!=" in req:
+            k, v = req.split("!=", 1)
+            if labels.get(k.strip()) == v.strip():
+                return False
+        elif "=" in req:
+            k, v = req.replace("==", "=").split("=", 1)
+            if labels.get(k.strip()) != v.strip():
+                return False
+        elif req.startswith("!"):
+            if req[1:] in labels:
+                return False
+        elif req not in labels:
+            return False
+    return True
+
+
+def _field(obj: dict, path: str):
+    node = obj
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def field_matches(obj: dict, selector: str | None) -> bool:
+    for req in _split_selector(selector or ""):
+        neg = "!=" in req
+        k, v = req.split("!=" if neg else "=", 1)
+        if (str(_field(obj, k.strip().lstrip("=")) or "") == v.strip()) == neg:
+            return False
+    return True
+
+
+def merge(base: dict, patch: dict) -> dict:
+    """JSON merge patch (RFC 7386), which is also how apply is approximated here."""
+    out = copy.deepcopy(base)
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        elif isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, reason: str, message: str):
+        super().__init__(message)
+        self.code, self.reason, self.message = code, reason, message
+
+    def body(self) -> dict:
+        return {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": self.message,
+                "reason": self.reason, "code": self.code}
+
+
+class Store:
+    """Objects by (group, plural, namespace, name), with owner-based cascading delete."""
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.objects: dict[tuple[str, str, str, str], dict] = {}
+        self.logs: dict[tuple[str, str, str], list[str]] = {}  # (ns, pod, container) -> lines
+        self.previous_logs: dict[tuple[str, str, str], list[str]] = {}
+        self._rv = 0
+
+    def _next_rv(self) -> str:
+        self._rv += 1
+        return str(self._rv)
+
+    def get(self, res: Resource, ns: str, name: str) -> dict:
+        with self.lock:
+            obj = self.objects.get((res.group, res.plural, ns if res.namespaced else "", name))
+            if obj is None:
+                raise ApiError(404, "NotFound", f'{res.plural}{"." + res.group if res.group else ""} "{name}" not found')
+            return copy.deepcopy(obj)
+
+    def list(self, res: Resource, ns: str | None, label_selector=None, field_selector=None) -> list[dict]:
+        with self.lock:
+            return [copy.deepcopy(o) for (g, p, n, _), o in sorted(self.objects.items())
+                    if g == res.group and p == res.plural and (ns is None or n == ns)
+                    and matches(o["metadata"].get("labels") or {}, label_selector) and field_matches(o, field_selector)]
+
+    def put(self, res: Resource, obj: dict, create: bool = False) -> dict:
+        with self.lock:
+            meta = obj.setdefault("metadata", {})
+            if not meta.get("name"):
+                if meta.get("generateName"):
+                    meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+                else:
+                    raise ApiError(422, "Invalid", "metadata.name: Required value")
+            ns = meta.get("namespace", "default") if res.namespaced else ""
+            if res.namespaced:
+                meta["namespace"] = ns
+            key = (res.group, res.plural, ns, meta["name"])
+            old = self.objects.get(key)
+            if create and old is not None:
+                raise ApiError(409, "AlreadyExists", f'{res.plural} "{meta["name"]}" already exists')
+            meta.setdefault("uid", old["metadata"]["uid"] if old else str(uuid.uuid4()))
+            meta.setdefault("creationTimestamp", old["metadata"]["creationTimestamp"] if old else
+                            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+            meta["resourceVersion"] = self._next_rv()
+            obj["apiVersion"], obj["kind"] = res.api_version, res.kind
+            self.objects[key] = obj
+            return copy.deepcopy(obj)
+
+    def delete(self, res: Resource, ns: str, name: str) -> dict:
+        with self.lock:
+            key = (res.group, res.plural, ns if res.namespaced else "", name)
+            obj = self.objects.pop(key, None)
+            if obj is None:
+                raise ApiError(404, "NotFound", f'{res.plural} "{name}" not found')
+            self._cascade(obj["metadata"]["uid"])
+            return obj
+
+    def _cascade(self, uid: str) -> None:
+        for key, obj in list(self.objects.items()):
+            if any(o.get("uid") == uid for o in obj["metadata"].get("ownerReferences") or []):
+                self.objects.pop(key, None)
+                self._cascade(obj["metadata"]["uid"])
+
+    def all(self) -> list[dict]:
+        with self.lock:
+            return [copy.deepcopy(o) for o in self.objects.values()]
+
+
+def _discovery(path: str) -> dict | None:
+    if path == "/version":
+        return {"major": "1", "minor": "33", "gitVersion": "v1.33.0-recipebench-sim", "platform": "linux/amd64"}
+    if path == "/api":
+        return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+    if path == "/apis":
+        groups: dict[str, list[str]] = {}
+        for r in RESOURCES:
+            if r.group:
+                groups.setdefault(r.group, [])
+                if r.version not in groups[r.group]:
+                    groups[r.group].append(r.version)
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+            {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
+             "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]}} for g, vs in groups.items()]}
+    m = re.match(r"^/(?:api/(?P<cv>v1)|apis/(?P<g>[^/]+)/(?P<v>[^/]+))$", path)
+    if m:
+        group, version = (m["g"] or ""), (m["cv"] or m["v"])
+        items = []
+        for r in RESOURCES:
+            if r.group == group and r.version == version:
+                verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+                items.append({"name": r.plural, "singularName": r.kind.lower(), "namespaced": r.namespaced,
+                              "kind": r.kind, "verbs": verbs})
+                items.append({"name": f"{r.plural}/status", "singularName": "", "namespaced": r.namespaced,
+                              "kind": r.kind, "verbs": ["get", "patch", "update"]})
+                if r.plural == "pods":
+                    items.append({"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod",
+                                  "verbs": ["get"]})
+        if not items:
+            return None
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{version}" if group else version,
+                "resources": items}
+    return None
+
+
+PATH = re.compile(r"^/(?:api/v1|apis/(?P<g>[^/]+)/(?P<v>[^/]+))"
+                  r"(?:/namespaces/(?P<ns>[^/]+))?/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?(?:/(?P<sub>status|log))?$")
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "recipebench-sim"
+    store: Store
+    sim: object
+
+    def log_message(self, *args):  # quiet
+        pass
+
+    def _send(self, code: int, body, content_type="application/json"):
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self) -> dict:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b"{}"
+        return yaml.safe_load(raw) or {}
+
+    def _route(self, method: str):
+        url = urlparse(self.path)
+        q = {k: v[0] for k, v in parse_qs(url.query).items()}
+        try:
+            if method == "GET" and url.path == "/recipebench/sim":
+                return self._send(200, self.sim.describe())
+            if method == "GET":
+                disc = _discovery(url.path)
+                if disc is not None:
+                    return self._send(200, disc)
+            m = PATH.match(url.path)
+            if not m:
+                raise ApiError(404, "NotFound", f"the server could not find the requested resource ({url.path})")
+            group = m["g"] or ""
+            res = BY_PLURAL.get((group, m["plural"]))
+            if res is None:
+                raise ApiError(404, "NotFound", f"the server could not find the requested resource ({m['plural']})")
+            ns, name, sub = m["ns"], m["name"], m["sub"]
+            if res.namespaced and name and ns is None:
+                raise ApiError(404, "NotFound", "namespace required")
+            handler = getattr(self, f"_{method.lower()}")
+            return handler(res, ns, name, sub, q)
+        except ApiError as exc:
+            return self._send(exc.code, exc.body())
+
+    def _get(self, res, ns, name, sub, q):
+        if name is None:
+            items = self.store.list(res, ns, q.get("labelSelector"), q.get("fieldSelector"))
+            return self._send(200, {"kind": f"{res.kind}List", "apiVersion": res.api_version,
+                                    "metadata": {"resourceVersion": str(self.store._rv)}, "items": items})
+        if sub == "log":
+            self.store.get(res, ns, name)
+            container = q.get("container") or "main"
+            logs = self.store.previous_logs if q.get("previous") == "true" else self.store.logs
+            lines = logs.get((ns, name, container))
+            if lines is None:
+                pod = self.store.get(res, ns, name)
+                first = pod["spec"]["containers"][0]["name"]
+                lines = logs.get((ns, name, first if "container" not in q else container), [])
+            if q.get("tailLines"):
+                lines = lines[-int(q["tailLines"]):]
+            return self._send(200, "".join(f"{ln}\n" for ln in lines), "text/plain; charset=utf-8")
+        return self._send(200, self.store.get(res, ns, name))
+
+    def _post(self, res, ns, name, sub, q):
+        obj = self._body()
+        if res.namespaced:
+            obj.setdefault("metadata", {})["namespace"] = ns or "default"
+        created = self.store.put(res, obj, create=True)
+        self.sim.on_change(res, created)
+        return self._send(201, created)
+
+    def _put(self, res, ns, name, sub, q):
+        obj = self._body()
+        if sub == "status":
+            cur = self.store.get(res, ns, name)
+            cur["status"] = obj.get("status", {})
+            return self._send(200, self.store.put(res, cur))
+        saved = self.store.put(res, obj)
+        self.sim.on_change(res, saved)
+        return self._send(200, saved)
+
+    def _patch(self, res, ns, name, sub, q):
+        ctype = self.headers.get("Content-Type", "")
+        patch = self._body()
+        try:
+            cur = self.store.get(res, ns, name)
+        except ApiError:
+            if "apply-patch" not in ctype:
+                raise
+            cur = None
+        if cur is None:  # server-side apply creates what does not exist
+            patch.setdefault("metadata", {})["name"] = name
+            if res.namespaced:
+                patch["metadata"]["namespace"] = ns
+            saved = self.store.put(res, patch, create=True)
+            self.sim.on_change(res, saved)
+            return self._send(201, saved)
+        if "apply-patch" in ctype:
+            # the applied configuration owns spec, labels and annotations; status stays the server's
+            merged = merge(cur, {k: v for k, v in patch.items() if k != "status"})
+            for part in ("spec", "data", "stringData"):
+                if part in patch:
+                    merged[part] = patch[part]
+        else:
+            merged = merge(cur, patch)
+        saved = self.store.put(res, merged)
+        if sub != "status":
+            self.sim.on_change(res, saved)
+        return self._send(200, saved)
+
+    def _delete(self, res, ns, name, sub, q):
+        if name is None:
+            body = self._body() if int(self.headers.get("Content-Length") or 0) else {}
+            items = self.store.list(res, ns, q.get("labelSelector"), q.get("fieldSelector"))
+            for o in items:
+                self.store.delete(res, o["metadata"].get("namespace", ""), o["metadata"]["name"])
+            del body
+            return self._send(200, {"kind": f"{res.kind}List", "apiVersion": res.api_version, "items": items})
+        obj = self.store.delete(res, ns, name)
+        self.sim.on_delete(res, obj)
+        return self._send(200, {"kind": "Status", "apiVersion": "v1", "status": "Success",
+                                "details": {"name": name, "kind": res.plural, "uid": obj["metadata"]["uid"]}})
+
+    def do_GET(self):
+        self._route("GET")
+
+    def do_POST(self):
+        self._route("POST")
+
+    def do_PUT(self):
+        self._route("PUT")
+
+    def do_PATCH(self):
+        self._route("PATCH")
+
+    def do_DELETE(self):
+        self._route("DELETE")
+
+
+def make_server(store: Store, sim, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
+    handler = type("SimHandler", (Handler,), {"store": store, "sim": sim})
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    return server
