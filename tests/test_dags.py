@@ -30,7 +30,7 @@ def test_stage_chain(dagbag, dag_id):
     assert up["deploy"] == {"create_secrets"} and up["benchmark"] == {"wait_ready"}
     teardown = dag.get_task("teardown")
     assert teardown.is_teardown and dag.get_task("deploy").is_setup and dag.get_task("create_secrets").is_setup
-    assert {"deploy", "create_secrets"} <= up["teardown"]
+    assert up["teardown"] == {"deploy", "create_secrets", "benchmark"} and up["load"] == {"teardown"}
     assert dag.get_task("load").trigger_rule == "all_done"
     assert up["check_regressions"] == {"benchmark", "load"}
     assert dag.max_active_runs == 1 and dag.catchup is False and dag.start_date is None

@@ -93,10 +93,13 @@ def build_recipe_dag(recipe: Recipe) -> DAG:
             for s in STAGES
         }
         t["resolve"] >> t["build_image"] >> t["ensure_platform"] >> t["create_secrets"] >> t["deploy"]
-        t["deploy"] >> t["wait_ready"] >> t["benchmark"] >> t["load"] >> t["teardown"]
+        t["deploy"] >> t["wait_ready"] >> t["benchmark"] >> t["teardown"] >> t["load"]
         # check_regressions hangs off benchmark as well, so a failed benchmark fails the run
         [t["benchmark"], t["load"]] >> t["check_regressions"]
-        t["teardown"].as_teardown(setups=[t["create_secrets"], t["deploy"]])
+        # teardown frees the GPUs before anything else; a teardown that fails (objects left behind)
+        # fails the run. load sits after it, outside the setups' scope, so that it also runs (and
+        # records the failure) when a stage before the setups failed.
+        t["teardown"].as_teardown(setups=[t["create_secrets"], t["deploy"]], on_failure_fail_dagrun=True)
     return dag
 
 

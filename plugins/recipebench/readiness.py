@@ -105,8 +105,14 @@ def assess(obs: dict[str, Any], capacity_waited_s: float, ready_waited_s: float,
     if shape == "offline" and workload and _true((workload.get("status") or {}).get("conditions"), "Failed"):
         failed = next(c for c in workload["status"]["conditions"] if c.get("type") == "Failed")
         tail = [f"  {ln}" for ln in (obs.get("logs", {}).get("job") or "").strip().splitlines()[-LOG_LINES:]]
-        return Assessment("failed", f"Job failed: {failed.get('reason', '')}: {failed.get('message', '')}",
-                          ["last log lines:", *tail])
+        why = f"{failed.get('reason', '')}: {failed.get('message', '')}"
+        for pod in pods:
+            for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+                term = (cs.get("state") or {}).get("terminated") or {}
+                if term.get("exitCode"):
+                    why = (f"container {cs['name']} of pod {pod['metadata']['name']} exited with code "
+                           f"{term['exitCode']} ({term.get('reason', 'Error')})")
+        return Assessment("failed", f"Job failed: {why}", ["last log lines:", *tail])
     if workload_ready(shape, workload):
         return Assessment("ready", f"{obs['kind']} {obs['name']} is ready")
     for pod in pods:

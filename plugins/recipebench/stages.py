@@ -27,8 +27,8 @@ STAGES: tuple[Stage, ...] = (
     Stage("deploy", "render, validate and server-side apply the workload", setup=True),
     Stage("wait_ready", "deferred until the server answers (or the offline Job completes); fails fast with the reason"),
     Stage("benchmark", "one Job per point runs the benchmark client; outputs archived and parsed"),
-    Stage("load", "runs row (also for failures) and results rows into the warehouse, idempotently"),
     Stage("teardown", "delete everything labelled with the run id (teardown task)", teardown=True),
+    Stage("load", "runs row (also for failures) and results rows into the warehouse, idempotently"),
     Stage("check_regressions", "each point against the median of recent runs of the same fingerprint"),
 )
 

@@ -303,7 +303,15 @@ class Kubelet:
         return self._finish(pod, name, 0)
 
     def _fail(self, pod: dict, job: dict, scenario: str) -> str:
-        return "Failed" if scenario != "image-pull-failure" else "Pending"
+        """A Job's pod (restartPolicy Never) that crashes or is OOM-killed: the Job fails at once."""
+        name = pod["spec"]["containers"][0]["name"]
+        code = 137 if scenario == "oom" else 1
+        self._log(pod, name, ["Traceback (most recent call last):", "RuntimeError: CUDA error: an illegal memory access "
+                              "was encountered"] if code == 1 else ["Killed"])
+        self._set_pod(pod, {"phase": "Failed", "containerStatuses": [{"name": name, "ready": False, "restartCount": 0,
+                            "state": {"terminated": {"exitCode": code,
+                                                     "reason": "OOMKilled" if code == 137 else "Error"}}}]})
+        return "Failed"
 
     # -- status helpers -------------------------------------------------------------------------
     def _gpu(self, pod: dict) -> bool:

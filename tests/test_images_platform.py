@@ -1,0 +1,175 @@
+"""Cloud Build requests, the build-or-skip decision, and platform installs against the simulated cluster."""
+
+import json
+import logging
+import subprocess
+import sys
+
+import pytest
+from google.cloud.devtools.cloudbuild_v1.types import Build
+from recipebench.cluster import target_for
+from recipebench.images import build_request, decide, digest_from_build
+from recipebench.k8s import Cluster
+from recipebench.platform import (
+    DYNAMO_CRDS,
+    DYNAMO_PLATFORM,
+    LWS,
+    PlatformError,
+    encode_release,
+    ensure_platform,
+    helm_error,
+    installed_version,
+    release_version,
+)
+from recipebench.recipe import load_recipe
+from recipebench.render import example_run
+from recipebench.sim import SimCluster
+
+from tests.conftest import REPO
+
+log = logging.getLogger("test")
+
+
+@pytest.mark.parametrize("recipe_id, build_arg, platform", [
+    ("sglang-a3ultra-deepseek-r1", "SGLANG_VERSION=${_TAG}", None),
+    ("sglang-a3mega-deepseek-r1-lws", "SGLANG_VERSION=${_TAG}", None),
+    ("vllm-a4-deepseek-r1", "VLLM_VERSION=${_TAG}", None),
+    ("dynamo-a4x-deepseek-r1-1p1d", "DYNAMO_VERSION=${_TAG}", "linux/arm64"),
+])
+def test_build_requests_parse_as_cloud_build_builds(recipe_id, build_arg, platform):
+    recipe = load_recipe(recipe_id)
+    request = build_request(recipe)
+    build = Build(request)  # what the operator hands to Cloud Build
+    assert build.options.machine_type.name == "E2_HIGHCPU_32"
+    assert build.options.disk_size_gb == 1000 and build.timeout.total_seconds() == 7200
+    assert build.substitutions["_TAG"] == recipe.image.tag
+    assert build.substitutions["_ARTIFACT_REGISTRY"] == recipe.cluster.artifact_registry
+    assert build.substitutions["_IMAGE"] == recipe.image.repository
+    args = [a for step in build.steps for a in step.args]
+    assert build_arg in args
+    assert not any(step.name.endswith("git") and "git_source" in str(step) for step in build.steps)
+    if platform:
+        assert "--platform" in args and args[args.index("--platform") + 1] == platform and "--push" in args
+    else:
+        assert list(build.images) == ["${_ARTIFACT_REGISTRY}/${_IMAGE}:${_TAG}"]
+
+
+def test_prebuilt_images_build_nothing():
+    recipe = load_recipe("trtllm-a4x-deepseek-r1-nvfp4")
+    assert build_request(recipe) is None
+    decision = decide(recipe, "cloudbuild", None)
+    assert decision["action"] == "skip" and "prebuilt image nvcr.io/nvidia/tensorrt-llm/release:1.3.0rc5" in \
+        decision["reason"]
+
+
+def test_existing_tag_is_reused_with_its_digest():
+    recipe = load_recipe("vllm-a4-deepseek-r1")
+    decision = decide(recipe, "cloudbuild", "sha256:abc")
+    assert decision == {"action": "skip", "image": recipe.image_ref(), "digest": "sha256:abc",
+                        "reason": f"{recipe.image_ref()} already exists in Artifact Registry (sha256:abc): not rebuilt"}
+    assert decide(recipe, "cloudbuild", None)["action"] == "build"
+    assert decide(recipe, "assume-present", None)["digest"] is None
+
+
+def test_digest_pins_the_manifests():
+    from recipebench.render import render_workload
+
+    recipe = load_recipe("vllm-a4-deepseek-r1")
+    image = recipe.image_ref()
+    result = {"results": {"images": [{"name": image, "digest": "sha256:0123"}]}}
+    digest = digest_from_build(result, image)
+    assert digest == "sha256:0123"
+    dep = [o for o in render_workload(example_run(recipe), digest) if o["kind"] == "Deployment"][0]
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"].endswith("/vllm-openai@sha256:0123")
+
+
+def test_build_spec_cli():
+    out = subprocess.run([sys.executable, "-m", "recipebench", "build-spec", "sglang-a3ultra-deepseek-r1"], cwd=REPO,
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and Build(json.loads(out.stdout)).substitutions["_IMAGE"] == "sglang"
+    none = subprocess.run([sys.executable, "-m", "recipebench", "build-spec", "trtllm-a4x-deepseek-r1-nvfp4"],
+                          cwd=REPO, capture_output=True, text=True)
+    assert none.returncode == 2 and "prebuilt image" in none.stderr
+
+
+def test_release_records_round_trip_and_helm_errors():
+    secret = {"data": {"release": encode_release("lws", "0.9.0")}}
+    assert release_version(secret) == "0.9.0" and release_version({"data": {"release": "garbage"}}) is None
+    assert helm_error("Release x\nError: INSTALLATION FAILED: boom\n") == "Error: INSTALLATION FAILED: boom"
+
+
+@pytest.fixture
+def cluster(monkeypatch):
+    monkeypatch.delenv("RECIPEBENCH_SIM_SCENARIO", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_NGC_DEFAULT", json.dumps({"conn_type": "generic", "password": "nvapi-x"}))
+    sim = SimCluster().start()
+    monkeypatch.setenv("RECIPEBENCH_CLUSTER", sim.kubeconfig)
+    yield sim, Cluster(target_for(load_recipe("vllm-a4-deepseek-r1")))
+    sim.stop()
+
+
+class Spy(Cluster):
+    """The real cluster client, remembering what it applied."""
+
+    def __init__(self, target):
+        super().__init__(target)
+        self.applied = []
+
+    def apply(self, objects):
+        self.applied += objects
+        return super().apply(objects)
+
+
+def test_missing_platform_is_installed_by_a_helm_job_then_skipped(cluster):
+    sim, plain = cluster
+    run = example_run(load_recipe("sglang-a3mega-deepseek-r1-lws"))
+    spy = Spy(plain.target)
+    first = ensure_platform(run, spy, plain.target.to_dict(), log)
+    assert first["charts"] == {"lws": "installed"}
+    (job,) = [o for o in spy.applied if o["kind"] == "Job"]
+    script = job["spec"]["template"]["spec"]["containers"][0]["command"][2]
+    assert "helm upgrade --install lws oci://registry.k8s.io/lws/charts/lws --version 0.9.0 --namespace lws-system" \
+        in script and "--wait --atomic" in script
+    assert job["metadata"]["namespace"] == "lws-system"
+    assert installed_version(plain, LWS) == "0.9.0"
+    again = Spy(plain.target)
+    assert ensure_platform(run, again, plain.target.to_dict(), log)["charts"] == {"lws": "present"}
+    assert not [o for o in again.applied if o["kind"] == "Job"], "a matching version is not reinstalled"
+
+
+def test_dynamo_platform_values_and_ngc_credentials(cluster):
+    sim, plain = cluster
+    run = example_run(load_recipe("dynamo-a4x-deepseek-r1-1p1d"))
+    spy = Spy(plain.target)
+    result = ensure_platform(run, spy, plain.target.to_dict(), log)
+    assert result["charts"] == {"dynamo-crds": "installed", "dynamo-platform": "installed"}
+    jobs = {o["metadata"]["labels"]["recipebench.dev/release"]: o for o in spy.applied if o["kind"] == "Job"}
+    platform = jobs["dynamo-platform"]["spec"]["template"]["spec"]["containers"][0]
+    assert "--set grove.enabled=true --set kai-scheduler.enabled=true" in platform["command"][2]
+    assert f"{DYNAMO_PLATFORM.chart}" in platform["command"][2] and "--namespace dynamo-cloud" in platform["command"][2]
+    (env,) = platform["env"]
+    assert env["name"] == "NGC_API_KEY" and "valueFrom" in env and "nvapi-x" not in json.dumps(jobs)
+    assert installed_version(plain, DYNAMO_CRDS) == "0.7.0"
+    assert any("NOT checked" in n for n in result["notes"])  # the simulator has no GCS
+
+
+def test_a_failing_helm_job_fails_with_helms_error_line(cluster, monkeypatch):
+    sim, plain = cluster
+    monkeypatch.setenv("RECIPEBENCH_SIM_SCENARIO", "helm-failure")
+    run = example_run(load_recipe("sglang-a3mega-deepseek-r1-lws"))
+    with pytest.raises(PlatformError) as err:
+        ensure_platform(run, plain, plain.target.to_dict(), log)
+    assert str(err.value) == ("helm install of lws 0.9.0 failed: Error: INSTALLATION FAILED: failed pre-install: "
+                              "timed out waiting for the condition (chart lws-0.9.0)")
+
+
+def test_missing_prerequisites_are_named_with_how_to_install(cluster):
+    from recipebench.sim.server import BY_PLURAL
+
+    sim, plain = cluster
+    sim.store.delete(BY_PLURAL[("storage.k8s.io", "csidrivers")], "", "gcsfuse.csi.storage.gke.io")
+    sim.store.delete(BY_PLURAL[("apiextensions.k8s.io", "customresourcedefinitions")], "", "jobsets.jobset.x-k8s.io")
+    run = example_run(load_recipe("sglang-a3ultra-deepseek-r1"))
+    with pytest.raises(PlatformError) as err:
+        ensure_platform(run, plain, plain.target.to_dict(), log)
+    assert "JobSet is not installed" in str(err.value) and "GcsFuseCsiDriver=ENABLED" in str(err.value)

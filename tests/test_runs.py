@@ -1,0 +1,196 @@
+"""Every recipe DAG end to end against the simulated cluster (dag.test on SQLite, real HTTP, the
+kubernetes client unpatched), and each failure scenario: right stage, one-line reason, teardown
+run, nothing left behind, and a runs row with the stage and the reason."""
+
+import base64
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from recipebench.recipe import load_catalog
+from recipebench.results.warehouse import open_warehouse
+from recipebench.sim import SimCluster
+
+SECRET = "hf_SuperSecretValue9f8e7d6c5b4a3210"
+NGC = "nvapi-SecretNgcKey0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def sim():
+    cluster = SimCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def cluster_env(sim, airflow_db, monkeypatch):
+    monkeypatch.setenv("RECIPEBENCH_CLUSTER", sim.kubeconfig)
+    monkeypatch.setenv("RECIPEBENCH_IMAGES", "assume-present")
+    monkeypatch.setenv("AIRFLOW_CONN_HUGGINGFACE_DEFAULT", json.dumps({"conn_type": "generic", "password": SECRET}))
+    monkeypatch.setenv("AIRFLOW_CONN_NGC_DEFAULT", json.dumps({"conn_type": "generic", "password": NGC}))
+    monkeypatch.delenv("RECIPEBENCH_SIM_SCENARIO", raising=False)
+    return sim
+
+
+def run(recipe_id, params=None):
+    from recipebench.runner import environment, run_recipe
+
+    with environment():
+        return run_recipe(recipe_id, params or {})
+
+
+def runs_row(run_id):
+    wh = open_warehouse()
+    (row,) = wh.run(f"SELECT status, failed_stage, reason, simulated FROM runs WHERE run_id = '{run_id}'")
+    return row
+
+
+@pytest.mark.parametrize("recipe_id", sorted(load_catalog()[0]))
+def test_every_recipe_runs_end_to_end(cluster_env, recipe_id):
+    result = run(recipe_id)
+    assert result["status"] == "success", result
+    assert result["leftover_objects"] == [] and result["result_rows"] == len(
+        load_catalog()[0][recipe_id].benchmark.points)
+    assert runs_row(result["run_id"]) == {"status": "success", "failed_stage": None, "reason": None, "simulated": True}
+    (row,) = open_warehouse().run(f"SELECT completed, output_throughput, ttft_median_ms FROM results "
+                                  f"WHERE run_id = '{result['run_id']}'")
+    assert row["completed"] > 0 and row["output_throughput"] > 0
+
+
+SCENARIOS = [
+    ("image-pull-failure", "vllm-a4-deepseek-r1", "wait_ready", "image pull failure: pod"),
+    ("crash-loop", "sglang-a3ultra-deepseek-r1", "wait_ready", "crash loop: container server of pod"),
+    ("oom", "vllm-a4-deepseek-r1", "wait_ready", "OOM-killed: container server"),
+    ("unschedulable", "sglang-a3mega-deepseek-r1-lws", "wait_ready", "unschedulable: pod"),
+    ("crash-loop", "trtllm-a4x-deepseek-r1-nvfp4", "wait_ready", "Job failed: container offline of pod"),
+    ("bench-job-failure", "vllm-a4-deepseek-r1", "benchmark", "ClientConnectorError: Cannot connect to host"),
+    ("corrupt-output", "sglang-a3ultra-llama4-scout", "benchmark", "result.jsonl: "),
+    ("corrupt-output", "trtllm-a4x-deepseek-r1-nvfp4", "benchmark", "ParseError"),
+    ("helm-failure", "sglang-a3mega-deepseek-r1-lws", "ensure_platform",
+     "helm install of lws 0.9.0 failed: Error: INSTALLATION FAILED"),
+]
+
+
+@pytest.mark.parametrize("scenario, recipe_id, stage, reason", SCENARIOS)
+def test_failure_scenarios(cluster_env, monkeypatch, scenario, recipe_id, stage, reason):
+    if scenario == "helm-failure":  # LWS must be missing for helm to run: a fresh cluster
+        fresh = SimCluster().start()
+        monkeypatch.setenv("RECIPEBENCH_CLUSTER", fresh.kubeconfig)
+    monkeypatch.setenv("RECIPEBENCH_SIM_SCENARIO", scenario)
+    try:
+        result = run(recipe_id)
+    finally:
+        if scenario == "helm-failure":
+            fresh.stop()
+    assert result["status"] == "failed"
+    assert result["failed_stage"] == stage, result
+    assert reason in result["reason"] and "\n" not in result["reason"], result["reason"]
+    assert result["leftover_objects"] == [], "teardown must leave nothing behind"
+    row = runs_row(result["run_id"])
+    assert (row["status"], row["failed_stage"]) == ("failed", stage) and reason in row["reason"]
+
+
+def test_capacity_wait_is_not_a_failure(cluster_env, monkeypatch):
+    monkeypatch.setenv("RECIPEBENCH_SIM_SCENARIO", "capacity-wait-then-ready")
+    result = run("vllm-a4-deepseek-r1")
+    assert result["status"] == "success" and result["leftover_objects"] == []
+
+
+def test_keep_alive_leaves_the_server_until_it_expires(cluster_env):
+    from recipebench.cluster import Target
+    from recipebench.janitor import sweep
+    from recipebench.k8s import Cluster
+    from recipebench.naming import run_selector
+
+    result = run("vllm-a4-deepseek-r1", {"keep_alive": True})
+    assert result["status"] == "success"
+    kinds = sorted(o.split("/")[0] for o in result["leftover_objects"])
+    assert kinds == ["ConfigMap", "Deployment", "Pod", "Secret", "Service"], "the server stays; benchmark Jobs go"
+    cluster = Cluster(Target.from_dict(json.loads(Path(_ledger(result)).read_text())["target"]))
+    import logging
+
+    objects = cluster.list_labelled(run_selector(result["run_id"]))
+    expiry = int(objects[0]["metadata"]["labels"]["recipebench.dev/expires"])
+    assert sweep(cluster, logging.getLogger("t"), now=expiry - 60) == []
+    assert cluster.list_labelled(run_selector(result["run_id"]))
+    deleted = sweep(cluster, logging.getLogger("t"), now=expiry + 1)
+    assert len(deleted) >= 4 and cluster.list_labelled(run_selector(result["run_id"])) == []
+
+
+def _ledger(result):
+    from recipebench import artifacts
+
+    return str(artifacts.run_prefix(result["recipe"], result["run_id"]) / "ledger.json").removeprefix("file://")
+
+
+def test_secrets_reach_the_cluster_and_nowhere_else(cluster_env, capfd):
+    from recipebench import artifacts
+    from recipebench.sim.server import BY_PLURAL
+
+    result = run("dynamo-a4x-deepseek-r1-1p1d")
+    assert result["status"] == "success"
+    out, err = capfd.readouterr()
+    # it did reach the cluster, as a Secret
+    secrets = cluster_env.store.list(BY_PLURAL[("", "secrets")], None, f"recipebench.dev/run={result['run_id']}")
+    assert not secrets, "teardown deletes the run's secrets"
+    # ... and nowhere else: not in logs, XComs, artifacts, warehouse rows
+    assert SECRET not in out + err and NGC not in out + err
+    db = sqlite3.connect(str(Path(__import__("os").environ["AIRFLOW_HOME"]) / "airflow.db"))
+    xcoms = " ".join(str(v) for (v,) in db.execute("SELECT value FROM xcom"))
+    assert xcoms and SECRET not in xcoms and NGC not in xcoms
+    root = Path(str(artifacts.run_prefix(result["recipe"], result["run_id"])).removeprefix("file://"))
+    for f in root.rglob("*"):
+        if f.is_file():
+            assert SECRET not in f.read_text() and NGC not in f.read_text(), f
+    logs = Path(__import__("os").environ["AIRFLOW_HOME"]) / "logs"
+    for f in logs.rglob("*") if logs.exists() else []:
+        if f.is_file():
+            assert SECRET not in f.read_text(errors="ignore"), f
+    rows = open_warehouse().run("SELECT * FROM runs")
+    assert SECRET not in json.dumps(rows, default=str)
+
+
+def test_secret_objects_carry_the_token(cluster_env):
+    from recipebench.recipe import load_recipe
+    from recipebench.render import example_run, secret_names
+    from recipebench.secrets import secret_objects
+
+    run_ = example_run(load_recipe("dynamo-a4x-deepseek-r1-1p1d"))
+    hf, ngc = secret_objects(run_, secret_names(run_), SECRET, NGC)
+    assert base64.b64decode(hf["data"]["HF_TOKEN"]).decode() == SECRET
+    config = json.loads(base64.b64decode(ngc["data"][".dockerconfigjson"]))
+    assert config["auths"]["nvcr.io"]["password"] == NGC and ngc["type"] == "kubernetes.io/dockerconfigjson"
+
+
+def test_a_missing_connection_fails_create_secrets_naming_it(cluster_env, monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_HUGGINGFACE_DEFAULT")
+    result = run("vllm-a4-deepseek-r1")
+    assert result["failed_stage"] == "create_secrets"
+    assert "Airflow connection 'huggingface_default' is missing" in result["reason"]
+    assert result["leftover_objects"] == []
+
+
+def test_bad_trigger_params_are_refused_before_a_run_starts(cluster_env):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match="input_len: 0 is less than the minimum of 1"):
+        run("vllm-a4-deepseek-r1", {"input_len": 0})
+
+
+def test_a_failure_before_the_setups_is_still_recorded(cluster_env, monkeypatch):
+    """A cluster without the recipe's Kueue queue: ensure_platform fails, before any setup ran."""
+    from recipebench.sim.server import BY_PLURAL
+
+    bare = SimCluster().start()
+    queues = BY_PLURAL[("kueue.x-k8s.io", "localqueues")]
+    for q in bare.store.list(queues, None):
+        bare.store.delete(queues, q["metadata"]["namespace"], q["metadata"]["name"])
+    monkeypatch.setenv("RECIPEBENCH_CLUSTER", bare.kubeconfig)
+    try:
+        result = run("vllm-a4-deepseek-r1")
+    finally:
+        bare.stop()
+    assert result["failed_stage"] == "ensure_platform" and result["leftover_objects"] == []
+    assert "Kueue LocalQueue 'a4-high' not found in namespace default" in result["reason"]
+    assert runs_row(result["run_id"])["failed_stage"] == "ensure_platform"
