@@ -216,3 +216,14 @@ def test_janitor_dag_parses():
 
     bag = DagBag(dag_folder=str(REPO / "dags" / "janitor.py"))
     assert bag.import_errors == {} and "recipebench_janitor" in bag.dags
+
+
+def test_janitor_targets(monkeypatch, sim):
+    from recipebench.cluster import janitor_targets
+
+    monkeypatch.setenv("RECIPEBENCH_JANITOR_CLUSTERS", f"gke:p/us-central1/bench-a4, conn:k8s, {sim.kubeconfig}")
+    kinds = [(t.kind, t.name or t.conn_id or t.kubeconfig) for t in janitor_targets()]
+    assert kinds == [("gke", "bench-a4"), ("connection", "k8s"), ("kubeconfig", sim.kubeconfig)]
+    monkeypatch.delenv("RECIPEBENCH_JANITOR_CLUSTERS")
+    monkeypatch.setenv("RECIPEBENCH_CLUSTER", "gke")
+    assert sorted(t.name for t in janitor_targets()) == ["bench-a3mega", "bench-a3ultra", "bench-a4", "bench-a4x"]

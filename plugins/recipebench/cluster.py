@@ -62,18 +62,26 @@ def _kubeconfig_target(path: str) -> Target:
                   simulated=sim is not None, time_scale=float(sim["timeScale"]) if sim else 1.0)
 
 
+def parse_target(spec: str) -> Target:
+    """`conn:<id>`, `gke:PROJECT/LOCATION/NAME` or a kubeconfig path."""
+    if spec.startswith("conn:"):
+        return Target(kind="connection", label=f"Airflow connection {spec[5:]}", conn_id=spec[5:])
+    if spec.startswith("gke:"):
+        project, location, name = spec[4:].split("/")
+        return Target(kind="gke", label=f"GKE {spec[4:]}", project=project, location=location, name=name)
+    return _kubeconfig_target(spec)
+
+
 def target_for(recipe: Recipe) -> Target:
     choice = os.environ.get("RECIPEBENCH_CLUSTER", "gke")
-    if choice == "gke":
-        c = recipe.cluster
-        if not (c.name and c.location):
-            raise ClusterError(f"recipe {recipe.id} names no GKE cluster (cluster.name, cluster.location) and "
-                               "RECIPEBENCH_CLUSTER does not point at another one")
-        return Target(kind="gke", label=f"GKE {c.project or '(connection project)'}/{c.location}/{c.name}",
-                      project=c.project, location=c.location, name=c.name)
-    if choice.startswith("conn:"):
-        return Target(kind="connection", label=f"Airflow connection {choice[5:]}", conn_id=choice[5:])
-    return _kubeconfig_target(choice)
+    if choice != "gke":
+        return parse_target(choice)
+    c = recipe.cluster
+    if not (c.name and c.location):
+        raise ClusterError(f"recipe {recipe.id} names no GKE cluster (cluster.name, cluster.location) and "
+                           "RECIPEBENCH_CLUSTER does not point at another one")
+    return Target(kind="gke", label=f"GKE {c.project or '(connection project)'}/{c.location}/{c.name}",
+                  project=c.project, location=c.location, name=c.name)
 
 
 def api_client(target: Target):
@@ -102,32 +110,20 @@ def api_client(target: Target):
 
 
 def janitor_targets() -> list[Target]:
-    """The clusters the janitor sweeps: RECIPEBENCH_JANITOR_CLUSTERS (comma-separated targets as
-    for RECIPEBENCH_CLUSTER, or gke:PROJECT/LOCATION/NAME), else the current RECIPEBENCH_CLUSTER,
-    else every GKE cluster named by a recipe."""
+    """The clusters the janitor sweeps: RECIPEBENCH_JANITOR_CLUSTERS (comma-separated, each as
+    parse_target takes it), else RECIPEBENCH_CLUSTER when it names one, else every GKE cluster a
+    recipe names."""
     spec = os.environ.get("RECIPEBENCH_JANITOR_CLUSTERS")
     if spec:
-        targets = []
-        for item in (s.strip() for s in spec.split(",") if s.strip()):
-            if item.startswith("gke:"):
-                project, location, name = item[4:].split("/")
-                targets.append(Target(kind="gke", label=f"GKE {item[4:]}", project=project, location=location,
-                                      name=name))
-            elif item.startswith("conn:"):
-                targets.append(Target(kind="connection", label=f"Airflow connection {item[5:]}", conn_id=item[5:]))
-            else:
-                targets.append(_kubeconfig_target(item))
-        return targets
+        return [parse_target(item.strip()) for item in spec.split(",") if item.strip()]
     choice = os.environ.get("RECIPEBENCH_CLUSTER", "gke")
     if choice != "gke":
-        return [_kubeconfig_target(choice) if not choice.startswith("conn:") else
-                Target(kind="connection", label=f"Airflow connection {choice[5:]}", conn_id=choice[5:])]
+        return [parse_target(choice)]
     from recipebench.recipe import load_catalog
 
-    seen: dict[tuple, Target] = {}
+    targets = {}
     for recipe in load_catalog()[0].values():
-        c = recipe.cluster
-        if c.name and c.location:
-            seen[(c.project, c.location, c.name)] = Target(kind="gke", label=f"GKE {c.location}/{c.name}",
-                                                           project=c.project, location=c.location, name=c.name)
-    return list(seen.values())
+        if recipe.cluster.name and recipe.cluster.location:
+            target = target_for(recipe)
+            targets[(target.project, target.location, target.name)] = target
+    return list(targets.values())

@@ -30,7 +30,18 @@ FRAMEWORK_DEFAULTS: dict[str, dict] = {
     },
     "dynamo": {
         "image": {"build": "dynamo-sglang", "repository": "dynamo-sglang"},
-        "serving": {"port": 8000, "health_path": "/health"},
+        "serving": {"port": 8000, "health_path": "/health", "env": {
+            # the worker environment of the upstream chart (gpu-recipes.md 4.4), common to all roles
+            "LD_LIBRARY_PATH": "/usr/local/ucx/lib:/usr/local/ucx/lib/ucx:/opt/nvidia/nvda_nixl/lib/aarch64-linux-gnu:"
+                               "/opt/nvidia/nvda_nixl/lib/aarch64-linux-gnu/plugins:/usr/local/nvidia/lib64",
+            "GLOO_SOCKET_IFNAME": "eth0", "TP_SOCKET_IFNAME": "eth0", "PYTHONUNBUFFERED": "1",
+            "DYN_SKIP_SGLANG_LOG_FORMATTING": "1",
+            "SGLANG_DISAGGREGATION_HEARTBEAT_MAX_FAILURE": "100000",
+            "SGLANG_DISAGGREGATION_BOOTSTRAP_TIMEOUT": "100000", "SGLANG_DISAGGREGATION_WAITING_TIMEOUT": "100000",
+            "SGLANG_MOONCAKE_CUSTOM_MEM_POOL": "True", "SGLANG_USE_MESSAGE_QUEUE_BROADCASTER": "0",
+            "SGLANG_DISABLE_TP_MEMORY_INBALANCE_CHECK": "1", "MC_TE_METRIC": "true", "MC_FORCE_MNNVL": "1",
+            "NCCL_MNNVL_ENABLE": "1", "NCCL_CUMEM_ENABLE": "1",
+        }},
         "benchmark": {"tool": "aiperf"},
         "topology": {"shape": "disaggregated"},
         # the frontend and platform images come from nvcr.io (gpu-recipes.md 4.7)
