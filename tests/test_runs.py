@@ -194,3 +194,27 @@ def test_a_failure_before_the_setups_is_still_recorded(cluster_env, monkeypatch)
     assert result["failed_stage"] == "ensure_platform" and result["leftover_objects"] == []
     assert "Kueue LocalQueue 'a4-high' not found in namespace default" in result["reason"]
     assert runs_row(result["run_id"])["failed_stage"] == "ensure_platform"
+
+
+def test_a_warehouse_that_is_down_loses_nothing(cluster_env, monkeypatch, tmp_path):
+    """load fails (and the run with it) while the warehouse is unreachable; the parsed results stay in
+    the run's artifacts and `recipebench load` puts them in once it is back, exactly once."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")  # the database cannot be created below a file, not even by root
+    monkeypatch.setenv("RECIPEBENCH_WAREHOUSE", f"duckdb://{blocker}/w.duckdb")
+    monkeypatch.setenv("RECIPEBENCH_RETRY_DELAY_SECONDS", "0.5")
+    result = run("sglang-a3ultra-llama4-scout")
+    assert result["status"] == "failed" and result["leftover_objects"] == []
+    assert result["failed_stage"] is None  # the benchmark itself succeeded
+    monkeypatch.setenv("RECIPEBENCH_WAREHOUSE", f"duckdb://{tmp_path}/back.duckdb")
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-m", "recipebench", "load", result["recipe"], result["run_id"]],
+                             cwd=REPO, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+    wh = open_warehouse()
+    assert wh.count("results", result["run_id"]) == 1 and wh.count("runs", result["run_id"]) == 1

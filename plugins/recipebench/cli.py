@@ -184,6 +184,31 @@ def cmd_run(args) -> int:
     return 0 if result["status"] == "success" else 1
 
 
+def cmd_load(args) -> int:
+    """Load (again) a run's archived results: after the warehouse was down, or into another one."""
+    import logging
+
+    from recipebench import artifacts
+    from recipebench.params import RunConfig
+    from recipebench.results.loading import load_run
+    from recipebench.results.warehouse import WarehouseError, open_warehouse
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    data = artifacts.read_json(args.recipe, args.run_id, "run.json")
+    if data is None and not artifacts.ledger(args.recipe, args.run_id):
+        print(f"error: no artifacts for run {args.run_id} of {args.recipe} under {artifacts.artifacts_root()}",
+              file=sys.stderr)
+        return 2
+    run = RunConfig.model_validate(data) if data else None
+    try:
+        result = load_run(args.recipe, args.run_id, run, open_warehouse(), logging.getLogger("recipebench"))
+    except WarehouseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    print(json.dumps(result))
+    return 0
+
+
 def cmd_build_spec(args) -> int:
     from recipebench.images import build_request
 
@@ -250,6 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="a trigger param, e.g. concurrency=[1,8] or keep_alive=true")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("load", help="load a run's archived results into the warehouse (idempotent)")
+    p.add_argument("recipe")
+    p.add_argument("run_id", help="the run key (r...), as in the runs table and `run` output")
+    p.set_defaults(func=cmd_load)
     p = sub.add_parser("build-spec", help="print the Cloud Build request of a recipe's image as JSON")
     p.add_argument("recipe")
     p.set_defaults(func=cmd_build_spec)

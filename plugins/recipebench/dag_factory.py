@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -57,6 +58,11 @@ TRIGGER_RULES = {
 }
 
 
+# idempotent stages worth retrying: a warehouse or API server that is down for a moment
+# must not lose a night's numbers or leak a GPU workload
+RETRIES = {"load": 3, "teardown": 3}
+
+
 # stages that need more than the generic operator (deferral)
 OPERATORS = {"wait_ready": WaitReadyOperator, "build_image": BuildImageOperator}
 
@@ -89,6 +95,8 @@ def build_recipe_dag(recipe: Recipe) -> DAG:
                 recipe_id=recipe.id,
                 execution_timeout=timedelta(minutes=minutes_for(s.name, recipe)),
                 trigger_rule=TRIGGER_RULES.get(s.name, "all_success"),
+                retries=RETRIES.get(s.name, 0),
+                retry_delay=timedelta(seconds=float(os.environ.get("RECIPEBENCH_RETRY_DELAY_SECONDS", "120"))),
             )
             for s in STAGES
         }

@@ -54,6 +54,7 @@ def resolve(ctx: StageContext) -> dict:
     recipe = load_recipe(ctx.recipe_id)
     run = build_run_config(recipe, ctx.params, ctx.run_key, ctx.airflow_run_id, ctx.trigger)
     target = target_for(run.recipe)
+    artifacts.write_json(recipe.id, ctx.run_key, "run.json", run.model_dump(mode="json"))  # for `recipebench load`
     artifacts.record(recipe.id, ctx.run_key, target=target.to_dict(), cluster=target.label,
                      simulated=target.simulated, image=run.recipe.image_ref(),
                      artifacts=str(artifacts.run_prefix(recipe.id, ctx.run_key)))

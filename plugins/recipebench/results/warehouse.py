@@ -180,7 +180,6 @@ class DuckDBWarehouse(Warehouse):
     def __init__(self, path: str):
         super().__init__(f"DuckDB {path}")
         self.path = path
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
 
     def table(self, name: str) -> str:
         return name
@@ -195,6 +194,7 @@ class DuckDBWarehouse(Warehouse):
         import duckdb
 
         try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             return duckdb.connect(self.path)
         except Exception as exc:
             raise WarehouseError(f"{self.label}: cannot open: {exc}") from exc
