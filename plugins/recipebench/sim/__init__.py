@@ -49,9 +49,6 @@ class SimCluster:
         if res.kind in ("Deployment", "LeaderWorkerSet", "DynamoGraphDeployment", "Job"):
             self.kubelet.remember(obj, os.environ.get("RECIPEBENCH_SIM_SCENARIO"))
 
-    def on_delete(self, res, obj) -> None:
-        pass
-
     def write_kubeconfig(self) -> str:
         config = {
             "apiVersion": "v1", "kind": "Config", "current-context": CONTEXT,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
-import time
 
 from recipebench.sim import outputs
 from recipebench.sim.server import BY_PLURAL, ApiError, Store
@@ -164,7 +163,6 @@ class Kubelet:
     def _schedule(self, pod: dict, owner: dict, age: float) -> float | None:
         """Place the pod; returns when it was scheduled (pod age), or None while it is not."""
         scenario, _ = self._scenario(owner)
-        image = pod["spec"]["containers"][0].get("image", "")
         if scenario == "unschedulable":
             self._pending(pod, "Unschedulable", "0/6 nodes are available: 2 Insufficient nvidia.com/gpu, "
                           "4 node(s) didn't match Pod's node affinity/selector.")
@@ -183,7 +181,6 @@ class Kubelet:
                 self._event(pod, "Normal", "TriggeredScaleUp", "pod triggered scale-up: [{gpu-pool 0->1 (max: 4)}]")
                 return None
             return CAPACITY_SCALEUP
-        del image
         return 2.0 if age >= 2.0 else None
 
     def _serve(self, pod: dict, owner: dict, gpu: bool = True) -> bool:
@@ -397,6 +394,3 @@ def _host(script: str) -> str:
         return "server"
     return f"{m[1]}:{m[2]}" if m[1] else (m[3] or m[4])
 
-
-def now_real() -> float:
-    return time.monotonic()

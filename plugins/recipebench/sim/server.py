@@ -359,15 +359,12 @@ class Handler(BaseHTTPRequestHandler):
         return self._send(200, saved)
 
     def _delete(self, res, ns, name, sub, q):
-        if name is None:
-            body = self._body() if int(self.headers.get("Content-Length") or 0) else {}
+        if name is None:  # deletecollection
             items = self.store.list(res, ns, q.get("labelSelector"), q.get("fieldSelector"))
             for o in items:
                 self.store.delete(res, o["metadata"].get("namespace", ""), o["metadata"]["name"])
-            del body
             return self._send(200, {"kind": f"{res.kind}List", "apiVersion": res.api_version, "items": items})
-        obj = self.store.delete(res, ns, name)
-        self.sim.on_delete(res, obj)
+        obj = self.store.delete(res, ns, name)  # owned objects go with it (propagation)
         return self._send(200, {"kind": "Status", "apiVersion": "v1", "status": "Success",
                                 "details": {"name": name, "kind": res.plural, "uid": obj["metadata"]["uid"]}})
 
