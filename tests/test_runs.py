@@ -124,18 +124,22 @@ def _ledger(result):
     return str(artifacts.run_prefix(result["recipe"], result["run_id"]) / "ledger.json").removeprefix("file://")
 
 
-def test_secret_values_appear_nowhere_but_in_cluster_secrets(cluster_env, capfd):
+def test_secret_values_appear_nowhere_but_in_cluster_secrets(cluster_env, capfd, caplog):
     """A run that needs both credentials: their values are in no log, XCom, artifact or row, and the
     run's Secrets are gone after teardown (test_secret_objects_carry_the_token checks their content)."""
+    import logging
+
     from recipebench import artifacts
     from recipebench.sim.server import BY_PLURAL
 
-    result = run("dynamo-a4x-deepseek-r1-1p1d")
+    with caplog.at_level(logging.INFO):
+        result = run("dynamo-a4x-deepseek-r1-1p1d")
     assert result["status"] == "success"
     out, err = capfd.readouterr()
+    out += caplog.text  # task logs reach either the terminal or pytest's log capture, depending on set-up
     secrets = cluster_env.store.list(BY_PLURAL[("", "secrets")], None, f"recipebench.dev/run={result['run_id']}")
     assert not secrets, "teardown deletes the run's secrets"
-    assert "created secret(s) dynamo-a4x-deepseek-r1-1p1d-" in out + err
+    assert "created secret(s) dynamo-a4x-deepseek-r1-1p1d-" in out + err, "the logs were not captured"
     assert SECRET not in out + err and NGC not in out + err
     db = sqlite3.connect(str(Path(__import__("os").environ["AIRFLOW_HOME"]) / "airflow.db"))
     xcoms = " ".join(str(v) for (v,) in db.execute("SELECT value FROM xcom"))
