@@ -104,7 +104,7 @@ def client_argv(recipe: Recipe, point: BenchmarkPoint, host: str, port: int) -> 
     served = str(recipe.serving.args.get("served-model-name", recipe.model.name))
     if tool == "sglang-bench-serving":
         argv = ["python3", "-m", "sglang.bench_serving", "--backend", "sglang", "--host", host, "--port", str(port),
-                "--dataset-name", point_dataset(recipe), "--random-input-len", str(point.input_len),
+                "--dataset-name", recipe.benchmark.dataset, "--random-input-len", str(point.input_len),
                 "--random-output-len", str(point.output_len), "--random-range-ratio", f"{point.range_ratio:g}",
                 "--num-prompts", str(point.num_prompts), "--output-file", f"{RESULTS_DIR}/result.jsonl"]
         if point.concurrency:
@@ -116,7 +116,7 @@ def client_argv(recipe: Recipe, point: BenchmarkPoint, host: str, port: int) -> 
         head = (["python3", "/workspace/vllm/benchmarks/benchmark_serving.py"] if tool == "vllm-benchmark-serving"
                 else ["vllm", "bench", "serve"])
         argv = [*head, "--backend", "vllm", "--base-url", f"http://{host}:{port}", "--model", recipe.model.name,
-                "--dataset-name", point_dataset(recipe), "--random-input-len", str(point.input_len),
+                "--dataset-name", recipe.benchmark.dataset, "--random-input-len", str(point.input_len),
                 "--random-output-len", str(point.output_len), "--random-range-ratio", f"{point.range_ratio:g}",
                 "--num-prompts", str(point.num_prompts), "--ignore-eos",
                 "--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50,90,99",
@@ -139,10 +139,6 @@ def client_argv(recipe: Recipe, point: BenchmarkPoint, host: str, port: int) -> 
             argv += ["--request-rate", f"{point.request_rate:g}"]
         return argv + extra
     raise ValueError(f"{tool} is not a serving benchmark client")
-
-
-def point_dataset(recipe: Recipe) -> str:
-    return recipe.benchmark.dataset
 
 
 def client_script(recipe: Recipe, point: BenchmarkPoint, host: str, port: int) -> str:

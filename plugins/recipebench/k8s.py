@@ -160,13 +160,20 @@ class Cluster:
             job = self.get("batch/v1", "Job", namespace, name)
             if job is None:
                 raise ClusterError(f"Job {namespace}/{name} disappeared while running")
-            conditions = {c["type"]: c for c in (job.get("status") or {}).get("conditions") or []
-                          if c.get("status") == "True"}
-            if "Complete" in conditions or "Failed" in conditions:
+            if job_condition(job, "Complete") or job_failed(job):
                 return job
             if time.monotonic() > deadline:
                 raise TimeoutError(f"Job {namespace}/{name} did not finish within {timeout_s:.0f} s")
             time.sleep(poll_s)
+
+
+def job_condition(job: dict, kind: str) -> bool:
+    return any(c.get("type") == kind and str(c.get("status")) == "True"
+               for c in (job.get("status") or {}).get("conditions") or [])
+
+
+def job_failed(job: dict) -> bool:
+    return job_condition(job, "Failed")
 
 
 def managed_selector() -> str:

@@ -15,7 +15,7 @@ import gzip
 import json
 from dataclasses import dataclass, field
 
-from recipebench.k8s import Cluster
+from recipebench.k8s import Cluster, job_failed
 from recipebench.naming import MANAGED_BY, MANAGER
 from recipebench.params import RunConfig
 from recipebench.render import render_helm_job
@@ -104,17 +104,16 @@ def _runner_objects(run: RunConfig, chart: Chart) -> list[dict]:
 
 def install(run: RunConfig, cluster: Cluster, chart: Chart, log) -> None:
     env = []
+    cluster.ensure_namespace(chart.namespace)
     if chart.ngc:
-        from recipebench.secrets import NGC_CONN, _password
+        from recipebench.secrets import NGC_CONN, connection_password
 
-        key = _password(NGC_CONN, "NGC API key")
-        cluster.ensure_namespace(chart.namespace)
+        key = connection_password(NGC_CONN, "NGC API key")
         cluster.apply([{"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {
             "name": PLATFORM_NGC_SECRET, "namespace": chart.namespace, "labels": {MANAGED_BY: MANAGER}},
             "data": {"NGC_API_KEY": base64.b64encode(key.encode()).decode()}}])
         env = [{"name": "NGC_API_KEY", "valueFrom": {"secretKeyRef": {"name": PLATFORM_NGC_SECRET,
                                                                       "key": "NGC_API_KEY"}}}]
-    cluster.ensure_namespace(chart.namespace)
     cluster.apply(_runner_objects(run, chart))
     job = render_helm_job(run, {"release": chart.release, "namespace": chart.namespace, "service_account": HELM_SA,
                                 "script": helm_script(chart), "env": env, "chart_version": chart.version})
@@ -125,7 +124,7 @@ def install(run: RunConfig, cluster: Cluster, chart: Chart, log) -> None:
     final = cluster.wait_job(chart.namespace, name, cluster.target.seconds(20 * 60), cluster.target.seconds(10))
     pods = cluster.pods(chart.namespace, f"job-name={name}")
     text = cluster.logs(chart.namespace, pods[0]["metadata"]["name"]) if pods else ""
-    failed = any(c.get("type") == "Failed" and c.get("status") == "True" for c in final["status"]["conditions"])
+    failed = job_failed(final)
     cluster.delete(job)
     if failed:
         for line in text.strip().splitlines()[-10:]:

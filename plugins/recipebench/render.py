@@ -10,7 +10,6 @@ from typing import Any
 import yaml
 
 from recipebench import commands
-from recipebench.naming import object_name
 from recipebench.params import RunConfig, build_run_config
 from recipebench.recipe import REPO_ROOT, BenchmarkPoint, Recipe
 
@@ -231,6 +230,3 @@ def object_id(obj: dict) -> str:
 def to_yaml_stream(objects: list[dict]) -> str:
     return "".join("---\n" + yaml.safe_dump(o, sort_keys=False, width=120) for o in objects)
 
-
-__all__ = ["ManifestError", "render_workload", "render_bench_job", "render_helm_job", "render_and_validate",
-           "object_name"]

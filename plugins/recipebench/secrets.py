@@ -18,7 +18,7 @@ class SecretsError(RuntimeError):
     """A credential the recipe needs is not configured; names the connection."""
 
 
-def _password(conn_id: str, what: str) -> str:
+def connection_password(conn_id: str, what: str) -> str:
     from airflow.sdk import BaseHook
     from airflow.sdk.log import mask_secret
 
@@ -53,8 +53,8 @@ def create_secrets(run, cluster, log) -> list[str]:
     from recipebench.render import secret_names
 
     names = secret_names(run)
-    hf = _password(HF_CONN, "Hugging Face token") if names["hf"] else None
-    ngc = _password(NGC_CONN, "NGC API key") if names["ngc"] else None
+    hf = connection_password(HF_CONN, "Hugging Face token") if names["hf"] else None
+    ngc = connection_password(NGC_CONN, "NGC API key") if names["ngc"] else None
     cluster.ensure_namespace(run.recipe.cluster.namespace)
     cluster.apply(secret_objects(run, names, hf, ngc))
     created = [n for n in names.values() if n]

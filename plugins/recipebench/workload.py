@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from recipebench import artifacts, collect
-from recipebench.k8s import Cluster, oid
+from recipebench.k8s import Cluster, job_failed, oid
 from recipebench.naming import run_selector
 from recipebench.params import RunConfig
 from recipebench.readiness import WORKLOAD_KIND
@@ -88,7 +88,7 @@ def benchmark(run: RunConfig, cluster: Cluster, image_digest: str | None, log) -
                                  cluster.target.seconds(15))
         pod = _job_pod(cluster, ns, name)
         log_text = cluster.logs(ns, pod)
-        if any(c.get("type") == "Failed" and c.get("status") == "True" for c in final["status"].get("conditions", [])):
+        if job_failed(final):
             tail = log_text.strip().splitlines()[-10:]
             reason = tail[-1] if tail else "no log"
             log.error("point %s: benchmark Job %s failed: %s", point.id, name, reason)
