@@ -19,8 +19,8 @@ with DAG(
     def sweep():
         import logging
 
-        from recipebench.janitor import sweep_all
+        from recipebench.cluster.janitor import sweep_all
 
-        return sweep_all(logging.getLogger("recipebench.janitor"))
+        return sweep_all(logging.getLogger("recipebench.cluster.janitor"))
 
     sweep()

@@ -6,14 +6,14 @@ import logging
 import time
 
 import pytest
-from recipebench.cluster import Target, target_for
-from recipebench.collect import extract_files
-from recipebench.commands import BEGIN, END
-from recipebench.janitor import expired, sweep
-from recipebench.k8s import Cluster
-from recipebench.readiness import assess, observe
-from recipebench.recipe import load_recipe
-from recipebench.render import example_run, render_workload
+from recipebench.catalog.recipe import load_recipe
+from recipebench.cluster.access import Target, target_for
+from recipebench.cluster.api import Cluster
+from recipebench.cluster.janitor import expired, sweep
+from recipebench.cluster.readiness import assess, observe
+from recipebench.manifests.command_lines import BEGIN, END
+from recipebench.manifests.render import example_run, render_workload
+from recipebench.pipeline.collect import extract_files
 from recipebench.sim import SimCluster
 
 log = logging.getLogger("test")
@@ -59,10 +59,10 @@ def test_wait_ready_defers_and_its_trigger_reports_ready(sim):
     """The task raises TaskDeferred (the worker slot is released); the trigger, rebuilt from its
     serialized form as the triggerer does, reports ready once the server answers."""
     from airflow.sdk.exceptions import TaskDeferred
-    from recipebench import artifacts
-    from recipebench.dag_factory import build_recipe_dag
-    from recipebench.naming import run_key
-    from recipebench.triggers import ReadyTrigger
+    from recipebench.catalog.naming import run_key
+    from recipebench.pipeline import artifacts
+    from recipebench.pipeline.dag_factory import build_recipe_dag
+    from recipebench.pipeline.triggers import ReadyTrigger
 
     recipe = load_recipe("vllm-a4-deepseek-r1")
     key = run_key(recipe.id, "manual__deferral")
@@ -82,7 +82,7 @@ def test_wait_ready_defers_and_its_trigger_reports_ready(sim):
     trigger = deferred.value.trigger
     assert isinstance(trigger, ReadyTrigger) and deferred.value.method_name == "execute_complete"
     classpath, kwargs = trigger.serialize()
-    assert classpath == "recipebench.triggers.ReadyTrigger"
+    assert classpath == "recipebench.pipeline.triggers.ReadyTrigger"
     rebuilt = ReadyTrigger(**kwargs)
 
     async def first_event():
@@ -93,8 +93,24 @@ def test_wait_ready_defers_and_its_trigger_reports_ready(sim):
     assert payload["state"] == "ready" and run.name in payload["reason"]
 
 
+def test_a_trigger_deferred_by_the_previous_release_still_resumes():
+    """The triggerer rebuilds a stored trigger from its classpath and kwargs; rows written before the
+    package was laid out by concern name recipebench.triggers.ReadyTrigger."""
+    from airflow._shared.module_loading import import_string  # what the triggerer uses (triggerer_job_runner.py)
+    from recipebench.pipeline.triggers import ReadyTrigger
+
+    old_row = ("recipebench.triggers.ReadyTrigger", {
+        "target": {"kind": "kubeconfig", "label": "k", "kubeconfig": "/tmp/k"}, "shape": "single-host",
+        "namespace": "default", "name": "x", "run_key": "r1", "capacity_limit_s": 60.0, "ready_limit_s": 60.0,
+        "poll_s": 1.0})
+    trigger = import_string(old_row[0])(**old_row[1])
+    assert isinstance(trigger, ReadyTrigger)
+    assert trigger.serialize()[0] == "recipebench.pipeline.triggers.ReadyTrigger"
+
+
 def test_finish_wait_logs_one_reason_line_then_evidence(caplog):
-    from recipebench.workload import WorkloadFailed, finish_wait
+    from recipebench.cluster.readiness import WorkloadFailed
+    from recipebench.pipeline.bodies import finish_wait
 
     with caplog.at_level(logging.INFO), pytest.raises(WorkloadFailed, match="^crash loop: x$"):
         finish_wait({"state": "failed", "reason": "crash loop: x", "evidence": ["line 1", "line 2"]}, log)
@@ -219,7 +235,7 @@ def test_janitor_dag_parses():
 
 
 def test_janitor_targets(monkeypatch, sim):
-    from recipebench.cluster import janitor_targets
+    from recipebench.cluster.access import janitor_targets
 
     monkeypatch.setenv("RECIPEBENCH_JANITOR_CLUSTERS", f"gke:p/us-central1/bench-a4, conn:k8s, {sim.kubeconfig}")
     kinds = [(t.kind, t.name or t.conn_id or t.kubeconfig) for t in janitor_targets()]

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
-from recipebench.stages import STAGE_NAMES
+from recipebench.pipeline.stages import STAGE_NAMES
 
 from tests.test_recipes import EXPECTED
 

@@ -7,10 +7,11 @@ import sys
 
 import pytest
 from google.cloud.devtools.cloudbuild_v1.types import Build
-from recipebench.cluster import target_for
-from recipebench.images import build_request, decide, digest_from_build
-from recipebench.k8s import Cluster
-from recipebench.platform import (
+from recipebench.catalog.recipe import load_recipe
+from recipebench.cluster.access import target_for
+from recipebench.cluster.api import Cluster
+from recipebench.cluster.images import build_request, decide, digest_from_build
+from recipebench.cluster.platform import (
     DYNAMO_CRDS,
     DYNAMO_PLATFORM,
     LWS,
@@ -21,8 +22,7 @@ from recipebench.platform import (
     installed_version,
     release_version,
 )
-from recipebench.recipe import load_recipe
-from recipebench.render import example_run
+from recipebench.manifests.render import example_run
 from recipebench.sim import SimCluster
 
 from tests.conftest import REPO
@@ -72,7 +72,7 @@ def test_existing_tag_is_reused_with_its_digest():
 
 
 def test_digest_pins_the_manifests():
-    from recipebench.render import render_workload
+    from recipebench.manifests.render import render_workload
 
     recipe = load_recipe("vllm-a4-deepseek-r1")
     image = recipe.image_ref()

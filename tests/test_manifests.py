@@ -9,9 +9,10 @@ import re
 
 import pytest
 import yaml
-from recipebench.recipe import deep_merge, load_catalog, load_recipe, resolve
-from recipebench.render import ManifestError, _env, example_run, render_all, render_workload, to_yaml_stream
-from recipebench.validation import REQUIRED_LABELS, check_invariants, pod_templates, validate_objects
+from recipebench.catalog.recipe import deep_merge, load_catalog, load_recipe, resolve
+from recipebench.manifests.errors import ManifestError
+from recipebench.manifests.render import _env, example_run, render_all, render_workload, to_yaml_stream
+from recipebench.manifests.validation import REQUIRED_LABELS, check_invariants, pod_templates, validate_objects
 
 from tests.conftest import REPO, SHARED
 

@@ -3,8 +3,8 @@
 import pytest
 from airflow.sdk import Param
 from airflow.sdk.definitions.param import ParamValidationError
-from recipebench.params import apply_params, build_run_config, form_schema
-from recipebench.recipe import RecipeError, load_recipe
+from recipebench.catalog.params import apply_params, build_run_config, form_schema
+from recipebench.catalog.recipe import RecipeError, load_recipe
 
 
 def _params(recipe_id):

@@ -2,8 +2,8 @@
 
 import pytest
 import yaml
-from recipebench.accelerators import ACCELERATORS
-from recipebench.recipe import RecipeError, load_catalog, load_recipe, load_recipe_file
+from recipebench.catalog.accelerators import ACCELERATORS
+from recipebench.catalog.recipe import RecipeError, load_catalog, load_recipe, load_recipe_file
 
 EXPECTED = {
     "sglang-a3ultra-deepseek-r1": ("a3ultra", "sglang", "single-host", 8),

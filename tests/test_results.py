@@ -4,10 +4,10 @@ loads, failed runs recorded, and regression verdicts over a series of stored run
 import logging
 
 import pytest
-from recipebench import artifacts
-from recipebench.params import build_run_config
-from recipebench.recipe import load_recipe
-from recipebench.results.loading import RegressionFound, check_run, load_run
+from recipebench.catalog.params import build_run_config
+from recipebench.catalog.recipe import load_recipe
+from recipebench.pipeline import artifacts
+from recipebench.pipeline.loading import RegressionFound, check_run, load_run
 from recipebench.results.regressions import judge
 from recipebench.results.schema import RESULTS, RUNS
 from recipebench.results.warehouse import BigQueryWarehouse, DuckDBWarehouse, WarehouseError, open_warehouse

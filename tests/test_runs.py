@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from recipebench.recipe import load_catalog
+from recipebench.catalog.recipe import load_catalog
 from recipebench.results.warehouse import open_warehouse
 from recipebench.sim import SimCluster
 
@@ -34,7 +34,7 @@ def cluster_env(sim, airflow_db, monkeypatch):
 
 
 def run(recipe_id, params=None):
-    from recipebench.runner import environment, run_recipe
+    from recipebench.cli.runner import environment, run_recipe
 
     with environment():
         return run_recipe(recipe_id, params or {})
@@ -98,10 +98,10 @@ def test_capacity_wait_is_not_a_failure(cluster_env, monkeypatch):
 
 
 def test_keep_alive_leaves_the_server_until_it_expires(cluster_env):
-    from recipebench.cluster import Target
-    from recipebench.janitor import sweep
-    from recipebench.k8s import Cluster
-    from recipebench.naming import run_selector
+    from recipebench.catalog.naming import run_selector
+    from recipebench.cluster.access import Target
+    from recipebench.cluster.api import Cluster
+    from recipebench.cluster.janitor import sweep
 
     result = run("vllm-a4-deepseek-r1", {"keep_alive": True})
     assert result["status"] == "success"
@@ -119,7 +119,7 @@ def test_keep_alive_leaves_the_server_until_it_expires(cluster_env):
 
 
 def _ledger(result):
-    from recipebench import artifacts
+    from recipebench.pipeline import artifacts
 
     return str(artifacts.run_prefix(result["recipe"], result["run_id"]) / "ledger.json").removeprefix("file://")
 
@@ -129,7 +129,7 @@ def test_secret_values_appear_nowhere_but_in_cluster_secrets(cluster_env, capfd,
     run's Secrets are gone after teardown (test_secret_objects_carry_the_token checks their content)."""
     import logging
 
-    from recipebench import artifacts
+    from recipebench.pipeline import artifacts
     from recipebench.sim.server import BY_PLURAL
 
     with caplog.at_level(logging.INFO):
@@ -157,9 +157,9 @@ def test_secret_values_appear_nowhere_but_in_cluster_secrets(cluster_env, capfd,
 
 
 def test_secret_objects_carry_the_token(cluster_env):
-    from recipebench.recipe import load_recipe
-    from recipebench.render import example_run, secret_names
-    from recipebench.secrets import secret_objects
+    from recipebench.catalog.recipe import load_recipe
+    from recipebench.cluster.secrets import secret_objects
+    from recipebench.manifests.render import example_run, secret_names
 
     run_ = example_run(load_recipe("dynamo-a4x-deepseek-r1-1p1d"))
     hf, ngc = secret_objects(run_, secret_names(run_), SECRET, NGC)

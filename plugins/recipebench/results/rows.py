@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from recipebench.params import RunConfig
-from recipebench.recipe import BenchmarkPoint
+from recipebench.catalog.params import RunConfig
+from recipebench.catalog.recipe import BenchmarkPoint
 from recipebench.results.schema import METRIC_COLUMNS, names
 
 RESULT_COLUMNS = set(names("results"))

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from recipebench.recipe import REPO_ROOT
+from recipebench.catalog.paths import VAR
 from recipebench.results.schema import CLUSTERING, KEYS, PARTITION, TABLES, Column
 
-DEFAULT_WAREHOUSE = f"duckdb://{REPO_ROOT / 'var' / 'warehouse.duckdb'}"
+DEFAULT_WAREHOUSE = f"duckdb://{VAR / 'warehouse.duckdb'}"
 DUCK_TYPES = {"STRING": "VARCHAR", "INT64": "BIGINT", "FLOAT64": "DOUBLE", "BOOL": "BOOLEAN",
               "TIMESTAMP": "TIMESTAMPTZ", "DATE": "DATE", "JSON": "VARCHAR"}
 

@@ -72,7 +72,7 @@ class SimCluster:
     def seed(self) -> None:
         """What a Cluster Toolkit GPU cluster comes with: Kueue (and its queues), JobSet, the GCS FUSE
         driver and NVIDIA's DRA driver. LeaderWorkerSet and Dynamo are left for ensure_platform."""
-        from recipebench.accelerators import ACCELERATORS
+        from recipebench.catalog.accelerators import ACCELERATORS
         from recipebench.sim.server import BY_PLURAL
 
         crds = BY_PLURAL[("apiextensions.k8s.io", "customresourcedefinitions")]

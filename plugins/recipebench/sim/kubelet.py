@@ -273,7 +273,7 @@ class Kubelet:
 
     def _helm(self, pod: dict, job: dict, name: str, script: str) -> str:
         """helm upgrade --install: records the release the way Helm does and installs its CRDs."""
-        from recipebench.platform import encode_release
+        from recipebench.cluster.platform import encode_release
 
         labels = job["metadata"].get("labels") or {}
         release, version = labels.get("recipebench.dev/release", ""), labels.get("recipebench.dev/chart-version", "")

@@ -13,7 +13,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from recipebench.commands import BEGIN, END
+from recipebench.manifests.command_lines import BEGIN, END
 
 POINT = re.compile(r"^i(?P<i>\d+)-o(?P<o>\d+)-c(?P<c>\d+|max)-r(?P<r>[\d.]+|inf)-n(?P<n>\d+)$")
 

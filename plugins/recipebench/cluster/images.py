@@ -12,16 +12,14 @@ cannot reach Google (the simulated one): the run then records that no digest is 
 from __future__ import annotations
 
 import json
-import os
 import re
 from typing import Any
 
 import yaml
 
-from recipebench import artifacts
-from recipebench.recipe import REPO_ROOT, Recipe
+from recipebench.catalog.paths import CLOUDBUILD
+from recipebench.catalog.recipe import Recipe
 
-CLOUDBUILD = REPO_ROOT / "include" / "cloudbuild"
 REGISTRY = re.compile(r"^(?P<location>[a-z0-9-]+)-docker\.pkg\.dev/(?P<project>[^/]+)/(?P<repo>[^/]+)$")
 
 
@@ -101,15 +99,13 @@ def decide(recipe: Recipe, mode: str, existing_digest: str | None) -> dict[str, 
     return {"action": "build", "image": image, "digest": None, "reason": f"{image} does not exist yet: building it"}
 
 
-def prepare_build(ctx) -> dict[str, Any]:
-    recipe = ctx.run.recipe
-    mode = os.environ.get("RECIPEBENCH_IMAGES", "cloudbuild")
+def prepare_build(recipe: Recipe, mode: str, log) -> dict[str, Any]:
+    """The decision for this recipe; with action "build", also the request and where to run it."""
     existing = None
     if recipe.image.build and mode != "assume-present":
         existing = registry_digest(f"{recipe.cluster.artifact_registry}/{recipe.image.repository}", recipe.image.tag)
     decision = decide(recipe, mode, existing)
-    ctx.log.info("build_image: %s", decision["reason"])
-    artifacts.record(recipe.id, ctx.run_key, image=decision["image"], image_digest=decision["digest"])
+    log.info("build_image: %s", decision["reason"])
     if decision["action"] == "build":
         parts = registry_parts(recipe)
         decision |= {"request": build_request(recipe), "project": parts["project"], "location": parts["location"]}

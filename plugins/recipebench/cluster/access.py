@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 
-from recipebench.recipe import Recipe
+from recipebench.catalog.recipe import Recipe
 
 SIM_CONTEXT = "recipebench-sim"
 
@@ -119,7 +119,7 @@ def janitor_targets() -> list[Target]:
     choice = os.environ.get("RECIPEBENCH_CLUSTER", "gke")
     if choice != "gke":
         return [parse_target(choice)]
-    from recipebench.recipe import load_catalog
+    from recipebench.catalog.recipe import load_catalog
 
     targets = {}
     for recipe in load_catalog()[0].values():

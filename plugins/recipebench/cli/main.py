@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from recipebench.recipe import RecipeError, load_catalog, load_recipe, recipes_dir
+from recipebench.catalog.recipe import RecipeError, load_catalog, load_recipe, recipes_dir
 
 
 def _dump_yaml(data) -> str:
@@ -34,10 +34,8 @@ def cmd_validate(args) -> int:
 
 
 def _validate_manifests(good) -> int:
-    try:
-        from recipebench.render import render_and_validate
-    except ImportError:  # the manifests module is not part of this build
-        return 0
+    from recipebench.manifests.validation import render_and_validate
+
     problems = 0
     for recipe_id, recipe in good.items():
         try:
@@ -60,7 +58,7 @@ def cmd_show(args) -> int:
 
 def cmd_stages(args) -> int:
     """What each DAG will run and where (the main job before a cluster is configured)."""
-    from recipebench.stages import STAGES
+    from recipebench.pipeline.stages import STAGES
 
     good, broken = load_catalog()
     for recipe in good.values():
@@ -92,10 +90,10 @@ def _parse_set(items: list[str]) -> dict:
 
 
 def cmd_render(args) -> int:
-    from recipebench.params import build_run_config
-    from recipebench.recipe import deep_merge, resolve
-    from recipebench.render import render_all, to_yaml_stream
-    from recipebench.validation import validate_objects
+    from recipebench.catalog.params import build_run_config
+    from recipebench.catalog.recipe import deep_merge, resolve
+    from recipebench.manifests.render import render_all, to_yaml_stream
+    from recipebench.manifests.validation import validate_objects
 
     recipe = load_recipe(args.recipe)
     if args.set:
@@ -173,8 +171,8 @@ def _params(items: list[str]) -> dict:
 
 
 def cmd_run(args) -> int:
-    from recipebench.params import apply_params
-    from recipebench.runner import environment, run_recipe
+    from recipebench.catalog.params import apply_params
+    from recipebench.cli.runner import environment, run_recipe
 
     params = _params(args.param)
     apply_params(load_recipe(args.recipe), params)  # refuse bad params before anything starts
@@ -188,9 +186,9 @@ def cmd_load(args) -> int:
     """Load (again) a run's archived results: after the warehouse was down, or into another one."""
     import logging
 
-    from recipebench import artifacts
-    from recipebench.params import RunConfig
-    from recipebench.results.loading import load_run
+    from recipebench.catalog.params import RunConfig
+    from recipebench.pipeline import artifacts
+    from recipebench.pipeline.loading import load_run
     from recipebench.results.warehouse import WarehouseError, open_warehouse
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -210,7 +208,7 @@ def cmd_load(args) -> int:
 
 
 def cmd_build_spec(args) -> int:
-    from recipebench.images import build_request
+    from recipebench.cluster.images import build_request
 
     request = build_request(load_recipe(args.recipe))
     if request is None:
@@ -222,7 +220,7 @@ def cmd_build_spec(args) -> int:
 
 def cmd_demo(args) -> int:
     """The main job: every recipe end to end against the simulated cluster, then the results table."""
-    from recipebench.runner import environment, run_recipe
+    from recipebench.cli.runner import environment, run_recipe
 
     if cmd_validate(argparse.Namespace(dir=None, recipes_only=False)):
         return 1

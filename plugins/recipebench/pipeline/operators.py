@@ -1,4 +1,4 @@
-"""Thin Airflow operators around the stage bodies in recipebench.tasks.
+"""Thin Airflow operators around the stage bodies in recipebench.pipeline.bodies.
 
 Every stage runs through `StageOperator`: it rebuilds the run's context from XCom, calls the
 stage body and, when the body fails, records which stage failed and why in the run's ledger
@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
-from recipebench.naming import run_key
+from recipebench.catalog.naming import run_key
 
 
 class StageOperator(BaseOperator):
@@ -24,7 +24,7 @@ class StageOperator(BaseOperator):
         self.recipe_id = recipe_id
 
     def stage_context(self, context):
-        from recipebench.tasks import StageContext
+        from recipebench.pipeline.bodies import StageContext
 
         dag_run = context["dag_run"]
         ti = context["ti"]
@@ -44,22 +44,22 @@ class StageOperator(BaseOperator):
         )
 
     def execute(self, context):
-        from recipebench import tasks
+        from recipebench.pipeline import bodies
 
         ctx = self.stage_context(context)
-        return tasks.run_stage(self.stage, ctx)
+        return bodies.run_stage(self.stage, ctx)
 
 
 class WaitReadyOperator(StageOperator):
-    """wait_ready: defers to recipebench.triggers.ReadyTrigger and finishes with its verdict."""
+    """wait_ready: defers to recipebench.pipeline.triggers.ReadyTrigger and finishes with its verdict."""
 
     ui_color = "#fff3cd"
 
     def execute_complete(self, context, event=None):
-        from recipebench import tasks
-        from recipebench.workload import finish_wait
+        from recipebench.pipeline import bodies
 
-        return tasks.run_stage(self.stage, self.stage_context(context), lambda ctx: finish_wait(event or {}, self.log))
+        return bodies.run_stage(self.stage, self.stage_context(context),
+                                lambda ctx: bodies.finish_wait(event or {}, self.log))
 
 
 class CloudBuildLogLink(BaseOperatorLink):
@@ -89,16 +89,16 @@ class BuildImageOperator(StageOperator):
     def execute(self, context):
         from airflow.sdk.exceptions import AirflowSkipException, TaskDeferred
 
-        from recipebench import tasks
+        from recipebench.pipeline import bodies
 
         ctx = self.stage_context(context)
-        decision = tasks.run_stage(self.stage, ctx)
+        decision = bodies.run_stage(self.stage, ctx)
         if decision["action"] == "skip":
             context["ti"].xcom_push(key=CloudBuildLogLink().xcom_key, value="")  # no build, no log
             raise AirflowSkipException(decision["reason"])
         op = self._cloud_build(decision)
         try:
-            return tasks.run_stage(self.stage, ctx, lambda c: op.execute(context))
+            return bodies.run_stage(self.stage, ctx, lambda c: op.execute(context))
         except TaskDeferred:
             url = (f"https://console.cloud.google.com/cloud-build/builds;region={decision['location']}/{op.id_}"
                    f"?project={decision['project']}")
@@ -107,7 +107,8 @@ class BuildImageOperator(StageOperator):
             raise
 
     def execute_complete(self, context, event=None):
-        from recipebench import artifacts, images, tasks
+        from recipebench.cluster import images
+        from recipebench.pipeline import artifacts, bodies
 
         ctx = self.stage_context(context)
 
@@ -123,7 +124,7 @@ class BuildImageOperator(StageOperator):
             self.log.info("built %s, digest %s", image, digest)
             return {"image": image, "digest": digest, "build_id": result.get("id")}
 
-        return tasks.run_stage(self.stage, ctx, finish)
+        return bodies.run_stage(self.stage, ctx, finish)
 
 
 class InvalidRecipeOperator(BaseOperator):
@@ -136,6 +137,6 @@ class InvalidRecipeOperator(BaseOperator):
         self.error = error
 
     def execute(self, context):
-        from recipebench.recipe import RecipeError
+        from recipebench.catalog.recipe import RecipeError
 
         raise RecipeError(self.error)

@@ -10,7 +10,7 @@ import json
 import shlex
 from typing import Any
 
-from recipebench.recipe import BenchmarkPoint, Recipe
+from recipebench.catalog.recipe import BenchmarkPoint, Recipe
 
 CONFIG_DIR = "/workload/configs"  # where the run's ConfigMap is mounted
 RESULTS_DIR = "/results"

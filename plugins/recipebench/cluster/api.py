@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from recipebench.cluster import ClusterError, Target, api_client
-from recipebench.naming import MANAGED_BY, MANAGER
+from recipebench.catalog.naming import MANAGED_BY, MANAGER
+from recipebench.cluster.access import ClusterError, Target, api_client
 
 FIELD_MANAGER = "recipebench"
 # delete order: what runs on GPUs first, then what refers to them, then the rest

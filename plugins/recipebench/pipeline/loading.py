@@ -6,9 +6,9 @@ import datetime as dt
 import time
 from typing import Any
 
-from recipebench import artifacts
-from recipebench.params import RunConfig
-from recipebench.recipe import BenchmarkPoint, RecipeError, load_recipe
+from recipebench.catalog.params import RunConfig
+from recipebench.catalog.recipe import BenchmarkPoint, RecipeError, load_recipe
+from recipebench.pipeline import artifacts
 from recipebench.results import regressions
 from recipebench.results.rows import result_row, run_row
 from recipebench.results.warehouse import Warehouse

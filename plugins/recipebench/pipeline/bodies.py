@@ -3,14 +3,16 @@ StageContext, so the CLI and the tests can run the same code without an operator
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from recipebench import artifacts
-from recipebench.params import RunConfig, build_run_config
-from recipebench.recipe import load_recipe
+from recipebench.catalog.params import RunConfig, build_run_config
+from recipebench.catalog.recipe import load_recipe
+from recipebench.pipeline import artifacts
 
 
 @dataclass
@@ -39,8 +41,8 @@ class StageContext:
         return artifacts.ledger(self.recipe_id, self.run_key)
 
     def cluster(self):
-        from recipebench.cluster import Target
-        from recipebench.k8s import Cluster
+        from recipebench.cluster.access import Target
+        from recipebench.cluster.api import Cluster
 
         return Cluster(Target.from_dict(self.ledger["target"]))
 
@@ -49,7 +51,7 @@ class StageContext:
 
 
 def resolve(ctx: StageContext) -> dict:
-    from recipebench.cluster import target_for
+    from recipebench.cluster.access import target_for
 
     recipe = load_recipe(ctx.recipe_id)
     run = build_run_config(recipe, ctx.params, ctx.run_key, ctx.airflow_run_id, ctx.trigger)
@@ -65,33 +67,45 @@ def resolve(ctx: StageContext) -> dict:
 
 
 def build_image(ctx: StageContext) -> dict | None:
-    from recipebench.images import prepare_build
+    from recipebench.cluster.images import prepare_build
 
-    return prepare_build(ctx)
+    decision = prepare_build(ctx.run.recipe, os.environ.get("RECIPEBENCH_IMAGES", "cloudbuild"), ctx.log)
+    artifacts.record(ctx.recipe_id, ctx.run_key, image=decision["image"], image_digest=decision["digest"])
+    return decision
 
 
 def ensure_platform(ctx: StageContext) -> dict:
-    from recipebench.platform import ensure_platform as ensure
+    from recipebench.cluster.platform import ensure_platform as ensure
 
     return ensure(ctx.run, ctx.cluster(), ctx.ledger["target"], ctx.log)
 
 
 def create_secrets(ctx: StageContext) -> list[str]:
-    from recipebench.secrets import create_secrets as create
+    from recipebench.cluster.secrets import create_secrets as create
 
     return create(ctx.run, ctx.cluster(), ctx.log)
 
 
 def deploy(ctx: StageContext) -> list[str]:
-    from recipebench.workload import deploy as apply_workload
+    from recipebench.cluster.workload import deploy as apply_workload
 
     return apply_workload(ctx.run, ctx.cluster(), ctx.image_digest(), ctx.log)
 
 
+def ready_trigger(run: RunConfig, target):
+    from recipebench.cluster.workload import readiness_limits
+    from recipebench.pipeline.triggers import ReadyTrigger
+
+    capacity, ready, poll = readiness_limits(run, target)
+    trigger = ReadyTrigger(target=target.to_dict(), shape=run.recipe.topology.shape,
+                           namespace=run.recipe.cluster.namespace, name=run.name, run_key=run.run_key,
+                           capacity_limit_s=capacity, ready_limit_s=ready, poll_s=poll)
+    return trigger, timedelta(seconds=capacity + ready + target.seconds(600))
+
+
 def wait_ready(ctx: StageContext) -> None:
     """Defer to the readiness trigger: the worker slot is released while the cluster comes up."""
-    from recipebench.cluster import Target
-    from recipebench.workload import ready_trigger
+    from recipebench.cluster.access import Target
 
     trigger, timeout = ready_trigger(ctx.run, Target.from_dict(ctx.ledger["target"]))
     ctx.log.info("deferring until %s %s is ready (capacity limit %.0f s, ready limit %.0f s on this cluster's clock)",
@@ -99,15 +113,52 @@ def wait_ready(ctx: StageContext) -> None:
     ctx.operator.defer(trigger=trigger, method_name="execute_complete", timeout=timeout)
 
 
-def benchmark(ctx: StageContext) -> dict:
-    from recipebench.workload import benchmark as run_points
+def finish_wait(event: dict, log) -> dict:
+    """The trigger's verdict: one line with the reason, then the evidence; raise when it failed."""
+    from recipebench.cluster.readiness import WorkloadFailed
 
-    entries = run_points(ctx.run, ctx.cluster(), ctx.image_digest(), ctx.log)
-    return {"points": len(entries)}
+    if event.get("state") == "ready":
+        log.info("ready: %s", event.get("reason"))
+        return {"state": "ready"}
+    log.error("wait_ready failed: %s", event.get("reason"))
+    for line in event.get("evidence") or []:
+        log.error("  %s", line)
+    raise WorkloadFailed(event.get("reason") or "the workload did not become ready")
+
+
+def benchmark(ctx: StageContext) -> dict:
+    """Each point's client Job (offline recipes: the workload Job's reports), archived and parsed. A
+    retried stage skips the points an earlier try collected."""
+    from recipebench.cluster import workload
+    from recipebench.pipeline.collect import ingest, log_point
+
+    run, cluster = ctx.run, ctx.cluster()
+    recipe = run.recipe
+    if recipe.topology.shape == "offline":
+        out = workload.offline_output(run, cluster)
+        for point in recipe.benchmark.points:
+            log_point(ctx.log, point.id, ingest(recipe.id, run.run_key, recipe.benchmark.tool, point, out.log_text,
+                                                out.pod))
+        return {"points": len(recipe.benchmark.points)}
+    done = {artifacts.point_id(e) for e in artifacts.parsed_entries(recipe.id, run.run_key)}
+    for index, point in enumerate(recipe.benchmark.points):
+        if point.id in done:
+            ctx.log.info("point %s: already collected by an earlier try", point.id)
+            continue
+        try:
+            out = workload.run_point(run, cluster, point, index, ctx.image_digest(), ctx.log)
+        except workload.BenchmarkFailed as exc:
+            if exc.pod:  # keep what the failed client printed
+                artifacts.write_text(recipe.id, run.run_key, f"raw/{point.id}/{exc.pod}.log", exc.log_text)
+            raise
+        log_point(ctx.log, point.id, ingest(recipe.id, run.run_key, recipe.benchmark.tool, point, out.log_text,
+                                            out.pod))
+        workload.delete_point_job(run, cluster, index)
+    return {"points": len(recipe.benchmark.points)}
 
 
 def load(ctx: StageContext) -> dict:
-    from recipebench.results.loading import load_run
+    from recipebench.pipeline.loading import load_run
     from recipebench.results.warehouse import open_warehouse
 
     run = ctx.run if ctx.run_config_data is not None else None
@@ -115,7 +166,7 @@ def load(ctx: StageContext) -> dict:
 
 
 def teardown(ctx: StageContext) -> dict:
-    from recipebench.workload import teardown as delete_run
+    from recipebench.cluster.workload import teardown as delete_run
 
     result = delete_run(ctx.run, ctx.cluster(), ctx.log)
     artifacts.record(ctx.recipe_id, ctx.run_key, leftover=result["left"])
@@ -123,7 +174,7 @@ def teardown(ctx: StageContext) -> dict:
 
 
 def check_regressions(ctx: StageContext) -> list:
-    from recipebench.results.loading import check_run
+    from recipebench.pipeline.loading import check_run
     from recipebench.results.warehouse import open_warehouse
 
     return check_run(ctx.run, open_warehouse(), ctx.log)

@@ -13,9 +13,10 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from recipebench.naming import EXPIRES_LABEL, MANAGED_BY, OWNER_LABEL, RECIPE_LABEL, RUN_LABEL, is_dns_label
-from recipebench.recipe import REPO_ROOT
-from recipebench.render import ManifestError, object_id
+from recipebench.catalog.naming import EXPIRES_LABEL, MANAGED_BY, OWNER_LABEL, RECIPE_LABEL, RUN_LABEL, is_dns_label
+from recipebench.catalog.paths import REPO_ROOT
+from recipebench.catalog.recipe import Recipe
+from recipebench.manifests.errors import ManifestError, object_id
 
 # GKE 1.33 is the newest minimum among the recipes (A4X needs 1.33.4-gke.1036000)
 KUBERNETES_VERSION = "1.33.0"
@@ -173,3 +174,12 @@ def validate_objects(objects: list[dict]) -> None:
     for obj in objects:
         _schema_check(obj)
         check_invariants(obj)
+
+
+def render_and_validate(recipe: Recipe) -> list[dict]:
+    """Every object an example run of the recipe creates, validated (what `recipebench validate` checks)."""
+    from recipebench.manifests.render import example_run, render_all
+
+    objects = render_all(example_run(recipe))
+    validate_objects(objects)
+    return objects

@@ -50,7 +50,7 @@ def secret_objects(run, names: dict[str, str | None], hf_token: str | None, ngc_
 
 
 def create_secrets(run, cluster, log) -> list[str]:
-    from recipebench.render import secret_names
+    from recipebench.manifests.render import secret_names
 
     names = secret_names(run)
     hf = connection_password(HF_CONN, "Hugging Face token") if names["hf"] else None

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from recipebench.recipe import REPO_ROOT
+from recipebench.catalog.paths import REPO_ROOT, VAR
 
 # Placeholders for the simulated cluster only: it never pulls a model or an image.
 SIM_CONNECTIONS = {
@@ -21,7 +21,7 @@ SIM_CONNECTIONS = {
 
 
 def _airflow_env() -> None:
-    home = Path(os.environ.setdefault("AIRFLOW_HOME", str(REPO_ROOT / "var" / "airflow")))
+    home = Path(os.environ.setdefault("AIRFLOW_HOME", str(VAR / "airflow")))
     os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO_ROOT / "dags"))
     os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(REPO_ROOT / "plugins"))
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
@@ -62,10 +62,10 @@ def run_recipe(recipe_id: str, params: dict[str, Any]) -> dict[str, Any]:
     """Run the DAG once; the outcome, including objects of the run still in the cluster afterwards."""
     from airflow.dag_processing.dagbag import DagBag
 
-    from recipebench import artifacts
-    from recipebench.cluster import ClusterError, Target
-    from recipebench.k8s import Cluster
-    from recipebench.naming import run_key, run_selector
+    from recipebench.catalog.naming import run_key, run_selector
+    from recipebench.cluster.access import ClusterError, Target
+    from recipebench.cluster.api import Cluster
+    from recipebench.pipeline import artifacts
     from recipebench.results.warehouse import WarehouseError, open_warehouse
 
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])

@@ -9,11 +9,12 @@ from typing import Any
 
 import yaml
 
-from recipebench import commands
-from recipebench.params import RunConfig, build_run_config
-from recipebench.recipe import REPO_ROOT, BenchmarkPoint, Recipe
+from recipebench.catalog.params import RunConfig, build_run_config
+from recipebench.catalog.paths import MANIFESTS
+from recipebench.catalog.recipe import BenchmarkPoint, Recipe
+from recipebench.manifests import command_lines
+from recipebench.manifests.errors import ManifestError
 
-MANIFESTS = REPO_ROOT / "include" / "manifests"
 SHAPE_TEMPLATES = {
     "single-host": "single-host.yaml.j2",
     "multi-host": "multi-host.yaml.j2",
@@ -21,10 +22,6 @@ SHAPE_TEMPLATES = {
     "disaggregated": "disaggregated.yaml.j2",
 }
 HELM_IMAGE = "alpine/helm:3.19.0"
-
-
-class ManifestError(ValueError):
-    """A template or value that does not make a valid object; names the object and the field."""
 
 
 @lru_cache(maxsize=1)
@@ -91,8 +88,8 @@ def context(run: RunConfig, image_digest: str | None = None) -> dict[str, Any]:
         "image": recipe.image_ref(image_digest),
         "secrets": secret_names(run),
         "config_map": run.child_name("config"),
-        "config_dir": commands.CONFIG_DIR,
-        "results_dir": commands.RESULTS_DIR,
+        "config_dir": command_lines.CONFIG_DIR,
+        "results_dir": command_lines.RESULTS_DIR,
         "node_selector": selector,
         "tolerations": tolerations,
         "probes": _probes(recipe),
@@ -100,17 +97,17 @@ def context(run: RunConfig, image_digest: str | None = None) -> dict[str, Any]:
     files: dict[str, str] = {}
     shape = recipe.topology.shape
     if shape in ("single-host", "multi-host"):
-        argv, files = commands.server_argv(recipe)
+        argv, files = command_lines.server_argv(recipe)
         ctx["server"] = {"argv": argv}
     elif shape == "offline":
-        _, files = commands.to_flags(recipe.serving.args)
+        _, files = command_lines.to_flags(recipe.serving.args)
         ctx["offline_script"] = _offline_script(recipe)
         ctx["deadline_seconds"] = (recipe.timeouts.ready_minutes
                                    + recipe.timeouts.point_minutes * len(recipe.benchmark.points)) * 60
     else:
         ctx["workers"] = {}
         for role in ("prefill", "decode"):
-            ctx["workers"][role], role_files = commands.worker_argv(recipe, role)
+            ctx["workers"][role], role_files = command_lines.worker_argv(recipe, role)
             files |= role_files
         ctx["compute_domain"] = run.child_name("domain")
         ctx["claim_template"] = run.child_name("channel")
@@ -124,10 +121,10 @@ def context(run: RunConfig, image_digest: str | None = None) -> dict[str, Any]:
             {"name": "configs", "configMap": {"name": ctx["config_map"]}},
         ]
         ctx["worker_mounts"] = [
-            {"name": "model", "mountPath": commands.MODEL_MOUNT, "readOnly": True},
+            {"name": "model", "mountPath": command_lines.MODEL_MOUNT, "readOnly": True},
             {"name": "nvidia", "mountPath": "/usr/local/nvidia"},
             {"name": "gib", "mountPath": "/usr/local/gib"},
-            {"name": "configs", "mountPath": commands.CONFIG_DIR, "readOnly": True},
+            {"name": "configs", "mountPath": command_lines.CONFIG_DIR, "readOnly": True},
         ]
     ctx["config_files"] = files
     return ctx
@@ -135,14 +132,14 @@ def context(run: RunConfig, image_digest: str | None = None) -> dict[str, Any]:
 
 def _offline_script(recipe: Recipe) -> str:
     model = recipe.model.name
-    points = "".join(commands.trtllm_point_script(recipe, p) for p in recipe.benchmark.points)
+    points = "".join(command_lines.trtllm_point_script(recipe, p) for p in recipe.benchmark.points)
     return (
         "set -euo pipefail\n"
-        f"mkdir -p {commands.RESULTS_DIR}\n"
+        f"mkdir -p {command_lines.RESULTS_DIR}\n"
         f"huggingface-cli download {model} --exclude '*original*' --local-dir /ssd/{model}\n"
         "export TOKENIZERS_PARALLELISM=false\n"
         f"{points}"
-        f"{commands.print_results_script()}"
+        f"{command_lines.print_results_script()}"
     )
 
 
@@ -191,7 +188,7 @@ def render_bench_job(run: RunConfig, point: BenchmarkPoint, index: int, image_di
         "job_name": bench_job_name(run, index),
         "client_image": client_image,
         "client_arch": client_arch,
-        "client_script": commands.client_script(recipe, point, host, port),
+        "client_script": command_lines.client_script(recipe, point, host, port),
     }
     (job,) = _load("bench-client.yaml.j2", ctx)
     return job
@@ -212,19 +209,6 @@ def example_run(recipe: Recipe, key: str = "r000000000") -> RunConfig:
 def render_all(run: RunConfig) -> list[dict]:
     return render_workload(run) + ([] if run.recipe.topology.shape == "offline" else [
         render_bench_job(run, p, i) for i, p in enumerate(run.recipe.benchmark.points)])
-
-
-def render_and_validate(recipe: Recipe) -> list[dict]:
-    from recipebench.validation import validate_objects
-
-    objects = render_all(example_run(recipe))
-    validate_objects(objects)
-    return objects
-
-
-def object_id(obj: dict) -> str:
-    meta = obj.get("metadata") or {}
-    return f"{obj.get('kind', '?')}/{meta.get('name', '?')}"
 
 
 def to_yaml_stream(objects: list[dict]) -> str:

@@ -16,11 +16,11 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from recipebench.accelerators import ACCELERATORS
-from recipebench.frameworks import FRAMEWORK_DEFAULTS
+from recipebench.catalog.accelerators import ACCELERATORS
+from recipebench.catalog.frameworks import FRAMEWORK_DEFAULTS
+from recipebench.catalog.paths import RECIPES
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_RECIPES_DIR = REPO_ROOT / "include" / "recipes"
+DEFAULT_RECIPES_DIR = RECIPES
 
 ArgValue = bool | int | float | str | list[str | int | float] | dict[str, Any] | None
 Shape = Literal["single-host", "multi-host", "offline", "disaggregated"]

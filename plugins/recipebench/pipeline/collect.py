@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from recipebench import artifacts
-from recipebench.commands import BEGIN, END
+from recipebench.manifests.command_lines import BEGIN, END
 from recipebench.parsers import ParseError, parse
+from recipebench.pipeline import artifacts
 
 _BEGIN = re.compile("^" + re.escape(BEGIN).replace(r"\{name\}", "(?P<name>.+)") + "$")
 
@@ -64,3 +64,17 @@ def ingest(recipe_id: str, run_key: str, tool: str, point, log: str, source: str
              "warnings": parsed.warnings}
     artifacts.save_parsed(recipe_id, run_key, point.id, entry)
     return entry
+
+
+def log_point(log, point_id: str, entry: dict) -> None:
+    """One line per collected point with its headline numbers, then the parser's warnings."""
+    r = entry["record"]
+    log.info("point %s: %s completed, %s failed, output %s tok/s, median TTFT %s ms, median TPOT %s ms -> %s",
+             point_id, r.get("completed"), r.get("failed"), _fmt(r.get("output_throughput")),
+             _fmt(r.get("ttft_median_ms")), _fmt(r.get("tpot_median_ms")), entry["artifact"])
+    for warning in entry.get("warnings") or []:
+        log.warning("point %s: %s", point_id, warning)
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.1f}"

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from recipebench.naming import object_name, run_labels
-from recipebench.recipe import Recipe, RecipeError, deep_merge, resolve
+from recipebench.catalog.naming import object_name, run_labels
+from recipebench.catalog.recipe import Recipe, RecipeError, deep_merge, resolve
 
 MAX_LEN = 131072
 

@@ -15,10 +15,10 @@ import gzip
 import json
 from dataclasses import dataclass, field
 
-from recipebench.k8s import Cluster, job_failed
-from recipebench.naming import MANAGED_BY, MANAGER
-from recipebench.params import RunConfig
-from recipebench.render import render_helm_job
+from recipebench.catalog.naming import MANAGED_BY, MANAGER
+from recipebench.catalog.params import RunConfig
+from recipebench.cluster.api import Cluster, job_failed
+from recipebench.manifests.render import render_helm_job
 
 HELM_SA = "recipebench-helm"
 PLATFORM_NGC_SECRET = "recipebench-platform-ngc"  # platform-level: no run label, no expiry
@@ -106,7 +106,7 @@ def install(run: RunConfig, cluster: Cluster, chart: Chart, log) -> None:
     env = []
     cluster.ensure_namespace(chart.namespace)
     if chart.ngc:
-        from recipebench.secrets import NGC_CONN, connection_password
+        from recipebench.cluster.secrets import NGC_CONN, connection_password
 
         key = connection_password(NGC_CONN, "NGC API key")
         cluster.apply([{"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {

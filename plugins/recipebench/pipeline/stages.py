@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recipebench.recipe import Recipe
+from recipebench.catalog.recipe import Recipe
 
 
 @dataclass(frozen=True)

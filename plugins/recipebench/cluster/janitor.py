@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-from recipebench.k8s import Cluster, managed_selector, oid
-from recipebench.naming import EXPIRES_LABEL
+from recipebench.catalog.naming import EXPIRES_LABEL
+from recipebench.cluster.api import Cluster, managed_selector, oid
 
 
 def expired(objects: list[dict], now: float) -> list[dict]:
@@ -42,7 +42,7 @@ def sweep(cluster: Cluster, log, now: float | None = None) -> list[str]:
 
 
 def sweep_all(log) -> dict[str, list[str]]:
-    from recipebench.cluster import ClusterError, janitor_targets
+    from recipebench.cluster.access import ClusterError, janitor_targets
 
     results, errors = {}, []
     for target in janitor_targets():

@@ -11,13 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from recipebench.naming import run_selector
+from recipebench.catalog.naming import run_selector
 
 WORKLOAD_KIND = {"single-host": ("apps/v1", "Deployment"), "multi-host": ("leaderworkerset.x-k8s.io/v1",
                                                                           "LeaderWorkerSet"),
                  "disaggregated": ("nvidia.com/v1alpha1", "DynamoGraphDeployment"), "offline": ("batch/v1", "Job")}
 IMAGE_ERRORS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 LOG_LINES = 20
+
+
+class WorkloadFailed(RuntimeError):
+    """The workload cannot serve; the message is the one-line reason."""
 
 
 @dataclass

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from airflow.sdk import DAG, CronTriggerTimetable, Param
 
-from recipebench.operators import BuildImageOperator, InvalidRecipeOperator, StageOperator, WaitReadyOperator
-from recipebench.params import form_schema
-from recipebench.recipe import Recipe, load_catalog
-from recipebench.stages import STAGES, minutes_for
+from recipebench.catalog.params import form_schema
+from recipebench.catalog.recipe import Recipe, load_catalog
+from recipebench.pipeline.operators import BuildImageOperator, InvalidRecipeOperator, StageOperator, WaitReadyOperator
+from recipebench.pipeline.stages import STAGES, minutes_for
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ import json
 import os
 from typing import Any
 
-from recipebench.recipe import REPO_ROOT
+from recipebench.catalog.paths import VAR
 
-DEFAULT_ARTIFACTS = f"file://{REPO_ROOT / 'var' / 'artifacts'}"
+DEFAULT_ARTIFACTS = f"file://{VAR / 'artifacts'}"
 
 
 def artifacts_root() -> str:
@@ -77,3 +77,10 @@ def parsed_entries(recipe_id: str, run_key: str) -> list[dict]:
         return []
     return [json.loads(p.read_text()) for p in sorted(folder.iterdir(), key=lambda p: p.name)
             if p.name.endswith(".json")]
+
+
+def point_id(entry: dict) -> str:
+    """The id of the point a parsed entry belongs to."""
+    from recipebench.catalog.recipe import BenchmarkPoint
+
+    return BenchmarkPoint.model_validate(entry["point"]).id

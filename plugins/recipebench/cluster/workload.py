@@ -1,0 +1,108 @@
+"""The workload on the cluster: deploy it, run one benchmark point as a Job, read the offline Job's
+output, tear it all down.
+
+Each function takes the run config and a Cluster; what to do with the outputs (archive, parse,
+load) is the pipeline's business (recipebench.pipeline.bodies).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from recipebench.catalog.naming import run_selector
+from recipebench.catalog.params import RunConfig
+from recipebench.catalog.recipe import BenchmarkPoint
+from recipebench.cluster.api import Cluster, job_failed, oid
+from recipebench.cluster.readiness import WORKLOAD_KIND
+from recipebench.manifests.render import bench_job_name, render_bench_job, render_workload
+
+
+class BenchmarkFailed(RuntimeError):
+    """A benchmark point did not produce a result; the message names the point and why."""
+
+    def __init__(self, message: str, pod: str | None = None, log_text: str = ""):
+        super().__init__(message)
+        self.pod, self.log_text = pod, log_text
+
+
+def deploy(run: RunConfig, cluster: Cluster, image_digest: str | None, log) -> list[str]:
+    from recipebench.manifests.validation import validate_objects
+
+    objects = render_workload(run, image_digest)
+    validate_objects(objects)
+    cluster.ensure_namespace(run.recipe.cluster.namespace)
+    applied = cluster.apply(objects)
+    for o in applied:
+        log.info("applied %s", o)
+    return applied
+
+
+def readiness_limits(run: RunConfig, cluster_target) -> tuple[float, float, float]:
+    """(capacity limit, ready limit, poll interval) in real seconds on this cluster's clock."""
+    t = run.recipe.timeouts
+    return (cluster_target.seconds(t.capacity_minutes * 60), cluster_target.seconds(t.ready_minutes * 60),
+            cluster_target.seconds(20))
+
+
+@dataclass(frozen=True)
+class PointOutput:
+    job: str  # the Job's name
+    pod: str  # the pod whose log holds the output
+    log_text: str
+
+
+def run_point(run: RunConfig, cluster: Cluster, point: BenchmarkPoint, index: int, image_digest: str | None,
+              log) -> PointOutput:
+    """Run one point's client Job to the end and return its pod log; BenchmarkFailed when the Job failed."""
+    recipe, ns = run.recipe, run.recipe.cluster.namespace
+    name = bench_job_name(run, index)
+    cluster.apply([render_bench_job(run, point, index, image_digest)])
+    log.info("point %s: Job %s started", point.id, name)
+    final = cluster.wait_job(ns, name, cluster.target.seconds(recipe.timeouts.point_minutes * 60),
+                             cluster.target.seconds(15))
+    pod = job_pod(cluster, ns, name)
+    log_text = cluster.logs(ns, pod)
+    if job_failed(final):
+        tail = log_text.strip().splitlines()[-10:]
+        reason = tail[-1] if tail else "no log"
+        log.error("point %s: benchmark Job %s failed: %s", point.id, name, reason)
+        for line in tail:
+            log.error("  %s", line)
+        raise BenchmarkFailed(f"point {point.id}: benchmark Job {name} failed: {reason}", pod, log_text)
+    return PointOutput(name, pod, log_text)
+
+
+def delete_point_job(run: RunConfig, cluster: Cluster, index: int) -> None:
+    cluster.delete({"apiVersion": "batch/v1", "kind": "Job",
+                    "metadata": {"name": bench_job_name(run, index), "namespace": run.recipe.cluster.namespace}})
+
+
+def offline_output(run: RunConfig, cluster: Cluster) -> PointOutput:
+    """The offline workload is itself the benchmark: its Job's pod log holds every point's report."""
+    ns = run.recipe.cluster.namespace
+    pod = job_pod(cluster, ns, run.name)
+    return PointOutput(run.name, pod, cluster.logs(ns, pod))
+
+
+def job_pod(cluster: Cluster, ns: str, job_name: str) -> str:
+    pods = cluster.pods(ns, f"job-name={job_name}")
+    if not pods:
+        raise BenchmarkFailed(f"Job {ns}/{job_name} has no pod to read its output from")
+    return pods[0]["metadata"]["name"]
+
+
+def teardown(run: RunConfig, cluster: Cluster, log) -> dict:
+    """Delete everything labelled with the run, Jobs and their pods included; what is already gone
+    is fine. With keep-alive only the benchmark Jobs go; the expiry label lets the janitor take the
+    rest later."""
+    keep_server = run.keep_alive
+    keep = (lambda obj: (obj.get("metadata", {}).get("labels") or {}).get("recipebench.dev/point") is None) \
+        if keep_server else (lambda obj: False)
+    deleted = cluster.delete_labelled(run_selector(run.run_key), keep=keep, log=log)
+    left = [oid(o) for o in cluster.list_labelled(run_selector(run.run_key)) if not keep(o)]
+    if keep_server:
+        _, kind = WORKLOAD_KIND[run.recipe.topology.shape]
+        log.info("keep-alive: %s %s stays up until %s (expiry label); the janitor removes it then",
+                 kind, run.name, run.expires_at)
+    log.info("teardown: deleted %d object(s)%s", len(deleted), f", still present: {left}" if left else "")
+    return {"deleted": deleted, "left": left}

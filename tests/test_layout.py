@@ -1,0 +1,99 @@
+"""The package's shape: imports go one way between its subpackages, only the runner imports the
+simulator, and the README's layout table names the folders that exist."""
+
+import ast
+import re
+
+from tests.conftest import REPO
+
+PACKAGE = REPO / "plugins" / "recipebench"
+
+# what each subpackage may import (besides itself); everything in one direction:
+# catalog <- manifests <- cluster <- pipeline <- cli, with parsers and results on the catalog only
+ALLOWED = {
+    "catalog": set(),
+    "parsers": {"catalog"},
+    "results": {"catalog"},
+    "manifests": {"catalog"},
+    "cluster": {"catalog", "manifests"},
+    "pipeline": {"catalog", "manifests", "cluster", "parsers", "results"},
+    "ui": {"catalog", "results"},
+    "sim": {"catalog", "manifests", "cluster"},
+    "cli": {"catalog", "manifests", "cluster", "pipeline", "parsers", "results", "ui", "sim"},
+}
+# top-level modules and the layer they belong to
+TOP_LEVEL = {"__init__": "catalog", "__main__": "cli", "triggers": "pipeline"}
+SIM_IMPORTERS = {"recipebench.cli.runner"}  # and the tests
+
+
+def module_name(path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "catalog"  # recipebench itself
+    return TOP_LEVEL.get(parts[1], parts[1]) if (PACKAGE / f"{parts[1]}.py").exists() else parts[1]
+
+
+def imports(source: str) -> set[str]:
+    """Every recipebench module this source imports, at any depth (a lazy import is still a dependency)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("recipebench")}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("recipebench"):
+            # `from recipebench.x import y`: y is a module or a name defined in x
+            found |= {f"{node.module}.{a.name}" if _is_module(node.module, a.name) else node.module for a in node.names}
+    return found
+
+
+def _is_module(package: str, name: str) -> bool:
+    base = PACKAGE.parent.joinpath(*package.split("."))
+    return (base / f"{name}.py").exists() or (base / name / "__init__.py").exists()
+
+
+def violations(edges: dict[str, set[str]]) -> list[str]:
+    problems = []
+    for source, targets in sorted(edges.items()):
+        for target in sorted(targets):
+            src, dst = layer(source), layer(target)
+            if src != dst and dst not in ALLOWED[src]:
+                problems.append(f"{source} ({src}) imports {target} ({dst})")
+            if dst == "sim" and src != "sim" and source not in SIM_IMPORTERS:
+                problems.append(f"{source} imports the simulator ({target}); only {sorted(SIM_IMPORTERS)} may")
+    return problems
+
+
+def package_edges() -> dict[str, set[str]]:
+    return {module_name(p): imports(p.read_text()) for p in PACKAGE.rglob("*.py")}
+
+
+def test_imports_go_one_way():
+    edges = package_edges()
+    assert sum(len(t) for t in edges.values()) > 100, "the import graph looks empty: the parser is broken"
+    assert {layer(m) for m in edges} <= set(ALLOWED), f"a subpackage with no rule: {sorted({layer(m) for m in edges})}"
+    assert violations(edges) == []
+
+
+def test_the_check_catches_a_wrong_way_import():
+    """The checker itself: an upward import, a lazy one inside a function, and a simulator import are found."""
+    lazy = "def f():\n    from recipebench.pipeline.artifacts import record\n"
+    edges = {"recipebench.cluster.workload": imports(lazy),
+             "recipebench.results.rows": {"recipebench.parsers.common"},
+             "recipebench.pipeline.bodies": {"recipebench.sim.server"},
+             "recipebench.cli.runner": {"recipebench.sim"}}
+    found = violations(edges)
+    assert any("cluster.workload (cluster) imports recipebench.pipeline.artifacts (pipeline)" in v for v in found)
+    assert any("results.rows (results) imports recipebench.parsers.common (parsers)" in v for v in found)
+    assert any("pipeline.bodies imports the simulator" in v for v in found)
+    assert not any(v.startswith("recipebench.cli.runner") for v in found)
+
+
+def test_readme_layout_table_matches_the_folders():
+    readme = (REPO / "README.md").read_text()
+    listed = set(re.findall(r"^\| `plugins/recipebench/(\w+)/` \|", readme, flags=re.M))
+    actual = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert listed == actual, f"README lists {sorted(listed)}, the package has {sorted(actual)}"
