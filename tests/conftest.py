@@ -1,4 +1,4 @@
-"""Test set-up: a private AIRFLOW_HOME and artifacts folder, and where ../shared is."""
+"""Test set-up: a private AIRFLOW_HOME, artifacts folder and warehouse; where the fixtures are."""
 
 import os
 import subprocess
@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("RECIPEBENCH_SHARED", REPO.parent / "shared"))
-FIXTURES = SHARED / "fixtures" / "bench-outputs"
+FIXTURES = REPO / "tests" / "fixtures" / "bench-outputs"  # real outputs, copied in with their sources
 
 _HOME = Path(tempfile.mkdtemp(prefix="recipebench-airflow-"))
 os.environ.update(

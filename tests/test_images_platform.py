@@ -30,45 +30,69 @@ from tests.conftest import REPO
 log = logging.getLogger("test")
 
 
-@pytest.mark.parametrize("recipe_id, build_arg, platform", [
-    ("sglang-a3ultra-deepseek-r1", "SGLANG_VERSION=${_TAG}", None),
-    ("sglang-a3mega-deepseek-r1-lws", "SGLANG_VERSION=${_TAG}", None),
-    ("vllm-a4-deepseek-r1", "VLLM_VERSION=${_TAG}", None),
-    ("dynamo-a4x-deepseek-r1-1p1d", "DYNAMO_VERSION=${_TAG}", "linux/arm64"),
+@pytest.mark.parametrize("recipe_id, build_arg", [
+    ("sglang-a3ultra-deepseek-r1", "SGLANG_VERSION=v0.4.6.post4-cu124"),
+    ("sglang-a3mega-deepseek-r1-lws", "SGLANG_VERSION=v0.4.3.post2-cu125-srt"),
+    ("vllm-a4-deepseek-r1", "VLLM_VERSION=v0.9.1"),
 ])
-def test_build_requests_parse_as_cloud_build_builds(recipe_id, build_arg, platform):
+def test_build_requests_parse_as_cloud_build_builds(recipe_id, build_arg):
     recipe = load_recipe(recipe_id)
-    request = build_request(recipe)
-    build = Build(request)  # what the operator hands to Cloud Build
+    build = Build(build_request(recipe))  # what the operator hands to Cloud Build
     assert build.options.machine_type.name == "E2_HIGHCPU_32"
     assert build.options.disk_size_gb == 1000 and build.timeout.total_seconds() == 7200
-    assert build.substitutions["_TAG"] == recipe.image.tag
-    assert build.substitutions["_ARTIFACT_REGISTRY"] == recipe.cluster.artifact_registry
-    assert build.substitutions["_IMAGE"] == recipe.image.repository
     args = [a for step in build.steps for a in step.args]
-    assert build_arg in args
-    assert not any(step.name.endswith("git") and "git_source" in str(step) for step in build.steps)
-    if platform:
-        assert "--platform" in args and args[args.index("--platform") + 1] == platform and "--push" in args
-    else:
-        assert list(build.images) == ["${_ARTIFACT_REGISTRY}/${_IMAGE}:${_TAG}"]
+    assert build_arg in args, "the recipe's substitutions are filled in"
+    assert list(build.images) == [recipe.image_ref()]
+    assert not any("${_" in a for a in args + list(build.images)), "no user substitution left for Cloud Build"
+
+
+def test_dynamo_builds_its_client_image_and_uses_ngc_for_the_server():
+    """The Dynamo runtime comes prebuilt from NGC; the AIPerf client runs from a small image of its own,
+    which is built (amd64, pinned version) when the registry does not have it."""
+    recipe = load_recipe("dynamo-a4x-deepseek-r1-1p1d")
+    assert recipe.image_ref() == "nvcr.io/nvidia/ai-dynamo/sglang-runtime:0.7.0"
+    decision = decide(recipe, "cloudbuild", {})
+    assert decision["action"] == "build" and decision["roles"] == ["client"]
+    assert "prebuilt image nvcr.io/nvidia/ai-dynamo/sglang-runtime:0.7.0" in decision["reason"]
+    build = Build(build_request(recipe, ["client"]))
+    client = f"{recipe.cluster.artifact_registry}/aiperf-client:0.13.0"
+    assert list(build.images) == [client] and build.options.machine_type.name == "E2_HIGHCPU_8"
+    assert any("aiperf==0.13.0" in a for s in build.steps for a in s.args)
+    assert [s.id for s in build.steps] == ["client-dockerfile", "client-build"]
+    assert decide(recipe, "cloudbuild", {"client": "sha256:c1"})["action"] == "skip"
+
+
+def test_a_custom_dynamo_runtime_is_built_with_upstreams_build_script_for_arm64():
+    """ai-dynamo/dynamo container/Dockerfile.sglang starts FROM build.sh's first-stage image and defaults to
+    amd64 packages; build.sh --platform linux/arm64 passes ARCH=arm64/ARCH_ALT=aarch64 (container/build.sh)."""
+    from recipebench.catalog.recipe import deep_merge, resolve
+
+    base = load_recipe("dynamo-a4x-deepseek-r1-1p1d")
+    custom = resolve(base.id, deep_merge(base.model_dump(mode="json", exclude={"id"}),
+                                         {"image": {"build": "dynamo-sglang", "repository": "dynamo-sglang"}}), "t")
+    build = Build(build_request(custom))
+    script = " ".join(a for s in build.steps for a in s.args)
+    assert "bash container/build.sh --framework sglang --platform linux/arm64 --target runtime" in script
+    assert "docker build" not in script and "Dockerfile.sglang" not in script
+    assert "--branch v0.7.0" in script and build.timeout.total_seconds() == 43200 + 1800  # server, then client
+    assert [s.id.split("-")[0] for s in build.steps] == ["server"] * 3 + ["client"] * 2
 
 
 def test_prebuilt_images_build_nothing():
     recipe = load_recipe("trtllm-a4x-deepseek-r1-nvfp4")
     assert build_request(recipe) is None
-    decision = decide(recipe, "cloudbuild", None)
+    decision = decide(recipe, "cloudbuild", {})
     assert decision["action"] == "skip" and "prebuilt image nvcr.io/nvidia/tensorrt-llm/release:1.3.0rc5" in \
         decision["reason"]
 
 
 def test_existing_tag_is_reused_with_its_digest():
     recipe = load_recipe("vllm-a4-deepseek-r1")
-    decision = decide(recipe, "cloudbuild", "sha256:abc")
-    assert decision == {"action": "skip", "image": recipe.image_ref(), "digest": "sha256:abc",
-                        "reason": f"{recipe.image_ref()} already exists in Artifact Registry (sha256:abc): not rebuilt"}
-    assert decide(recipe, "cloudbuild", None)["action"] == "build"
-    assert decide(recipe, "assume-present", None)["digest"] is None
+    decision = decide(recipe, "cloudbuild", {"server": "sha256:abc"})
+    assert (decision["action"], decision["digests"]) == ("skip", {"server": "sha256:abc"})
+    assert decision["reason"] == f"{recipe.image_ref()} already exists in Artifact Registry (sha256:abc): not rebuilt"
+    assert decide(recipe, "cloudbuild", {})["action"] == "build"
+    assert decide(recipe, "assume-present", {})["digests"] == {"server": None}
 
 
 def test_digest_pins_the_manifests():
@@ -79,14 +103,15 @@ def test_digest_pins_the_manifests():
     result = {"results": {"images": [{"name": image, "digest": "sha256:0123"}]}}
     digest = digest_from_build(result, image)
     assert digest == "sha256:0123"
-    dep = [o for o in render_workload(example_run(recipe), digest) if o["kind"] == "Deployment"][0]
+    dep = [o for o in render_workload(example_run(recipe), {"server": digest}) if o["kind"] == "Deployment"][0]
     assert dep["spec"]["template"]["spec"]["containers"][0]["image"].endswith("/vllm-openai@sha256:0123")
 
 
 def test_build_spec_cli():
     out = subprocess.run([sys.executable, "-m", "recipebench", "build-spec", "sglang-a3ultra-deepseek-r1"], cwd=REPO,
                          capture_output=True, text=True)
-    assert out.returncode == 0 and Build(json.loads(out.stdout)).substitutions["_IMAGE"] == "sglang"
+    assert out.returncode == 0 and list(Build(json.loads(out.stdout)).images) == [
+        load_recipe("sglang-a3ultra-deepseek-r1").image_ref()]
     none = subprocess.run([sys.executable, "-m", "recipebench", "build-spec", "trtllm-a4x-deepseek-r1-nvfp4"],
                           cwd=REPO, capture_output=True, text=True)
     assert none.returncode == 2 and "prebuilt image" in none.stderr

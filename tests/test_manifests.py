@@ -12,9 +12,15 @@ import yaml
 from recipebench.catalog.recipe import deep_merge, load_catalog, load_recipe, resolve
 from recipebench.manifests.errors import ManifestError
 from recipebench.manifests.render import _env, example_run, render_all, render_workload, to_yaml_stream
-from recipebench.manifests.validation import REQUIRED_LABELS, check_invariants, pod_templates, validate_objects
+from recipebench.manifests.validation import (
+    FRAMEWORK_CONTAINERS,
+    REQUIRED_LABELS,
+    check_invariants,
+    pod_templates,
+    validate_objects,
+)
 
-from tests.conftest import REPO, SHARED
+from tests.conftest import REPO
 
 SNAPSHOTS = REPO / "tests" / "snapshots"
 RECIPES = sorted(load_catalog()[0])
@@ -24,8 +30,12 @@ def rendered(recipe_id):
     return render_all(example_run(load_recipe(recipe_id)))
 
 
-def test_lws_crd_is_read_from_shared():
-    assert (SHARED / "schemas" / "crds" / "leaderworkerset.x-k8s.io_leaderworkersets.v0.9.0.yaml").exists()
+def test_every_crd_the_validation_reads_is_in_the_project():
+    from recipebench.manifests.validation import CRDS
+
+    for name in CRDS.values():
+        assert (REPO / "include" / "schemas" / "crds" / name).exists(), name
+        assert name in (REPO / "include" / "schemas" / "SOURCES.md").read_text(), f"{name} has no source"
 
 
 @pytest.mark.parametrize("recipe_id", RECIPES)
@@ -42,11 +52,9 @@ def test_renders_validates_and_matches_snapshot(recipe_id):
 
 
 def containers(obj):
-    for _, t in pod_templates(obj):
-        spec = t.get("spec") or t.get("extraPodSpec") or {}
-        yield from spec.get("containers", [])
-        if "mainContainer" in spec:
-            yield spec["mainContainer"]
+    """The containers running the recipe's image (not the network profile's init and sidecar containers)."""
+    for _, _, found in pod_templates(obj):
+        yield from (c for c in found if c.get("name", "main") in FRAMEWORK_CONTAINERS)
 
 
 @pytest.mark.parametrize("recipe_id", RECIPES)
@@ -57,8 +65,7 @@ def test_invariants(recipe_id):
     for obj in objects:
         assert all(k in obj["metadata"]["labels"] for k in REQUIRED_LABELS), obj["metadata"]["name"]
         assert len(obj["metadata"]["name"]) <= 63
-        for path, template in pod_templates(obj):
-            labels = template.get("labels") or template["metadata"]["labels"]
+        for path, labels, _ in pod_templates(obj):
             assert all(k in labels for k in REQUIRED_LABELS), f"{obj['metadata']['name']} {path}"
         assert not re.search(r"hf_[A-Za-z0-9]{20,}|nvapi-", yaml.safe_dump(obj)), "a token-like value is inline"
         assert obj["kind"] != "Secret"
@@ -76,7 +83,7 @@ def test_invariants(recipe_id):
                 svc = obj["spec"]["services"][role]
                 assert svc["resources"]["limits"]["gpu"] == str(gpus)
                 main = svc["extraPodSpec"]["mainContainer"]
-                assert "readinessProbe" in main and main["args"][main["args"].index("--host") + 1] == "0.0.0.0"
+                assert "readinessProbe" in svc and " --host 0.0.0.0 " in main["args"][0]
     assert gpu_workloads or recipe.topology.shape == "disaggregated"
 
 

@@ -69,6 +69,9 @@ SCENARIOS = [
     ("corrupt-output", "trtllm-a4x-deepseek-r1-nvfp4", "benchmark", "ParseError"),
     ("helm-failure", "sglang-a3mega-deepseek-r1-lws", "ensure_platform",
      "helm install of lws 0.9.0 failed: Error: INSTALLATION FAILED"),
+    ("model-never-served", "sglang-a3ultra-llama4-scout", "wait_ready",
+     "reports ready but /v1/models does not list meta-llama/Llama-4-Scout-17B-16E-Instruct yet"),
+    ("log-rotated", "vllm-a4-deepseek-r1", "benchmark", "result.json ("),
 ]
 
 

@@ -9,31 +9,42 @@ from __future__ import annotations
 
 FRAMEWORK_DEFAULTS: dict[str, dict] = {
     "sglang": {
-        "image": {"build": "sglang", "repository": "sglang"},
+        # built from gpu-recipes src/docker/sglang, whose requirements install hf_transfer
+        "image": {"build": "sglang", "repository": "sglang", "hf_transfer": True},
         "serving": {"port": 30000, "health_path": "/health", "args": {"host": "0.0.0.0"}},
         "benchmark": {"tool": "sglang-bench-serving"},
         "topology": {"shape": "single-host"},
     },
     "vllm": {
-        "image": {"build": "vllm", "repository": "vllm-openai"},
+        # built from gpu-recipes src/docker/vllm, whose requirements install hf-transfer
+        "image": {"build": "vllm", "repository": "vllm-openai", "hf_transfer": True},
         "serving": {"port": 8000, "health_path": "/health", "args": {"host": "0.0.0.0", "port": 8000}},
         "benchmark": {"tool": "vllm-benchmark-serving"},
         "topology": {"shape": "single-host"},
     },
     "trtllm": {
-        # The NGC image is used as published: nothing to build (gpu-recipes.md 3.2).
-        "image": {"build": None, "repository": "nvcr.io/nvidia/tensorrt-llm/release"},
+        # The NGC image is used as published: nothing to build (gpu-recipes.md 3.2). It is not known to ship
+        # hf_transfer (the upstream launcher pip-installed it at start), so the download runs without it.
+        "image": {"build": None, "repository": "nvcr.io/nvidia/tensorrt-llm/release", "hf_transfer": False},
         "serving": {"port": 0, "health_path": ""},
         "benchmark": {"tool": "trtllm-bench"},
         "topology": {"shape": "offline"},
         "secrets": {"ngc": False},
     },
     "dynamo": {
-        "image": {"build": "dynamo-sglang", "repository": "dynamo-sglang"},
-        "serving": {"port": 8000, "health_path": "/health", "env": {
+        # NGC's runtime image by default. A custom build (image.build: dynamo-sglang) runs upstream's
+        # container/build.sh for linux/arm64: Dockerfile.sglang alone cannot be built (its base image comes
+        # from build.sh's first stage and it defaults to ARCH=amd64).
+        "image": {"build": None, "repository": "nvcr.io/nvidia/ai-dynamo/sglang-runtime", "hf_transfer": False},
+        "serving": {"port": 8000, "health_path": "/health",
+                    # DeepEP/NVSHMEM need the devices: the upstream chart runs workers privileged
+                    "privileged": True,
+                    # the upstream chart's worker library path, now put in front of the image's own
+                    "library_path": ["/usr/local/ucx/lib", "/usr/local/ucx/lib/ucx",
+                                     "/opt/nvidia/nvda_nixl/lib/aarch64-linux-gnu",
+                                     "/opt/nvidia/nvda_nixl/lib/aarch64-linux-gnu/plugins", "/usr/local/nvidia/lib64"],
+                    "env": {
             # the worker environment of the upstream chart (gpu-recipes.md 4.4), common to all roles
-            "LD_LIBRARY_PATH": "/usr/local/ucx/lib:/usr/local/ucx/lib/ucx:/opt/nvidia/nvda_nixl/lib/aarch64-linux-gnu:"
-                               "/opt/nvidia/nvda_nixl/lib/aarch64-linux-gnu/plugins:/usr/local/nvidia/lib64",
             "GLOO_SOCKET_IFNAME": "eth0", "TP_SOCKET_IFNAME": "eth0", "PYTHONUNBUFFERED": "1",
             "DYN_SKIP_SGLANG_LOG_FORMATTING": "1",
             "SGLANG_DISAGGREGATION_HEARTBEAT_MAX_FAILURE": "100000",
@@ -42,7 +53,8 @@ FRAMEWORK_DEFAULTS: dict[str, dict] = {
             "SGLANG_DISABLE_TP_MEMORY_INBALANCE_CHECK": "1", "MC_TE_METRIC": "true", "MC_FORCE_MNNVL": "1",
             "NCCL_MNNVL_ENABLE": "1", "NCCL_CUMEM_ENABLE": "1",
         }},
-        "benchmark": {"tool": "aiperf"},
+        # upstream benchmarks the frontend's /v1/completions (the chat template would add tokens)
+        "benchmark": {"tool": "aiperf", "endpoint": "completions"},
         "topology": {"shape": "disaggregated"},
         # the frontend and platform images come from nvcr.io (gpu-recipes.md 4.7)
         "secrets": {"ngc": True},

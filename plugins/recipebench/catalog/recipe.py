@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from recipebench.catalog.accelerators import ACCELERATORS
 from recipebench.catalog.frameworks import FRAMEWORK_DEFAULTS
 from recipebench.catalog.paths import RECIPES
+from recipebench.catalog.tools import OWN_IMAGE
 
 DEFAULT_RECIPES_DIR = RECIPES
 
@@ -43,6 +44,8 @@ class ModelSpec(_Strict):
     variants: list[str] = []
     # where the weights come from: downloaded from Hugging Face at start, or pre-staged in GCS
     source: Literal["huggingface", "gcs"] = "huggingface"
+    # size of the weights: the startup budget must leave time to fetch and load them
+    size_gb: PosInt | None = None
 
     @property
     def choices(self) -> list[str]:
@@ -56,6 +59,10 @@ class ImageSpec(_Strict):
     build: Literal["sglang", "vllm", "dynamo-sglang"] | None = None
     # images other than the server's (Dynamo frontend), used as published
     frontend: str | None = None
+    # whether the image ships the hf_transfer package: huggingface_hub raises a ValueError when
+    # HF_HUB_ENABLE_HF_TRANSFER=1 and the package is missing (file_download.py, http_get), so the
+    # variable is set only for images known to have it
+    hf_transfer: bool = False
 
 
 class ServingSpec(_Strict):
@@ -64,6 +71,18 @@ class ServingSpec(_Strict):
     # command-line flags of the server; a mapping value is written to a file and the flag gets its path
     args: dict[str, ArgValue] = {}
     env: dict[str, str] = {}
+    # folders put in front of the image's LD_LIBRARY_PATH by the container's shell: a pod env entry
+    # would replace the image's value (NGC images carry CUDA compat and TensorRT paths there)
+    library_path: list[str] = []
+    privileged: bool = False
+
+    @field_validator("env")
+    @classmethod
+    def _no_library_path_env(cls, env: dict[str, str]) -> dict[str, str]:
+        if "LD_LIBRARY_PATH" in env:
+            raise ValueError("LD_LIBRARY_PATH replaces the image's own value; list the folders in "
+                             "serving.library_path instead, which extends it")
+        return env
 
 
 class RoleSpec(_Strict):
@@ -73,6 +92,9 @@ class RoleSpec(_Strict):
     nodes: PosInt = 1  # nodes per replica
     args: dict[str, ArgValue] = {}
     env: dict[str, str] = {}
+    # "always-true": an exec probe that never fails, as the upstream chart gives prefill workers, whose
+    # /live may not answer under a full prefill batch (the operator adds a default probe when none is given)
+    liveness: Literal["http", "always-true"] = "http"
 
 
 class TopologySpec(_Strict):
@@ -105,12 +127,11 @@ class TopologySpec(_Strict):
 
 
 class BenchmarkPoint(_Strict):
-    input_len: PosInt
+    input_len: PosInt  # tokens per request; with uniform lengths, the longest
     output_len: PosInt
     num_prompts: PosInt
     concurrency: PosInt | None = None  # None: unbounded
     request_rate: float | None = Field(default=None, gt=0)  # None: send all at once (inf)
-    range_ratio: float = Field(default=1.0, gt=0, le=1)
 
     @property
     def id(self) -> str:
@@ -120,9 +141,36 @@ class BenchmarkPoint(_Strict):
         return f"i{self.input_len}-o{self.output_len}-c{conc}-r{rate}-n{self.num_prompts}"
 
 
+class LengthSpec(_Strict):
+    """How request lengths vary, stated once per recipe; each tool's flags are translated from it
+    (manifests.command_lines.length_flags).
+
+    fixed: every request has exactly input_len / output_len tokens.
+    uniform: input and output lengths drawn independently and uniformly from the integers in
+    [int(L * min_fraction), L], L being the point's length: the semantics of sglang's
+    --random-range-ratio (bench_serving.sample_random_requests) and of the vLLM-derived clients
+    the upstream Dynamo recipe used.
+    """
+
+    distribution: Literal["fixed", "uniform"] = "fixed"
+    min_fraction: float | None = Field(default=None, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LengthSpec:
+        if (self.distribution == "uniform") != (self.min_fraction is not None):
+            raise ValueError("min_fraction is required with distribution uniform and meaningless with fixed")
+        return self
+
+    def shortest(self, length: int) -> int:
+        return length if self.min_fraction is None else max(1, int(length * self.min_fraction))
+
+
 class BenchmarkSpec(_Strict):
     tool: Tool
     dataset: Literal["random"] = "random"
+    lengths: LengthSpec = LengthSpec()
+    # the OpenAI endpoint a client that offers the choice sends to (the chat template adds tokens)
+    endpoint: Literal["completions", "chat"] = "completions"
     points: list[BenchmarkPoint] = Field(min_length=1)
     extra_args: dict[str, ArgValue] = {}
 
@@ -188,6 +236,9 @@ class Recipe(_Strict):
     def _registry_for_builds(self) -> Recipe:
         if self.image.build and not self.cluster.artifact_registry:
             raise ValueError("an image built by Cloud Build needs cluster.artifact_registry to push to")
+        if self.benchmark.tool in OWN_IMAGE and not self.cluster.artifact_registry:
+            raise ValueError(f"the {self.benchmark.tool} client runs from its own image, built into "
+                             "cluster.artifact_registry: set it")
         return self
 
     @model_validator(mode="after")
@@ -196,6 +247,46 @@ class Recipe(_Strict):
         if offline != (self.benchmark.tool == "trtllm-bench"):
             raise ValueError(f"benchmark tool {self.benchmark.tool} does not fit the {self.topology.shape} shape")
         return self
+
+    @model_validator(mode="after")
+    def _requests_fit_the_context(self) -> Recipe:
+        """A request longer than the server's context is refused by the server: the point would
+        measure errors, not the model. Refuse the point here instead."""
+        limit = self.context_length
+        if limit is None:
+            return self
+        for p in self.benchmark.points:
+            if p.input_len + p.output_len > limit:
+                raise ValueError(f"benchmark point {p.id}: its longest request ({p.input_len} input + {p.output_len} "
+                                 f"output tokens) exceeds the server's context length of {limit} tokens")
+        return self
+
+    @model_validator(mode="after")
+    def _startup_budget_fits_the_model(self) -> Recipe:
+        """The weights must be fetched and loaded within timeouts.ready_minutes, or every night fails
+        with "not ready" (and LeaderWorkerSet recreates the group when a startup probe gives up)."""
+        needed = minimum_ready_minutes(self.model.size_gb)
+        if needed and self.timeouts.ready_minutes < needed:
+            raise ValueError(f"timeouts.ready_minutes {self.timeouts.ready_minutes} is too short for "
+                             f"{self.model.size_gb} GB of weights: at least {needed} (fetch at "
+                             f"{FETCH_GB_PER_MINUTE} GB/min + {LOAD_MINUTES} min to load)")
+        return self
+
+    @property
+    def context_length(self) -> int | None:
+        """The smallest context limit any server process of the recipe is started with, if one is set."""
+        keys = ("context-length", "max-model-len", "max_seq_len", "max-seq-len")
+        arg_sets = [self.serving.args] + [r.args for r in (self.topology.prefill, self.topology.decode) if r]
+        limits = [int(a[k]) for a in arg_sets for k in keys if isinstance(a.get(k), (int, str)) and str(a[k]).isdigit()]
+        return min(limits) if limits else None
+
+    @property
+    def served_model_name(self) -> str:
+        """The id the server lists in /v1/models and expects in requests."""
+        name = self.serving.args.get("served-model-name")
+        if isinstance(name, str):
+            return name
+        return f"/data/model/{self.model.name}" if self.model.source == "gcs" else self.model.name
 
     @property
     def acc(self):
@@ -207,6 +298,14 @@ class Recipe(_Strict):
         if self.image.build:
             repo = f"{self.cluster.artifact_registry}/{repo}"
         return f"{repo}@{digest}" if digest else f"{repo}:{self.image.tag}"
+
+    def client_image_ref(self, server_digest: str | None = None, client_digest: str | None = None) -> str:
+        """The benchmark client's image: its own small one (catalog.tools), or the server's."""
+        own = OWN_IMAGE.get(self.benchmark.tool)
+        if own is None:
+            return self.image_ref(server_digest)
+        repo = f"{self.cluster.artifact_registry}/{own.repository}"
+        return f"{repo}@{client_digest}" if client_digest else f"{repo}:{own.tag}"
 
     @property
     def gpu_count(self) -> int:
@@ -223,9 +322,24 @@ class Recipe(_Strict):
             mode="json",
         )
         determining["model"].pop("variants", None)
-        determining["benchmark"] = self.benchmark.model_dump(include={"tool", "dataset", "extra_args"}, mode="json")
+        determining["model"].pop("size_gb", None)
+        determining["benchmark"] = self.benchmark.model_dump(include={"tool", "dataset", "lengths", "endpoint",
+                                                                      "extra_args"}, mode="json")
         blob = json.dumps(determining, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# What a startup budget must cover (ModelSpec.size_gb): a conservative fetch rate (a single Hugging Face
+# download stream without hf_transfer runs at a few hundred MB/s) and the time to load the weights onto
+# the GPUs and warm up (CUDA graphs, compilation).
+FETCH_GB_PER_MINUTE = 10
+LOAD_MINUTES = 15
+
+
+def minimum_ready_minutes(size_gb: int | None) -> int | None:
+    if not size_gb:
+        return None
+    return -(-size_gb // FETCH_GB_PER_MINUTE) + LOAD_MINUTES
 
 
 def deep_merge(base: dict, override: dict) -> dict:

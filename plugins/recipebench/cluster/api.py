@@ -6,7 +6,6 @@ deleting, and reported when applying.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from recipebench.catalog.naming import MANAGED_BY, MANAGER
@@ -149,31 +148,29 @@ class Cluster:
             return f"(no log: {exc.reason})"
         return response.data.decode("utf-8", errors="replace")
 
+    def service_request(self, namespace: str, service: str, port: int, method: str, path: str,
+                        body: dict | None = None, timeout_s: float = 30) -> tuple[int, str]:
+        """(HTTP status, response text) of a request to a Service through the API server's service proxy
+        (/api/v1/namespaces/NS/services/NAME:PORT/proxy/PATH): the same credentials as every other call,
+        and no network route into the cluster needed. The path is put in the URL as is (the generated
+        client's connect_*_service_proxy_with_path would percent-encode its slashes)."""
+        from kubernetes.client.exceptions import ApiException
+
+        resource = f"/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy/{path.lstrip('/')}"
+        try:
+            response = self.client.call_api(
+                resource, method, header_params={"Accept": "application/json", "Content-Type": "application/json"},
+                body=body, auth_settings=["BearerToken"], _preload_content=False, _request_timeout=timeout_s)
+        except ApiException as exc:
+            return exc.status or 0, exc.body.decode(errors="replace") if isinstance(exc.body, bytes) else str(exc.body)
+        except Exception as exc:  # a timeout or a reset connection: the server is not answering
+            return 0, f"{type(exc).__name__}: {exc}"
+        data = response[0].data if isinstance(response, tuple) else response.data
+        return 200, data.decode(errors="replace")
+
     def ensure_namespace(self, namespace: str) -> None:
         if self.get("v1", "Namespace", None, namespace) is None:
             self.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}])
-
-    def wait_job(self, namespace: str, name: str, timeout_s: float, poll_s: float) -> dict:
-        """Poll a Job until it completes or fails; returns its final object."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            job = self.get("batch/v1", "Job", namespace, name)
-            if job is None:
-                raise ClusterError(f"Job {namespace}/{name} disappeared while running")
-            if job_condition(job, "Complete") or job_failed(job):
-                return job
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"Job {namespace}/{name} did not finish within {timeout_s:.0f} s")
-            time.sleep(poll_s)
-
-
-def job_condition(job: dict, kind: str) -> bool:
-    return any(c.get("type") == kind and str(c.get("status")) == "True"
-               for c in (job.get("status") or {}).get("conditions") or [])
-
-
-def job_failed(job: dict) -> bool:
-    return job_condition(job, "Failed")
 
 
 def managed_selector() -> str:

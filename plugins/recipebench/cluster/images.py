@@ -1,9 +1,12 @@
-"""Images: the Cloud Build request per framework, whether to build at all, and the digest to pin.
+"""Images: which ones a run needs, whether to build them, the Cloud Build request, the digests to pin.
 
-A recipe with a prebuilt image (TensorRT-LLM from NGC) builds nothing. A built image is looked up
-in Artifact Registry first (Docker Registry v2 API, with the Google connection's token); an
-existing tag is reused, so a nightly run builds once per version, not every night. The digest
-(from the registry, or from the build result) is what the manifests pin and the runs row records.
+A run needs the server's image and, for a client with an image of its own (AIPerf, catalog.tools),
+that one too. A prebuilt image (TensorRT-LLM and Dynamo from NGC) builds nothing. A built image is
+looked up in Artifact Registry first (Docker Registry v2 API, with the Google connection's token);
+an existing tag is reused, so a nightly run builds once per version, not every night. What is
+missing is built by ONE Cloud Build request (the specs' steps one after the other), so build_image
+defers once. The digests (from the registry, or from the build result) are what the manifests pin
+and the runs row records.
 
 RECIPEBENCH_IMAGES=assume-present skips the registry and Cloud Build entirely, for clusters that
 cannot reach Google (the simulated one): the run then records that no digest is known.
@@ -19,6 +22,7 @@ import yaml
 
 from recipebench.catalog.paths import CLOUDBUILD
 from recipebench.catalog.recipe import Recipe
+from recipebench.catalog.tools import OWN_IMAGE
 
 REGISTRY = re.compile(r"^(?P<location>[a-z0-9-]+)-docker\.pkg\.dev/(?P<project>[^/]+)/(?P<repo>[^/]+)$")
 
@@ -35,30 +39,71 @@ def registry_parts(recipe: Recipe) -> dict[str, str]:
     return m.groupdict()
 
 
-def cloudbuild_config(recipe: Recipe) -> dict[str, Any] | None:
-    """The Cloud Build config (config-file format) with this recipe's substitutions; None: nothing to build."""
-    if recipe.image.build is None:
+def needed(recipe: Recipe) -> dict[str, dict[str, Any]]:
+    """role (server, client) -> what the run needs: the image reference, and how to build it if at all."""
+    images = {"server": {"image": recipe.image_ref(), "build": recipe.image.build,
+                         "repository": recipe.image.repository, "tag": recipe.image.tag}}
+    own = OWN_IMAGE.get(recipe.benchmark.tool)
+    if own is not None:
+        images["client"] = {"image": recipe.client_image_ref(), "build": own.build, "repository": own.repository,
+                            "tag": own.tag}
+    return images
+
+
+def cloudbuild_config(recipe: Recipe, roles: list[str] | None = None) -> dict[str, Any] | None:
+    """ONE Cloud Build config (config-file format) that builds the images of these roles (default: every
+    image the recipe builds); None: nothing to build. Each spec's own substitutions are filled in and
+    its step ids prefixed, so several specs run one after the other in one build."""
+    parts = [(role, need) for role, need in needed(recipe).items()
+             if need["build"] and (roles is None or role in roles)]
+    if not parts:
         return None
-    config = yaml.safe_load((CLOUDBUILD / f"{recipe.image.build}.yaml").read_text())
-    config["substitutions"] |= {"_ARTIFACT_REGISTRY": recipe.cluster.artifact_registry,
-                                "_IMAGE": recipe.image.repository, "_TAG": recipe.image.tag}
-    config.setdefault("tags", []).append(recipe.id)
-    return config
+    merged: dict[str, Any] = {"steps": [], "images": [], "tags": ["recipebench", recipe.id], "timeout": 0}
+    for role, need in parts:
+        spec = yaml.safe_load((CLOUDBUILD / f"{need['build']}.yaml").read_text())
+        values = {**spec.get("substitutions", {}), "_ARTIFACT_REGISTRY": recipe.cluster.artifact_registry,
+                  "_IMAGE": need["repository"], "_TAG": need["tag"]}
+        spec = _substitute(spec, values)
+        for step in spec["steps"]:
+            step["id"] = f"{role}-{step['id']}"
+            if step.get("waitFor"):
+                step["waitFor"] = [f"{role}-{w}" if w != "-" else w for w in step["waitFor"]]
+        merged["steps"] += spec["steps"]
+        merged["images"] += spec.get("images", [])
+        merged["timeout"] += int(str(spec.get("timeout", "3600s")).rstrip("s"))  # the steps run one after another
+        merged.setdefault("options", spec.get("options", {}))  # the first (largest) spec's machine
+        merged["tags"] += [t for t in spec.get("tags", []) if t not in merged["tags"]]
+    merged["timeout"] = f"{merged['timeout']}s"
+    if not merged["images"]:
+        del merged["images"]  # specs that push themselves (buildx --push)
+    return merged
 
 
-def build_request(recipe: Recipe) -> dict[str, Any] | None:
+def _substitute(node, values: dict[str, str]):
+    """Fill ${_NAME} user substitutions in, leaving Cloud Build's own (${PROJECT_ID}) to it."""
+    if isinstance(node, dict):
+        return {k: _substitute(v, values) for k, v in node.items() if k != "substitutions"}
+    if isinstance(node, list):
+        return [_substitute(v, values) for v in node]
+    if isinstance(node, str):
+        for name, value in values.items():
+            node = node.replace(f"${{{name}}}", str(value))
+    return node
+
+
+def build_request(recipe: Recipe, roles: list[str] | None = None) -> dict[str, Any] | None:
     """The request for CloudBuildCreateBuildOperator: the config parsed as google-cloud-build's Build
     (proto JSON names -> snake_case dict), so a wrong field fails here, not in Cloud Build."""
     from google.cloud.devtools.cloudbuild_v1.types import Build
 
-    config = cloudbuild_config(recipe)
+    config = cloudbuild_config(recipe, roles)
     if config is None:
         return None
     try:
         build = Build.from_json(json.dumps(config))
     except Exception as exc:
-        raise ImageError(f"include/cloudbuild/{recipe.image.build}.yaml is not a valid Cloud Build request: {exc}") \
-            from None
+        specs = ", ".join(f"include/cloudbuild/{n['build']}.yaml" for n in needed(recipe).values() if n["build"])
+        raise ImageError(f"{specs}: not a valid Cloud Build request: {exc}") from None
     return Build.to_dict(build, preserving_proto_field_name=True, use_integers_for_enums=False,
                          always_print_fields_with_no_presence=False)
 
@@ -84,31 +129,42 @@ def registry_digest(image_repo: str, tag: str, gcp_conn_id: str = "google_cloud_
     return response.headers.get("Docker-Content-Digest")
 
 
-def decide(recipe: Recipe, mode: str, existing_digest: str | None) -> dict[str, Any]:
-    """Build or skip, and why (pure)."""
-    image = recipe.image_ref()
-    if recipe.image.build is None:
-        return {"action": "skip", "image": image, "digest": None,
-                "reason": f"prebuilt image {image}: nothing to build"}
-    if mode == "assume-present":
-        return {"action": "skip", "image": image, "digest": None,
-                "reason": f"RECIPEBENCH_IMAGES=assume-present: {image} is used as is, its digest is not known"}
-    if existing_digest:
-        return {"action": "skip", "image": image, "digest": existing_digest,
-                "reason": f"{image} already exists in Artifact Registry ({existing_digest}): not rebuilt"}
-    return {"action": "build", "image": image, "digest": None, "reason": f"{image} does not exist yet: building it"}
+def decide(recipe: Recipe, mode: str, existing: dict[str, str | None]) -> dict[str, Any]:
+    """Build or skip each needed image, and why (pure). existing: role -> digest found in the registry."""
+    roles, digests, reasons = [], {}, []
+    for role, need in needed(recipe).items():
+        image, digest = need["image"], existing.get(role)
+        if need["build"] is None:
+            digests[role] = None
+            reasons.append(f"prebuilt image {image}: nothing to build")
+        elif mode == "assume-present":
+            digests[role] = None
+            reasons.append(f"RECIPEBENCH_IMAGES=assume-present: {image} is used as is, its digest is not known")
+        elif digest:
+            digests[role] = digest
+            reasons.append(f"{image} already exists in Artifact Registry ({digest}): not rebuilt")
+        else:
+            digests[role] = None
+            roles.append(role)
+            reasons.append(f"{image} does not exist yet: building it")
+    return {"action": "build" if roles else "skip", "roles": roles, "digests": digests,
+            "images": {role: need["image"] for role, need in needed(recipe).items()}, "reason": "; ".join(reasons)}
 
 
 def prepare_build(recipe: Recipe, mode: str, log) -> dict[str, Any]:
     """The decision for this recipe; with action "build", also the request and where to run it."""
-    existing = None
-    if recipe.image.build and mode != "assume-present":
-        existing = registry_digest(f"{recipe.cluster.artifact_registry}/{recipe.image.repository}", recipe.image.tag)
+    existing = {}
+    if mode != "assume-present":
+        for role, need in needed(recipe).items():
+            if need["build"]:
+                existing[role] = registry_digest(f"{recipe.cluster.artifact_registry}/{need['repository']}",
+                                                 need["tag"])
     decision = decide(recipe, mode, existing)
     log.info("build_image: %s", decision["reason"])
     if decision["action"] == "build":
         parts = registry_parts(recipe)
-        decision |= {"request": build_request(recipe), "project": parts["project"], "location": parts["location"]}
+        decision |= {"request": build_request(recipe, decision["roles"]), "project": parts["project"],
+                     "location": parts["location"]}
     return decision
 
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from recipebench.catalog.naming import MANAGED_BY, MANAGER
 from recipebench.catalog.params import RunConfig
-from recipebench.cluster.api import Cluster, job_failed
+from recipebench.cluster.api import Cluster
+from recipebench.cluster.readiness import wait_job
 from recipebench.manifests.render import render_helm_job
 
 HELM_SA = "recipebench-helm"
@@ -57,7 +58,8 @@ def required_charts(run: RunConfig) -> list[Chart]:
 def helm_script(chart: Chart) -> str:
     """helm upgrade --install: idempotent; --wait --atomic so a failed install rolls back."""
     values = "".join(f" --set {k}={v}" for k, v in chart.values.items())
-    auth = ' --username "$oauthtoken" --password "$NGC_API_KEY"' if chart.ngc else ""
+    # NGC's user name is the literal string $oauthtoken: single quotes, or the shell expands it to nothing
+    auth = " --username '$oauthtoken' --password \"$NGC_API_KEY\"" if chart.ngc else ""
     version = "" if chart.chart.endswith(".tgz") else f" --version {chart.version}"
     return (f"set -e; helm upgrade --install {chart.release} {chart.chart}{version} --namespace {chart.namespace} "
             f"--create-namespace --wait --atomic --timeout 10m{values}{auth}")
@@ -121,12 +123,15 @@ def install(run: RunConfig, cluster: Cluster, chart: Chart, log) -> None:
     cluster.apply([job])
     log.info("installing %s %s (chart %s) with helm-runner Job %s/%s", chart.release, chart.version, chart.chart,
              chart.namespace, name)
-    final = cluster.wait_job(chart.namespace, name, cluster.target.seconds(20 * 60), cluster.target.seconds(10))
-    pods = cluster.pods(chart.namespace, f"job-name={name}")
-    text = cluster.logs(chart.namespace, pods[0]["metadata"]["name"]) if pods else ""
-    failed = job_failed(final)
-    cluster.delete(job)
-    if failed:
+    try:  # this runs before any setup task, so no teardown would remove the Job: it goes here, whatever happens
+        outcome = wait_job(cluster, chart.namespace, name, cluster.target.seconds(20 * 60), cluster.target.seconds(10))
+        if outcome.state == "stuck":
+            raise PlatformError(f"helm install of {chart.release} {chart.version} cannot run: {outcome.reason}")
+        pods = cluster.pods(chart.namespace, f"job-name={name}")
+        text = cluster.logs(chart.namespace, pods[0]["metadata"]["name"]) if pods else ""
+    finally:
+        cluster.delete(job)
+    if outcome.state == "failed":
         for line in text.strip().splitlines()[-10:]:
             log.error("  helm: %s", line)
         raise PlatformError(f"helm install of {chart.release} {chart.version} failed: {helm_error(text)}")

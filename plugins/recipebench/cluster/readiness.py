@@ -26,7 +26,7 @@ class WorkloadFailed(RuntimeError):
 
 @dataclass
 class Assessment:
-    state: str  # ready | starting | capacity | failed
+    state: str  # workloads: ready | starting | capacity | failed; Jobs: done | running | failed | stuck
     reason: str
     evidence: list[str] = field(default_factory=list)
 
@@ -98,12 +98,18 @@ def _pending_reason(pod: dict, events: list[dict]) -> Assessment | None:
     return Assessment("capacity", f"waiting for a node (pod {name}): {msg}", [f"scheduler: {msg}"])
 
 
+def minutes(limit_s: float, time_scale: float = 1.0) -> str:
+    """A limit in seconds of the cluster's clock, said in real minutes (the simulator runs faster)."""
+    return f"{limit_s * time_scale / 60:.0f} min"
+
+
 def assess(obs: dict[str, Any], capacity_waited_s: float, ready_waited_s: float, capacity_limit_s: float,
-           ready_limit_s: float) -> Assessment:
+           ready_limit_s: float, time_scale: float = 1.0) -> Assessment:
     """The state of a deployment from one observation.
 
     capacity_waited_s: how long the workload has been waiting for capacity so far;
-    ready_waited_s: how long since it got capacity (all pods placed).
+    ready_waited_s: how long since it got capacity (all pods placed). Both and the limits are in
+    seconds of the cluster's clock; time_scale turns them into real time for the messages.
     """
     shape, workload, pods = obs["shape"], obs.get("workload"), obs.get("pods") or []
     if shape == "offline" and workload and _true((workload.get("status") or {}).get("conditions"), "Failed"):
@@ -133,12 +139,13 @@ def assess(obs: dict[str, Any], capacity_waited_s: float, ready_waited_s: float,
     if waiting or not pods:
         why = waiting[0] if waiting else Assessment("capacity", f"waiting for pods of {obs['kind']} {obs['name']}")
         if capacity_waited_s > capacity_limit_s:
-            return Assessment("failed", f"no capacity after {capacity_limit_s / 60:.0f} min: {why.reason}", why.evidence)
+            return Assessment("failed", f"no capacity after {minutes(capacity_limit_s, time_scale)}: {why.reason}",
+                              why.evidence)
         return why
     if ready_waited_s > ready_limit_s:
         not_ready = [p["metadata"]["name"] for p in pods if not _true((p.get("status") or {}).get("conditions"), "Ready")]
         tail = [f"  {ln}" for ln in (obs.get("logs", {}).get("_server") or "").strip().splitlines()[-LOG_LINES:]]
-        return Assessment("failed", f"not ready after {ready_limit_s / 60:.0f} min: {len(not_ready)} pod(s) not "
+        return Assessment("failed", f"not ready after {minutes(ready_limit_s, time_scale)}: {len(not_ready)} pod(s) not "
                                     f"ready ({', '.join(not_ready[:3])})", ["last server log lines:", *tail])
     return Assessment("starting", f"{len(pods)} pod(s) placed, waiting for the server to answer its readiness probe")
 
@@ -164,3 +171,105 @@ def observe(cluster, shape: str, namespace: str, name: str, run_key: str, with_s
         logs["_server"] = cluster.logs(namespace, pods[0]["metadata"]["name"], tail=LOG_LINES)
     return {"shape": shape, "kind": kind, "name": name, "workload": workload, "pods": pods, "events": events,
             "logs": logs}
+
+
+# ---- does the server answer? ------------------------------------------------------------------------
+# A workload's own readiness is not enough: the Dynamo operator removes the probes of multi-node
+# worker ranks (SGLangBackend.UpdateContainer) and the frontend's /health does not wait for a worker
+# to have loaded the model (lib/llm/src/http/service/health.rs, health_handler), so "Ready" can come
+# long before the model is served. Ready means: /v1/models lists the served model and one short
+# completion succeeds.
+
+PROBE_PROMPT = {"prompt": "Say hello.", "max_tokens": 4, "temperature": 0}
+
+
+def probe_serving(cluster, namespace: str, service: str, port: int, model: str) -> dict[str, Any]:
+    """What the server answers, through the API server's service proxy (no completion is sent before
+    the model is listed)."""
+    obs: dict[str, Any] = {"models": cluster.service_request(namespace, service, port, "GET", "/v1/models")}
+    status, text = obs["models"]
+    if status == 200 and model in listed_models(text):
+        obs["completion"] = cluster.service_request(namespace, service, port, "POST", "/v1/completions",
+                                                    {"model": model, **PROBE_PROMPT}, timeout_s=120)
+    return obs
+
+
+def listed_models(text: str) -> list[str]:
+    import json
+
+    try:
+        return [m.get("id") for m in json.loads(text).get("data") or [] if isinstance(m, dict)]
+    except (ValueError, AttributeError):
+        return []
+
+
+def _short(status: int, text: str) -> str:
+    import json
+
+    message = text.strip()
+    try:
+        body = json.loads(text)
+        message = (body.get("error") or {}).get("message") if isinstance(body.get("error"), dict) else (
+            body.get("message") or body.get("error") or message)
+    except (ValueError, AttributeError):
+        pass
+    return f"{status or 'no answer'}: {str(message)[:200]}"
+
+
+def assess_serving(obs: dict[str, Any], model: str) -> Assessment:
+    """ready when the model is listed and the test completion succeeded, else loading with what is missing."""
+    status, text = obs["models"]
+    if status != 200:
+        return Assessment("loading", f"the server does not answer /v1/models yet ({_short(status, text)})")
+    listed = listed_models(text)
+    if model not in listed:
+        return Assessment("loading", f"/v1/models does not list {model} yet (it lists {', '.join(listed) or 'nothing'})")
+    c_status, c_text = obs.get("completion") or (0, "not sent")
+    if c_status != 200:
+        return Assessment("loading", f"{model} is listed but a test completion failed ({_short(c_status, c_text)})")
+    return Assessment("ready", f"{model} is listed in /v1/models and answered a test completion")
+
+
+def assess_job(job: dict | None, pods: list[dict], events: dict[str, list[dict]]) -> Assessment:
+    """A run-to-completion Job (a benchmark client, a helm install): done, failed (its container exited
+    with an error), stuck (what waiting cannot fix: an image that cannot be pulled, or a pod no node of
+    the cluster can take, as the scheduler says and the autoscaler will not add one), or running."""
+    if job is None:
+        return Assessment("failed", "the Job does not exist (deleted while running?)")
+    conditions = (job.get("status") or {}).get("conditions")
+    if _true(conditions, "Complete"):
+        return Assessment("done", "the Job completed")
+    if _true(conditions, "Failed"):
+        failed = next(c for c in conditions if c.get("type") == "Failed")
+        return Assessment("failed", f"the Job failed: {failed.get('reason', '')}: {failed.get('message', '')}")
+    for pod in pods:
+        name = pod["metadata"]["name"]
+        failure = _pod_failure(pod, events.get(name, []), None)
+        if failure and failure.reason.startswith("image pull failure"):
+            return Assessment("stuck", failure.reason, failure.evidence)
+        pending = _pending_reason(pod, events.get(name, []))
+        if pending and pending.state == "failed":
+            return Assessment("stuck", pending.reason, pending.evidence)
+    return Assessment("running", "the Job is running")
+
+
+def observe_job(cluster, namespace: str, name: str) -> tuple[dict | None, list[dict], dict[str, list[dict]]]:
+    job = cluster.get("batch/v1", "Job", namespace, name)
+    pods = cluster.pods(namespace, f"job-name={name}")
+    events = {p["metadata"]["name"]: cluster.events(namespace, p["metadata"]["name"]) for p in pods
+              if (p.get("status") or {}).get("phase") == "Pending"}
+    return job, pods, events
+
+
+def wait_job(cluster, namespace: str, name: str, timeout_s: float, poll_s: float) -> Assessment:
+    """Poll a Job until it is done, failed or stuck (assess_job); TimeoutError past timeout_s."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        outcome = assess_job(*observe_job(cluster, namespace, name))
+        if outcome.state != "running":
+            return outcome
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Job {namespace}/{name} did not finish within {timeout_s:.0f} s")
+        time.sleep(poll_s)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from recipebench.catalog.naming import run_selector
 from recipebench.catalog.params import RunConfig
 from recipebench.catalog.recipe import BenchmarkPoint
-from recipebench.cluster.api import Cluster, job_failed, oid
-from recipebench.cluster.readiness import WORKLOAD_KIND
+from recipebench.cluster.api import Cluster, oid
+from recipebench.cluster.readiness import WORKLOAD_KIND, wait_job
 from recipebench.manifests.render import bench_job_name, render_bench_job, render_workload
 
 
@@ -25,10 +25,10 @@ class BenchmarkFailed(RuntimeError):
         self.pod, self.log_text = pod, log_text
 
 
-def deploy(run: RunConfig, cluster: Cluster, image_digest: str | None, log) -> list[str]:
+def deploy(run: RunConfig, cluster: Cluster, digests: dict, log) -> list[str]:
     from recipebench.manifests.validation import validate_objects
 
-    objects = render_workload(run, image_digest)
+    objects = render_workload(run, digests)
     validate_objects(objects)
     cluster.ensure_namespace(run.recipe.cluster.namespace)
     applied = cluster.apply(objects)
@@ -51,18 +51,22 @@ class PointOutput:
     log_text: str
 
 
-def run_point(run: RunConfig, cluster: Cluster, point: BenchmarkPoint, index: int, image_digest: str | None,
+def run_point(run: RunConfig, cluster: Cluster, point: BenchmarkPoint, index: int, digests: dict,
               log) -> PointOutput:
     """Run one point's client Job to the end and return its pod log; BenchmarkFailed when the Job failed."""
     recipe, ns = run.recipe, run.recipe.cluster.namespace
     name = bench_job_name(run, index)
-    cluster.apply([render_bench_job(run, point, index, image_digest)])
+    cluster.apply([render_bench_job(run, point, index, digests)])
     log.info("point %s: Job %s started", point.id, name)
-    final = cluster.wait_job(ns, name, cluster.target.seconds(recipe.timeouts.point_minutes * 60),
-                             cluster.target.seconds(15))
+    outcome = wait_job(cluster, ns, name, cluster.target.seconds(recipe.timeouts.point_minutes * 60),
+                       cluster.target.seconds(15))
+    if outcome.state == "stuck":
+        for line in outcome.evidence:
+            log.error("  %s", line)
+        raise BenchmarkFailed(f"point {point.id}: benchmark Job {name} cannot run: {outcome.reason}")
     pod = job_pod(cluster, ns, name)
     log_text = cluster.logs(ns, pod)
-    if job_failed(final):
+    if outcome.state == "failed":
         tail = log_text.strip().splitlines()[-10:]
         reason = tail[-1] if tail else "no log"
         log.error("point %s: benchmark Job %s failed: %s", point.id, name, reason)

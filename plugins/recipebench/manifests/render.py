@@ -9,9 +9,11 @@ from typing import Any
 
 import yaml
 
+from recipebench.catalog.naming import RUN_LABEL
 from recipebench.catalog.params import RunConfig, build_run_config
 from recipebench.catalog.paths import MANIFESTS
 from recipebench.catalog.recipe import BenchmarkPoint, Recipe
+from recipebench.catalog.tools import OWN_IMAGE
 from recipebench.manifests import command_lines
 from recipebench.manifests.errors import ManifestError
 
@@ -22,6 +24,9 @@ SHAPE_TEMPLATES = {
     "disaggregated": "disaggregated.yaml.j2",
 }
 HELM_IMAGE = "alpine/helm:3.19.0"
+# Which pod of each shape serves the requests: the benchmark client runs beside it (catalog.tools)
+SERVER_COMPONENT = {"single-host": "server", "multi-host": "leader"}
+Digests = dict  # {"server": sha256 digest or None, "client": ...}: what build_image found or built
 
 
 @lru_cache(maxsize=1)
@@ -49,12 +54,18 @@ def secret_names(run: RunConfig) -> dict[str, str | None]:
             "ngc": run.child_name("ngc") if r.secrets.ngc else None}
 
 
+def startup_minutes(recipe: Recipe) -> int:
+    """How long a startup probe lets a server come up: longer than wait_ready's own limit, so that the
+    run fails with wait_ready's diagnosis instead of kubelet restarting the container (which, under
+    LeaderWorkerSet's RecreateGroupOnPodRestart, recreates the whole group and downloads again)."""
+    return recipe.timeouts.ready_minutes + 15
+
+
 def _probes(recipe: Recipe) -> dict:
     http = {"httpGet": {"path": recipe.serving.health_path, "port": "http"}}
     return {
-        # the weights download can take 30+ minutes: the startup probe allows ready_minutes
         "startupProbe": {**http, "periodSeconds": 10, "timeoutSeconds": 5,
-                         "failureThreshold": recipe.timeouts.ready_minutes * 6},
+                         "failureThreshold": startup_minutes(recipe) * 6},
         "readinessProbe": {**http, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3},
         "livenessProbe": {**http, "periodSeconds": 30, "timeoutSeconds": 10, "failureThreshold": 10},
     }
@@ -72,8 +83,28 @@ def _placement(recipe: Recipe) -> tuple[dict, list]:
     return selector, tolerations
 
 
-def context(run: RunConfig, image_digest: str | None = None) -> dict[str, Any]:
+def network(recipe: Recipe):
+    """The accelerator's network profile partial as a module: its annotations, env, volumes, init
+    containers, and what the container's shell must run first."""
+    import jinja2
+
+    template = f"network/{recipe.acc.network_profile}.j2"
+    try:
+        return _env().get_template(template).make_module({"acc": recipe.acc,
+                                                           "cluster_name": recipe.cluster.name or "cluster"})
+    except jinja2.TemplateError as exc:
+        raise ManifestError(f"template {template}: {exc}") from None
+
+
+def preamble(recipe: Recipe) -> str:
+    net = network(recipe)
+    script = command_lines.shell_preamble([*net.library_path, *recipe.serving.library_path], net.init_script)
+    return script + (f"{net.post}\n" if net.post else "")
+
+
+def context(run: RunConfig, digests: Digests | None = None) -> dict[str, Any]:
     recipe = run.recipe
+    digests = digests or {}
     selector, tolerations = _placement(recipe)
     ctx: dict[str, Any] = {
         "run": run,
@@ -85,14 +116,17 @@ def context(run: RunConfig, image_digest: str | None = None) -> dict[str, Any]:
         "labels": run.labels,
         "selector": {k: run.labels[k] for k in ("app.kubernetes.io/managed-by", "recipebench.dev/run")},
         "queue_label": {"kueue.x-k8s.io/queue-name": recipe.cluster.queue} if recipe.cluster.queue else {},
-        "image": recipe.image_ref(image_digest),
+        "image": recipe.image_ref(digests.get("server")),
         "secrets": secret_names(run),
         "config_map": run.child_name("config"),
         "config_dir": command_lines.CONFIG_DIR,
         "results_dir": command_lines.RESULTS_DIR,
+        "model_mount": command_lines.MODEL_MOUNT,
         "node_selector": selector,
         "tolerations": tolerations,
         "probes": _probes(recipe),
+        "startup_minutes": startup_minutes(recipe),
+        "preamble": preamble(recipe),
     }
     files: dict[str, str] = {}
     shape = recipe.topology.shape
@@ -107,15 +141,16 @@ def context(run: RunConfig, image_digest: str | None = None) -> dict[str, Any]:
     else:
         ctx["workers"] = {}
         for role in ("prefill", "decode"):
-            ctx["workers"][role], role_files = command_lines.worker_argv(recipe, role)
+            ctx["workers"][role], role_files = command_lines.worker_script(recipe, role, ctx["preamble"])
             files |= role_files
         ctx["compute_domain"] = run.child_name("domain")
         ctx["claim_template"] = run.child_name("channel")
-        ctx["worker_preamble"] = "source /usr/local/gib/scripts/set_nccl_env.sh"
+        model = {"name": "model", "csi": {"driver": "gcsfuse.csi.storage.gke.io", "readOnly": True,
+                                          "volumeAttributes": {"bucketName": recipe.cluster.bucket,
+                                                               "mountOptions": _GCSFUSE_CACHED}}}
+        ctx["frontend_volumes"] = [{"name": "gcs-cache", "emptyDir": {}}, model]
         ctx["worker_volumes"] = [
-            {"name": "model", "csi": {"driver": "gcsfuse.csi.storage.gke.io", "readOnly": True,
-                                      "volumeAttributes": {"bucketName": recipe.cluster.bucket,
-                                                           "mountOptions": "implicit-dirs"}}},
+            model,
             {"name": "nvidia", "hostPath": {"path": "/home/kubernetes/bin/nvidia"}},
             {"name": "gib", "hostPath": {"path": "/home/kubernetes/bin/gib"}},
             {"name": "configs", "configMap": {"name": ctx["config_map"]}},
@@ -130,16 +165,22 @@ def context(run: RunConfig, image_digest: str | None = None) -> dict[str, Any]:
     return ctx
 
 
+# the upstream chart's GCS FUSE options for reading pre-staged weights: parallel downloads into the file cache
+_GCSFUSE_CACHED = ("implicit-dirs,file-cache:enable-parallel-downloads:true,file-cache:parallel-downloads-per-file:100,"
+                   "file-cache:max-parallel-downloads:-1,file-cache:download-chunk-size-mb:10,file-cache:max-size-mb:-1")
+
+
 def _offline_script(recipe: Recipe) -> str:
     model = recipe.model.name
     points = "".join(command_lines.trtllm_point_script(recipe, p) for p in recipe.benchmark.points)
+    names = command_lines.result_files(recipe.benchmark.tool, [p.id for p in recipe.benchmark.points])
     return (
         "set -euo pipefail\n"
         f"mkdir -p {command_lines.RESULTS_DIR}\n"
         f"huggingface-cli download {model} --exclude '*original*' --local-dir /ssd/{model}\n"
         "export TOKENIZERS_PARALLELISM=false\n"
         f"{points}"
-        f"{command_lines.print_results_script()}"
+        f"{command_lines.print_results_script(names)}"
     )
 
 
@@ -158,9 +199,9 @@ def _load(template: str, ctx: dict[str, Any]) -> list[dict]:
         raise ManifestError(f"template {template} does not render to YAML: {exc}") from None
 
 
-def render_workload(run: RunConfig, image_digest: str | None = None) -> list[dict]:
+def render_workload(run: RunConfig, digests: Digests | None = None) -> list[dict]:
     """The server (or offline Job) objects of a run."""
-    return _load(SHAPE_TEMPLATES[run.recipe.topology.shape], context(run, image_digest))
+    return _load(SHAPE_TEMPLATES[run.recipe.topology.shape], context(run, digests))
 
 
 def service_endpoint(run: RunConfig) -> tuple[str, int]:
@@ -175,19 +216,29 @@ def bench_job_name(run: RunConfig, index: int) -> str:
     return run.child_name(f"bench-{index}", budget=57)  # Job controller appends -xxxxx to pods
 
 
-def render_bench_job(run: RunConfig, point: BenchmarkPoint, index: int, image_digest: str | None = None) -> dict:
+def client_placement(run: RunConfig, digests: Digests) -> dict[str, Any]:
+    """Where the benchmark client runs and from which image (catalog.tools says why)."""
+    recipe = run.recipe
+    image = recipe.client_image_ref(digests.get("server"), digests.get("client"))
+    own = OWN_IMAGE.get(recipe.benchmark.tool)
+    if own is not None:  # the CPU pool: no GPU taint tolerated, the image's own architecture
+        return {"image": image, "node_selector": {"kubernetes.io/arch": own.arch}, "tolerations": [], "affinity": None}
+    selector, tolerations = _placement(recipe)
+    beside_server = {"labelSelector": {"matchLabels": {RUN_LABEL: run.run_key, "recipebench.dev/component":
+                                                       SERVER_COMPONENT[recipe.topology.shape]}},
+                     "topologyKey": "kubernetes.io/hostname"}
+    return {"image": image, "node_selector": selector, "tolerations": tolerations,
+            "affinity": {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [beside_server]}}}
+
+
+def render_bench_job(run: RunConfig, point: BenchmarkPoint, index: int, digests: Digests | None = None) -> dict:
     recipe = run.recipe
     host, port = service_endpoint(run)
-    ctx = context(run, image_digest)
-    if recipe.benchmark.tool == "aiperf":
-        client_image, client_arch = recipe.image.frontend or ctx["image"], recipe.acc.arch
-    else:
-        client_image, client_arch = ctx["image"], recipe.acc.arch
+    ctx = context(run, digests)
     ctx |= {
         "point": point,
         "job_name": bench_job_name(run, index),
-        "client_image": client_image,
-        "client_arch": client_arch,
+        "client": client_placement(run, digests or {}),
         "client_script": command_lines.client_script(recipe, point, host, port),
     }
     (job,) = _load("bench-client.yaml.j2", ctx)

@@ -2,19 +2,21 @@
 
 - core kinds: the Kubernetes OpenAPI schemas of KUBERNETES_VERSION shipped in `kubernetes-validate`
   (strict: unknown fields are errors);
-- LeaderWorkerSet: the openAPIV3Schema of its CRD (LWS_CRD, or the copy in ../shared/schemas);
-- DynamoGraphDeployment and ComputeDomain: a schema of the fields we use (no CRD is vendored);
-- everywhere: our labels on every object and pod template, DNS-1123 names, no secret value inline.
+- LeaderWorkerSet, DynamoGraphDeployment, ComputeDomain: the openAPIV3Schema of the real CRD of the
+  pinned version (include/schemas/crds), made strict the way the API server treats a structural
+  schema under strict field validation: an object with `properties` takes no other key unless it
+  says x-kubernetes-preserve-unknown-fields;
+- everywhere: our labels on every object and pod template, DNS-1123 names, no secret value inline,
+  no container replacing the image's LD_LIBRARY_PATH.
 """
 
 from __future__ import annotations
 
-import os
-from functools import lru_cache
-from pathlib import Path
+import copy
+from functools import cache
 
 from recipebench.catalog.naming import EXPIRES_LABEL, MANAGED_BY, OWNER_LABEL, RECIPE_LABEL, RUN_LABEL, is_dns_label
-from recipebench.catalog.paths import REPO_ROOT
+from recipebench.catalog.paths import SCHEMAS
 from recipebench.catalog.recipe import Recipe
 from recipebench.manifests.errors import ManifestError, object_id
 
@@ -22,67 +24,49 @@ from recipebench.manifests.errors import ManifestError, object_id
 KUBERNETES_VERSION = "1.33.0"
 REQUIRED_LABELS = (MANAGED_BY, RECIPE_LABEL, RUN_LABEL, OWNER_LABEL, EXPIRES_LABEL)
 SECRETISH = {"TOKEN", "KEY", "APIKEY", "PASSWORD", "SECRET", "CREDENTIALS", "CREDENTIAL"}  # words of an env name
+# (apiVersion, kind) -> the CRD file of the version the platform stage installs (include/schemas/SOURCES.md)
+CRDS = {
+    ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet"): "leaderworkerset.x-k8s.io_leaderworkersets.v0.9.0.yaml",
+    ("nvidia.com/v1alpha1", "DynamoGraphDeployment"): "nvidia.com_dynamographdeployments.v0.7.0.yaml",
+    ("resource.nvidia.com/v1beta1", "ComputeDomain"): "resource.nvidia.com_computedomains.v25.12.0.yaml",
+}
 
 
-def _lws_crd_path() -> Path | None:
-    env = os.environ.get("RECIPEBENCH_LWS_CRD")
-    default = REPO_ROOT.parent / "shared" / "schemas" / "crds" / "leaderworkerset.x-k8s.io_leaderworkersets.v0.9.0.yaml"
-    path = Path(env) if env else default
-    return path if path.exists() else None
-
-
-@lru_cache(maxsize=1)
-def _lws_schema() -> dict | None:
+@cache
+def crd_schema(api_version: str, kind: str) -> dict:
+    """The strict JSON schema of a custom kind, from its CRD."""
     import yaml
 
-    path = _lws_crd_path()
-    if path is None:
-        return None
+    path = SCHEMAS / "crds" / CRDS[(api_version, kind)]
     crd = yaml.safe_load(path.read_text())
-    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
-    return version["schema"]["openAPIV3Schema"]
+    version = api_version.split("/")[1]
+    (served,) = [v for v in crd["spec"]["versions"] if v["name"] == version]
+    return strict(served["schema"]["openAPIV3Schema"])
 
 
-_STR_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
-_META = {"type": "object", "required": ["name", "namespace", "labels"],
-         "properties": {"name": {"type": "string"}, "namespace": {"type": "string"}, "labels": _STR_MAP}}
-_SERVICE = {
-    "type": "object",
-    "required": ["componentType", "replicas", "extraPodSpec"],
-    "additionalProperties": False,
-    "properties": {
-        "componentType": {"enum": ["frontend", "worker", "planner"]},
-        "subComponentType": {"enum": ["prefill", "decode"]},
-        "dynamoNamespace": {"type": "string"},
-        "replicas": {"type": "integer", "minimum": 1},
-        "multinode": {"type": "object", "required": ["nodeCount"], "additionalProperties": False,
-                      "properties": {"nodeCount": {"type": "integer", "minimum": 2}}},
-        "labels": _STR_MAP,
-        "annotations": _STR_MAP,
-        "envFromSecret": {"type": "string"},
-        "sharedMemory": {"type": "object", "properties": {"size": {"type": "string"}}},
-        "resources": {"type": "object"},
-        "extraPodSpec": {"type": "object", "required": ["mainContainer"],
-                         "properties": {"mainContainer": {"type": "object", "required": ["image"],
-                                                          "properties": {"image": {"type": "string", "minLength": 1}}}}},
-    },
-}
-CUSTOM_SCHEMAS = {
-    ("nvidia.com/v1alpha1", "DynamoGraphDeployment"): {
-        "type": "object", "required": ["apiVersion", "kind", "metadata", "spec"],
-        "properties": {"metadata": _META, "spec": {
-            "type": "object", "required": ["services"], "additionalProperties": False,
-            "properties": {"backendFramework": {"enum": ["sglang", "vllm", "trtllm"]},
-                           "services": {"type": "object", "minProperties": 1, "additionalProperties": _SERVICE}}}},
-    },
-    ("resource.nvidia.com/v1beta1", "ComputeDomain"): {
-        "type": "object", "required": ["apiVersion", "kind", "metadata", "spec"],
-        "properties": {"metadata": _META, "spec": {
-            "type": "object", "required": ["numNodes", "channel"], "additionalProperties": False,
-            "properties": {"numNodes": {"type": "integer", "minimum": 1},
-                           "channel": {"type": "object", "required": ["resourceClaimTemplate"]}}}},
-    },
-}
+def strict(schema: dict) -> dict:
+    """An openAPIV3Schema as a JSON schema that rejects unknown fields (what pruning would drop)."""
+    node = copy.deepcopy(schema)
+    _tighten(node)
+    return node
+
+
+def _tighten(node) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _tighten(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if ("properties" in node and "additionalProperties" not in node
+            and not node.get("x-kubernetes-preserve-unknown-fields")):
+        node["additionalProperties"] = False
+    for key in ("properties", "patternProperties"):
+        for child in (node.get(key) or {}).values():
+            _tighten(child)
+    for key in ("items", "additionalProperties", "anyOf", "allOf", "oneOf", "not"):
+        if isinstance(node.get(key), (dict, list)):
+            _tighten(node[key])
 
 
 def _path(error) -> str:
@@ -93,22 +77,16 @@ def _schema_check(obj: dict) -> None:
     import jsonschema
 
     key = (obj.get("apiVersion"), obj.get("kind"))
-    if key == ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet"):
-        schema = _lws_schema()
-        if schema is None:
-            raise ManifestError(f"{object_id(obj)}: no LeaderWorkerSet CRD to validate against (set RECIPEBENCH_LWS_CRD)")
-        _jsonschema(obj, schema, jsonschema)
-        # the CRD leaves pod templates open: check them as core PodTemplateSpecs
+    if key not in CRDS:
+        _core(obj)
+        return
+    _jsonschema(obj, crd_schema(*key), jsonschema)
+    if obj["kind"] == "LeaderWorkerSet":  # its pod templates also as core PodTemplateSpecs (formats, enums)
         lwt = obj["spec"]["leaderWorkerTemplate"]
         for part in ("leaderTemplate", "workerTemplate"):
             if part in lwt:
                 _core({"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "t"}, "template": lwt[part]},
                       label=f"{object_id(obj)} spec.leaderWorkerTemplate.{part}")
-        return
-    if key in CUSTOM_SCHEMAS:
-        _jsonschema(obj, CUSTOM_SCHEMAS[key], jsonschema)
-        return
-    _core(obj)
 
 
 def _jsonschema(obj: dict, schema: dict, jsonschema) -> None:
@@ -130,15 +108,26 @@ def _core(obj: dict, label: str | None = None) -> None:
         raise ManifestError(f"{label or object_id(obj)}: no schema for this kind: {exc}") from None
 
 
-def pod_templates(obj: dict) -> list[tuple[str, dict]]:
+def pod_templates(obj: dict) -> list[tuple[str, dict, list[dict]]]:
+    """(path, pod labels, containers) of every pod an object makes: workload templates and the
+    services of a DynamoGraphDeployment (labels in extraPodMetadata, container in extraPodSpec)."""
     spec = obj.get("spec") or {}
     found = []
-    if "template" in spec:
-        found.append(("spec.template", spec["template"]))
+    templates = [("spec.template", spec["template"])] if "template" in spec else []
     lwt = spec.get("leaderWorkerTemplate") or {}
-    found += [(f"spec.leaderWorkerTemplate.{k}", lwt[k]) for k in ("leaderTemplate", "workerTemplate") if k in lwt]
-    found += [(f"spec.services.{k}", v) for k, v in (spec.get("services") or {}).items()]
+    templates += [(f"spec.leaderWorkerTemplate.{k}", lwt[k]) for k in ("leaderTemplate", "workerTemplate") if k in lwt]
+    for path, t in templates:
+        found.append((f"{path}.metadata.labels", (t.get("metadata") or {}).get("labels") or {},
+                      [*(t.get("spec") or {}).get("initContainers", []), *(t.get("spec") or {}).get("containers", [])]))
+    for name, svc in (spec.get("services") or {}).items():
+        main = (svc.get("extraPodSpec") or {}).get("mainContainer")
+        found.append((f"spec.services.{name}.extraPodMetadata.labels",
+                      (svc.get("extraPodMetadata") or {}).get("labels") or {}, [main] if main else []))
     return found
+
+
+# containers that run the recipe's (framework) image: sidecars from other images keep their own env
+FRAMEWORK_CONTAINERS = {"server", "leader", "worker", "offline", "bench", "main"}
 
 
 def check_invariants(obj: dict) -> None:
@@ -147,12 +136,17 @@ def check_invariants(obj: dict) -> None:
     if not is_dns_label(name):
         raise ManifestError(f"{oid}: field metadata.name: {name!r} is not a DNS-1123 label of at most 63 characters")
     for where, labels in [("metadata.labels", obj["metadata"].get("labels") or {})] + [
-            (f"{path}.{'labels' if 'services' in path else 'metadata.labels'}",
-             t.get("labels") if "services" in path else (t.get("metadata") or {}).get("labels") or {})
-            for path, t in pod_templates(obj)]:
-        missing = [k for k in REQUIRED_LABELS if k not in (labels or {})]
+            (path, labels) for path, labels, _ in pod_templates(obj)]:
+        missing = [k for k in REQUIRED_LABELS if k not in labels]
         if missing:
             raise ManifestError(f"{oid}: field {where}: missing label(s) {', '.join(missing)}")
+    for path, _, containers in pod_templates(obj):
+        for c in containers:
+            if (c.get("name") in FRAMEWORK_CONTAINERS or "name" not in c) and any(
+                    e.get("name") == "LD_LIBRARY_PATH" for e in c.get("env") or []):
+                raise ManifestError(f"{oid}: field {path.rsplit('.', 2)[0]} container {c.get('name', 'main')}: "
+                                    "env LD_LIBRARY_PATH replaces the image's own library path; extend it in the "
+                                    "container's shell (serving.library_path)")
     if obj["kind"] == "Secret":
         raise ManifestError(f"{oid}: Secrets are created by the create_secrets stage, never rendered")
     _no_inline_secrets(obj, oid, "")

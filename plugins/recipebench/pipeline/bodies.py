@@ -46,8 +46,9 @@ class StageContext:
 
         return Cluster(Target.from_dict(self.ledger["target"]))
 
-    def image_digest(self) -> str | None:
-        return self.ledger.get("image_digest")
+    def digests(self) -> dict:
+        """role (server, client) -> the image digest build_image found or built (None: pin by tag)."""
+        return self.ledger.get("digests") or {"server": self.ledger.get("image_digest")}
 
 
 def resolve(ctx: StageContext) -> dict:
@@ -70,8 +71,15 @@ def build_image(ctx: StageContext) -> dict | None:
     from recipebench.cluster.images import prepare_build
 
     decision = prepare_build(ctx.run.recipe, os.environ.get("RECIPEBENCH_IMAGES", "cloudbuild"), ctx.log)
-    artifacts.record(ctx.recipe_id, ctx.run_key, image=decision["image"], image_digest=decision["digest"])
+    record_images(ctx.recipe_id, ctx.run_key, decision["images"], decision["digests"])
     return decision
+
+
+def record_images(recipe_id: str, run_key: str, images: dict, digests: dict) -> None:
+    """What the run pins: server (and client) image, with digest when known."""
+    pinned = {role: f"{images[role].rsplit(':', 1)[0]}@{d}" if d else images[role] for role, d in digests.items()}
+    artifacts.record(recipe_id, run_key, image=images["server"], image_digest=digests.get("server"),
+                     client_image=pinned.get("client"), digests=digests)
 
 
 def ensure_platform(ctx: StageContext) -> dict:
@@ -89,17 +97,21 @@ def create_secrets(ctx: StageContext) -> list[str]:
 def deploy(ctx: StageContext) -> list[str]:
     from recipebench.cluster.workload import deploy as apply_workload
 
-    return apply_workload(ctx.run, ctx.cluster(), ctx.image_digest(), ctx.log)
+    return apply_workload(ctx.run, ctx.cluster(), ctx.digests(), ctx.log)
 
 
 def ready_trigger(run: RunConfig, target):
     from recipebench.cluster.workload import readiness_limits
+    from recipebench.manifests.render import service_endpoint
     from recipebench.pipeline.triggers import ReadyTrigger
 
     capacity, ready, poll = readiness_limits(run, target)
+    serves = run.recipe.topology.shape != "offline"  # an offline Job has no server to ask
+    service, port = service_endpoint(run) if serves else (None, None)
     trigger = ReadyTrigger(target=target.to_dict(), shape=run.recipe.topology.shape,
                            namespace=run.recipe.cluster.namespace, name=run.name, run_key=run.run_key,
-                           capacity_limit_s=capacity, ready_limit_s=ready, poll_s=poll)
+                           capacity_limit_s=capacity, ready_limit_s=ready, poll_s=poll, service=service, port=port,
+                           model=run.recipe.served_model_name if serves else None)
     return trigger, timedelta(seconds=capacity + ready + target.seconds(600))
 
 
@@ -146,7 +158,7 @@ def benchmark(ctx: StageContext) -> dict:
             ctx.log.info("point %s: already collected by an earlier try", point.id)
             continue
         try:
-            out = workload.run_point(run, cluster, point, index, ctx.image_digest(), ctx.log)
+            out = workload.run_point(run, cluster, point, index, ctx.digests(), ctx.log)
         except workload.BenchmarkFailed as exc:
             if exc.pod:  # keep what the failed client printed
                 artifacts.write_text(recipe.id, run.run_key, f"raw/{point.id}/{exc.pod}.log", exc.log_text)

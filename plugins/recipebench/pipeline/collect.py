@@ -1,43 +1,15 @@
-"""From a benchmark pod's log to archived raw outputs and parsed records (pure, plus archiving)."""
+"""From a benchmark pod's log to archived raw outputs and a parsed record per point."""
 
 from __future__ import annotations
 
-import re
-
-from recipebench.manifests.command_lines import BEGIN, END
+from recipebench.manifests.command_lines import RESULT_FILES, unframe_outputs
 from recipebench.parsers import ParseError, parse
 from recipebench.pipeline import artifacts
 
-_BEGIN = re.compile("^" + re.escape(BEGIN).replace(r"\{name\}", "(?P<name>.+)") + "$")
-
-# which saved file to parse per tool, best first; the console log is the fallback
-PREFERRED = {
-    "sglang-bench-serving": ("result.jsonl",),
-    "vllm-benchmark-serving": ("result.json",),
-    "vllm-bench-serve": ("result.json",),
-    "aiperf": ("profile_export_aiperf.json", "profile_export_aiperf.csv"),
-    "trtllm-bench": ("{point}.json", "{point}.txt"),
-}
-
-
-def extract_files(log: str) -> dict[str, str]:
-    """The files a pod printed between the output markers; an unterminated one is left out."""
-    files: dict[str, str] = {}
-    current, lines = None, []
-    for line in log.splitlines():
-        m = _BEGIN.match(line)
-        if m:
-            current, lines = m["name"], []
-        elif current and line == END.format(name=current):
-            files[current] = "\n".join(lines) + "\n"
-            current = None
-        elif current:
-            lines.append(line)
-    return files
-
 
 def choose(tool: str, files: dict[str, str], point_id: str) -> str | None:
-    for pattern in PREFERRED.get(tool, ()):
+    """The result file to parse for a point, best first (command_lines.RESULT_FILES)."""
+    for pattern in RESULT_FILES.get(tool, ()):
         name = pattern.format(point=point_id)
         if name in files:
             return name
@@ -45,14 +17,16 @@ def choose(tool: str, files: dict[str, str], point_id: str) -> str | None:
 
 
 def ingest(recipe_id: str, run_key: str, tool: str, point, log: str, source: str) -> dict:
-    """Archive the pod log and every result file, parse the preferred one, keep the parsed entry.
+    """Archive the pod log and every result file it carries, parse the preferred one, keep the parsed
+    entry for the warehouse.
 
-    A file that does not parse raises ParseError naming its archived address and what was
-    expected; nothing is kept for the warehouse then.
+    A log that lost part of its files (rotated, cut) raises OutputsIncomplete, and a file that does
+    not parse raises ParseError naming its archived address: nothing half-read is kept. A client that
+    wrote no result file at all is parsed from its console output.
     """
-    files = extract_files(log)
     prefix = f"raw/{point.id}"
     log_address = artifacts.write_text(recipe_id, run_key, f"{prefix}/{source}.log", log)
+    files = unframe_outputs(log)
     addresses = {name: artifacts.write_text(recipe_id, run_key, f"{prefix}/{name}", text)
                  for name, text in files.items()}
     chosen = choose(tool, files, point.id)

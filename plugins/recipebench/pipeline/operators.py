@@ -108,7 +108,7 @@ class BuildImageOperator(StageOperator):
 
     def execute_complete(self, context, event=None):
         from recipebench.cluster import images
-        from recipebench.pipeline import artifacts, bodies
+        from recipebench.pipeline import bodies
 
         ctx = self.stage_context(context)
 
@@ -117,12 +117,16 @@ class BuildImageOperator(StageOperator):
             parts = images.registry_parts(recipe)
             op = self._cloud_build({"project": parts["project"], "location": parts["location"]})
             result = op.execute_complete(context, event or {})
-            image = recipe.image_ref()
-            digest = images.digest_from_build(result, image) or images.registry_digest(
-                f"{recipe.cluster.artifact_registry}/{recipe.image.repository}", recipe.image.tag)
-            artifacts.record(c.recipe_id, c.run_key, image=image, image_digest=digest)
-            self.log.info("built %s, digest %s", image, digest)
-            return {"image": image, "digest": digest, "build_id": result.get("id")}
+            needed = images.needed(recipe)
+            digests = dict(c.ledger.get("digests") or {})
+            for role, need in needed.items():
+                if need["build"] and not digests.get(role):
+                    digests[role] = images.digest_from_build(result, need["image"]) or images.registry_digest(
+                        f"{recipe.cluster.artifact_registry}/{need['repository']}", need["tag"])
+            bodies.record_images(c.recipe_id, c.run_key, {r: n["image"] for r, n in needed.items()}, digests)
+            self.log.info("built %s", ", ".join(f"{n['image']} ({digests.get(r)})" for r, n in needed.items()))
+            return {"images": {r: n["image"] for r, n in needed.items()}, "digests": digests,
+                    "build_id": result.get("id")}
 
         return bodies.run_stage(self.stage, ctx, finish)
 

@@ -65,6 +65,7 @@ def run_row(recipe_id: str, run_key: str, ledger: dict[str, Any], run: RunConfig
         "failed_stage": failed_stage, "reason": reason,
         "stage_seconds": {k: round(v["end"] - v["start"], 3) for k, v in stages.items() if "end" in v},
         "gpu_hours": gpu_hours, "cluster": ledger.get("cluster"), "image_digest": ledger.get("image_digest"),
+        "client_image": ledger.get("client_image"),
         "artifacts": ledger.get("artifacts"),
     }
     if run:

@@ -27,6 +27,7 @@ RUNS: tuple[Column, ...] = (
     Column("precision", "STRING", "", "weights precision"),
     Column("image", "STRING", "", "server image reference"),
     Column("image_digest", "STRING", "", "sha256 digest the run pinned, when known"),
+    Column("client_image", "STRING", "", "benchmark client image when it has its own (ref@digest when known)"),
     Column("cluster", "STRING", "", "cluster the run used (GKE name, or kubeconfig context)"),
     Column("simulated", "BOOL", "", "true when run against the simulated cluster: never a real number", True),
     Column("trigger", "STRING", "", "scheduled or manual"),

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from recipebench.sim.kubelet import Kubelet, parse_scenario
+from recipebench.sim.scheduler import seed_nodes
 from recipebench.sim.server import Store, make_server
 
 CONTEXT = "recipebench-sim"
@@ -25,11 +26,13 @@ DEFAULT_TIME_SCALE = 300.0  # simulated seconds per real second
 
 
 class SimCluster:
-    def __init__(self, port: int = 0, time_scale: float | None = None, kubeconfig: str | None = None):
+    def __init__(self, port: int = 0, time_scale: float | None = None, kubeconfig: str | None = None,
+                 gpu_nodes: dict[str, int] | None = None):
         self.time_scale = float(time_scale or os.environ.get("RECIPEBENCH_SIM_TIME_SCALE") or DEFAULT_TIME_SCALE)
         self.store = Store()
         self._t0 = time.monotonic()
-        self.kubelet = Kubelet(self.store, self.now)
+        self.nodes = seed_nodes(gpu_nodes)
+        self.kubelet = Kubelet(self.store, self.now, self.nodes)
         self.httpd = make_server(self.store, self, port=port)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.kubeconfig = kubeconfig or os.path.join(tempfile.mkdtemp(prefix="recipebench-sim-"), "kubeconfig")
@@ -45,6 +48,12 @@ class SimCluster:
                                                                                               "ready")}
 
     # hooks called by the API server
+    def proxy(self, namespace: str, service: str, method: str, path: str, body: bytes) -> tuple[int, dict]:
+        from recipebench.sim.serving import proxy
+
+        with self.store.lock:
+            return proxy(self.store, self.kubelet, namespace, service, method, path, body)
+
     def on_change(self, res, obj) -> None:
         if res.kind in ("Deployment", "LeaderWorkerSet", "DynamoGraphDeployment", "Job"):
             self.kubelet.remember(obj, os.environ.get("RECIPEBENCH_SIM_SCENARIO"))

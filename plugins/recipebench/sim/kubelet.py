@@ -1,4 +1,10 @@
-"""The simulated kubelet and controllers: pods for every workload, moved through scripted lifecycles.
+"""The simulated kubelet and controllers: pods for every workload, placed by the scheduler's rules
+(sim/scheduler.py), built the way the real controllers build them (the Dynamo operator's rules in
+sim/dynamo.py, LeaderWorkerSet's env injection), moved through scripted lifecycles.
+
+Each workload keeps a serving state that the API server's service proxy answers from
+(SimCluster.proxy): a server can answer its health probe before it serves the model, as a
+Dynamo frontend does while its workers are still loading.
 
 A scenario (RECIPEBENCH_SIM_SCENARIO when the workload is created) decides the lifecycle:
   ready (default) / ready-after-N  server pods become Ready after N simulated seconds (default 90)
@@ -10,6 +16,10 @@ A scenario (RECIPEBENCH_SIM_SCENARIO when the workload is created) decides the l
   bench-job-failure                the benchmark client exits 1 (cannot reach the server)
   corrupt-output                   the benchmark client succeeds but its result files are cut off
   helm-failure                     a platform install (helm-runner Job) fails with helm's error
+  health-before-load               pods Ready (health answers) but the model is served 10 minutes later
+  model-never-served               pods Ready, /v1/models never lists the recipe's model
+  completion-fails                 the model is listed but every completion answers 500
+  log-rotated                      the benchmark client's log loses its beginning (kubelet rotation)
 Time is simulated: TIME_SCALE simulated seconds pass per real second.
 """
 
@@ -19,16 +29,20 @@ import copy
 import hashlib
 import re
 
-from recipebench.sim import outputs
+from recipebench.sim import dynamo, outputs
+from recipebench.sim.scheduler import Node, gpu_request, only_capacity, place
 from recipebench.sim.server import BY_PLURAL, ApiError, Store
 
 SCENARIOS = ("ready", "image-pull-failure", "crash-loop", "oom", "unschedulable", "capacity-wait-then-ready",
-             "bench-job-failure", "corrupt-output", "helm-failure")
+             "bench-job-failure", "corrupt-output", "helm-failure", "health-before-load", "model-never-served",
+             "completion-fails", "log-rotated")
 DEFAULT_READY_AFTER = 90.0
 BENCH_SECONDS = 120.0
 HELM_SECONDS = 20.0
 CAPACITY_GATE = 120.0  # Kueue admission
 CAPACITY_SCALEUP = 300.0  # node ready after scale-up
+LOAD_LAG = 600.0  # health-before-load: the model is served this long after the health probe answers
+REGISTER_LAG = 60.0  # Dynamo: workers register the model with the frontend after loading
 
 
 def parse_scenario(name: str | None) -> tuple[str, float]:
@@ -53,11 +67,14 @@ WORKLOADS = [_res("apps", "deployments"), _res("leaderworkerset.x-k8s.io", "lead
 
 
 class Kubelet:
-    def __init__(self, store: Store, clock):
+    def __init__(self, store: Store, clock, nodes: list[Node]):
         self.store = store
         self.clock = clock  # simulated seconds since the sim started
+        self.nodes = nodes
         self.scenarios: dict[str, tuple[str, float]] = {}  # workload uid -> scenario at creation
         self.born: dict[str, float] = {}  # pod uid -> simulated creation time
+        self.bound: dict[str, float] = {}  # pod uid -> when the scheduler placed it (pod age)
+        self.serving: dict[str, dict] = {}  # workload uid -> {"model", "served", "completions"}
         self.logged: set[tuple] = set()
 
     # -- objects ------------------------------------------------------------------------------
@@ -70,20 +87,22 @@ class Kubelet:
         return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": obj["metadata"]["name"],
                 "uid": obj["metadata"]["uid"], "controller": True}
 
-    def _ensure_pod(self, owner: dict, name: str, template: dict, labels: dict, role: str) -> dict:
+    def _ensure_pod(self, owner: dict, name: str, meta: dict, spec: dict, labels: dict, role: str,
+                    mutate=None) -> dict:
+        """The pod a controller creates: the template's metadata and spec, our role label, and the
+        controller's own changes to its container (mutate)."""
         ns = owner["metadata"]["namespace"]
         try:
             return self.store.get(PODS, ns, name)
         except ApiError:
             pass
-        spec = copy.deepcopy(template.get("spec") or {})
-        if not spec.get("containers"):
-            main = (template.get("extraPodSpec") or {}).get("mainContainer") or {}
-            spec["containers"] = [{"name": "main", **main}]
-        meta = {"name": name, "namespace": ns, "ownerReferences": [self._owner(owner)],
-                "labels": {**((template.get("metadata") or {}).get("labels") or template.get("labels") or {}),
-                           **labels, "recipebench.sim/role": role}}
-        pod = self.store.put(PODS, {"metadata": meta, "spec": spec, "status": {"phase": "Pending"}}, create=True)
+        spec = copy.deepcopy(spec)
+        if mutate:
+            mutate(spec["containers"][0])
+        pod_meta = {"name": name, "namespace": ns, "ownerReferences": [self._owner(owner)],
+                    "annotations": dict(meta.get("annotations") or {}),
+                    "labels": {**(meta.get("labels") or {}), **labels, "recipebench.sim/role": role}}
+        pod = self.store.put(PODS, {"metadata": pod_meta, "spec": spec, "status": {"phase": "Pending"}}, create=True)
         self.born[pod["metadata"]["uid"]] = self.clock()
         return pod
 
@@ -98,11 +117,13 @@ class Kubelet:
 
     def _reconcile_deployments(self, dep: dict) -> None:
         name = dep["metadata"]["name"]
-        pod = self._ensure_pod(dep, f"{name}-{_hash(name)}", dep["spec"]["template"], {}, "server")
-        ready = self._serve(pod, dep)
-        status = {"replicas": 1, "readyReplicas": int(ready), "availableReplicas": int(ready),
-                  "conditions": [{"type": "Available", "status": str(ready), "reason": "MinimumReplicasAvailable"
-                                  if ready else "MinimumReplicasUnavailable"}]}
+        tmpl = dep["spec"]["template"]
+        pod = self._ensure_pod(dep, f"{name}-{_hash(name)}", tmpl.get("metadata") or {}, tmpl["spec"], {}, "server")
+        health, loaded = self._serve(pod, dep)
+        self._serving(dep, [pod], health, loaded)
+        status = {"replicas": 1, "readyReplicas": int(health), "availableReplicas": int(health),
+                  "conditions": [{"type": "Available", "status": str(health), "reason": "MinimumReplicasAvailable"
+                                  if health else "MinimumReplicasUnavailable"}]}
         self._status(dep, status)
 
     def _reconcile_leaderworkersets(self, lws: dict) -> None:
@@ -110,42 +131,80 @@ class Kubelet:
         tmpl = lws["spec"]["leaderWorkerTemplate"]
         size = tmpl["size"]
         base = {"leaderworkerset.sigs.k8s.io/name": name, "leaderworkerset.sigs.k8s.io/group-index": "0"}
-        pods = [self._ensure_pod(lws, f"{name}-0", tmpl["leaderTemplate"],
-                                 {**base, "leaderworkerset.sigs.k8s.io/worker-index": "0"}, "leader")]
-        pods += [self._ensure_pod(lws, f"{name}-0-{i}", tmpl["workerTemplate"],
-                                  {**base, "leaderworkerset.sigs.k8s.io/worker-index": str(i)}, "worker")
+
+        def lws_env(index: int):
+            # kubernetes-sigs/lws pkg/webhooks/pod_webhook.go PodWebhook.Default -> podutils.AddLWSVariables
+            values = {"LWS_LEADER_ADDRESS": f"{name}-0.{name}.{lws['metadata']['namespace']}",
+                      "LWS_GROUP_SIZE": str(size), "LWS_WORKER_INDEX": str(index)}
+
+            def mutate(container):
+                have = {e["name"] for e in container.get("env") or []}
+                container["env"] = [*(container.get("env") or []),
+                                    *({"name": k, "value": v} for k, v in values.items() if k not in have)]
+            return mutate
+
+        pods = [self._ensure_pod(lws, f"{name}-0", tmpl["leaderTemplate"].get("metadata") or {},
+                                 tmpl["leaderTemplate"]["spec"], {**base, "leaderworkerset.sigs.k8s.io/worker-index": "0"},
+                                 "leader", lws_env(0))]
+        pods += [self._ensure_pod(lws, f"{name}-0-{i}", tmpl["workerTemplate"].get("metadata") or {},
+                                  tmpl["workerTemplate"]["spec"],
+                                  {**base, "leaderworkerset.sigs.k8s.io/worker-index": str(i)}, "worker", lws_env(i))
                  for i in range(1, size)]
-        ready = all([self._serve(p, lws) for p in pods])
-        self._status(lws, {"readyReplicas": int(ready), "replicas": 1,
-                           "conditions": [{"type": "Available", "status": str(ready)}]})
+        states = [self._serve(p, lws) for p in pods]
+        health, loaded = all(h for h, _ in states), all(ld for _, ld in states)
+        self._serving(lws, pods, health, loaded)
+        self._status(lws, {"readyReplicas": int(health), "replicas": 1,
+                           "conditions": [{"type": "Available", "status": str(health)}]})
 
     def _reconcile_dynamographdeployments(self, dgd: dict) -> None:
+        """The Dynamo operator: a frontend Service <dgd>-frontend; per service and replica, one pod per node,
+        the multi-node rules of sim/dynamo.py applied to each rank's container."""
         name = dgd["metadata"]["name"]
         ns = dgd["metadata"]["namespace"]
-        pods = []
+        frontends, workers = [], []
         for svc_name, svc in dgd["spec"]["services"].items():
-            count = svc.get("replicas", 1) * (svc.get("multinode") or {}).get("nodeCount", 1)
+            extra = svc.get("extraPodSpec") or {}
+            nodes = (svc.get("multinode") or {}).get("nodeCount", 1)
             role = svc.get("subComponentType") or svc.get("componentType")
-            for i in range(count):
-                pods.append(self._ensure_pod(dgd, f"{name}-{svc_name.lower()}-{i}", svc,
-                                             {"nvidia.com/dynamo-component": svc_name}, role))
+            for replica in range(svc.get("replicas", 1)):
+                for rank in range(nodes):
+                    spec = {k: v for k, v in extra.items() if k != "mainContainer"}
+                    main = {"name": "main", **(extra.get("mainContainer") or {})}
+                    gpus = ((svc.get("resources") or {}).get("limits") or {}).get("gpu")
+                    if gpus:  # the operator turns the service's gpu limit into the device resource
+                        main.setdefault("resources", {}).setdefault("limits", {})["nvidia.com/gpu"] = str(gpus)
+                    main["env"] = [*(main.get("env") or []), *(svc.get("envs") or [])]
+                    spec["containers"] = [main]
+                    labels = {"nvidia.com/dynamo-component": svc_name, "recipebench.sim/rank": str(rank)}
+                    pod = self._ensure_pod(dgd, f"{name}-{svc_name.lower()}-{replica}-{rank}",
+                                           svc.get("extraPodMetadata") or {}, spec, labels, role,
+                                           lambda c, s=svc_name, n=nodes, r=rank: dynamo.update_container(c, s, n, r))
+                    (frontends if svc.get("componentType") == "frontend" else workers).append(pod)
         try:
             self.store.get(SERVICES, ns, f"{name}-frontend")
         except ApiError:
             self.store.put(SERVICES, {"metadata": {"name": f"{name}-frontend", "namespace": ns,
                                                    "labels": dgd["metadata"].get("labels", {}),
                                                    "ownerReferences": [self._owner(dgd)]},
-                                      "spec": {"ports": [{"port": 8000}]}}, create=True)
-        ready = all([self._serve(p, dgd, gpu=p["metadata"]["labels"]["recipebench.sim/role"] != "frontend")
-                     for p in pods])
-        self._status(dgd, {"state": "successful" if ready else "pending",
-                           "conditions": [{"type": "Ready", "status": str(ready)}]})
+                                      "spec": {"selector": {"nvidia.com/dynamo-component": "Frontend"},
+                                               "ports": [{"port": 8000}]}}, create=True)
+        front = [self._serve(p, dgd, gpu=False) for p in frontends]
+        work = [self._serve(p, dgd, probed=p["metadata"]["labels"]["recipebench.sim/rank"] == "0") for p in workers]
+        health = all(h for h, _ in front + work)
+        # workers register the model with the frontend once they have loaded it; the frontend's
+        # health does not wait for that
+        loaded = all(ld for _, ld in work) and health
+        self._serving(dgd, workers, health, loaded, lag=REGISTER_LAG)
+        self._status(dgd, {"state": "successful" if health else "pending",
+                           "conditions": [{"type": "Ready", "status": str(health)}]})
 
     def _reconcile_jobs(self, job: dict) -> None:
         if any(c.get("type") in ("Complete", "Failed") for c in (job.get("status") or {}).get("conditions") or []):
             return
         name = job["metadata"]["name"]
-        pod = self._ensure_pod(job, f"{name}-{_hash(name)}", job["spec"]["template"], {"job-name": name}, "job")
+        tmpl = job["spec"]["template"]
+        pod = self._ensure_pod(job, f"{name}-{_hash(name)}", tmpl.get("metadata") or {}, tmpl["spec"],
+                               {"job-name": name}, "job")
         phase = self._run_to_completion(pod, job)
         status = {"active": int(phase in ("Pending", "Running")), "succeeded": int(phase == "Succeeded"),
                   "failed": int(phase == "Failed")}
@@ -156,14 +215,32 @@ class Kubelet:
                                      "message": "Job has reached the specified backoff limit"}]
         self._status(job, status)
 
+    # -- what the servers serve ------------------------------------------------------------------
+    def _serving(self, workload: dict, model_pods: list[dict], health: bool, loaded_at_ready: bool, lag: float = 0.0):
+        """Record whether the workload's server lists its model and answers completions; model_pods
+        run the processes whose flags name the model."""
+        uid = workload["metadata"]["uid"]
+        scenario, _ = self._scenario(workload)
+        state = self.serving.setdefault(uid, {"model": _served_model(model_pods), "since": None})
+        if loaded_at_ready and state["since"] is None:
+            state["since"] = self.clock()
+        delay = lag + (LOAD_LAG if scenario == "health-before-load" else 0.0)
+        state["served"] = health and state["since"] is not None and self.clock() - state["since"] >= delay
+        # a server started under another name lists that one (a --served-model-name that differs from the recipe's)
+        state["listed"] = state["model"] if scenario != "model-never-served" else f"{state['model']}-other"
+        state["completions"] = scenario != "completion-fails"
+
     # -- pod lifecycles -------------------------------------------------------------------------
     def _scenario(self, owner: dict) -> tuple[str, float]:
         return self.scenarios.get(owner["metadata"]["uid"], ("ready", DEFAULT_READY_AFTER))
 
     def _schedule(self, pod: dict, owner: dict, age: float) -> float | None:
         """Place the pod; returns when it was scheduled (pod age), or None while it is not."""
+        uid = pod["metadata"]["uid"]
+        if uid in self.bound:
+            return self.bound[uid]
         scenario, _ = self._scenario(owner)
-        if scenario == "unschedulable":
+        if scenario == "unschedulable" and self._gpu(pod):
             self._pending(pod, "Unschedulable", "0/6 nodes are available: 2 Insufficient nvidia.com/gpu, "
                           "4 node(s) didn't match Pod's node affinity/selector.")
             self._event(pod, "Warning", "FailedScheduling", "0/6 nodes are available: 2 Insufficient nvidia.com/gpu, "
@@ -180,15 +257,38 @@ class Kubelet:
                 self._pending(pod, "Unschedulable", "0/4 nodes are available: 4 Insufficient nvidia.com/gpu.")
                 self._event(pod, "Normal", "TriggeredScaleUp", "pod triggered scale-up: [{gpu-pool 0->1 (max: 4)}]")
                 return None
-            return CAPACITY_SCALEUP
-        return 2.0 if age >= 2.0 else None
+        if age < 2.0:
+            return None
+        node, message = place(pod, self.nodes, self._bound_pods())
+        if node is None:
+            self._pending(pod, "Unschedulable", message)
+            self._event(pod, "Warning", "FailedScheduling", message)
+            if not only_capacity(message):  # no node group of the cluster could ever take it
+                self._event(pod, "Normal", "NotTriggerScaleUp",
+                            f"pod didn't trigger scale-up: {message.split(': ', 1)[-1]}")
+            return None
+        self._bind(pod, node)
+        self.bound[uid] = age
+        return age
 
-    def _serve(self, pod: dict, owner: dict, gpu: bool = True) -> bool:
-        """A long-running server pod; returns whether it is Ready."""
+    def _bound_pods(self) -> list[tuple[dict, str]]:
+        return [(p, p["spec"]["nodeName"]) for p in self.store.list(PODS, None)
+                if p["spec"].get("nodeName") and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+
+    def _bind(self, pod: dict, node: str) -> None:
+        cur = self.store.get(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
+        cur["spec"]["nodeName"] = node
+        self.store.put(PODS, cur)
+        pod["spec"]["nodeName"] = node
+
+    def _serve(self, pod: dict, owner: dict, gpu: bool = True, probed: bool = True) -> tuple[bool, bool]:
+        """A long-running server pod: (Ready, model loaded). `probed`: the container kept a readiness
+        probe (the Dynamo operator removes it from every multi-node rank but the leader, so those are
+        Ready as soon as they run)."""
         age = self.clock() - self.born.get(pod["metadata"]["uid"], self.clock())
         scheduled_at = self._schedule(pod, owner, age)
         if scheduled_at is None:
-            return False
+            return False, False
         t = age - scheduled_at
         scenario, ready_after = self._scenario(owner)
         container = pod["spec"]["containers"][0]
@@ -201,12 +301,13 @@ class Kubelet:
             self._event(pod, "Warning", "Failed", f'Failed to pull image "{container.get("image")}": rpc error: '
                         f'code = NotFound desc = failed to pull and unpack image "{container.get("image")}": not found')
             self._container(pod, name, waiting={"reason": reason, "message": msg})
-            return False
+            return False, False
         if t < 10:
             self._container(pod, name, waiting={"reason": "ContainerCreating"})
-            return False
+            return False, False
         self._log(pod, name, ["INFO: loading model weights", "Loading safetensors checkpoint shards: 100% 163/163"])
-        if gpu and scenario in ("crash-loop", "oom"):
+        misfit = gpu and dynamo.missing_gpus(container, gpu_request(pod["spec"]), _env(container))
+        if gpu and (scenario in ("crash-loop", "oom") or misfit):
             restarts = int((t - 10) // 30) + 1
             if scenario == "oom":
                 last = {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}
@@ -215,19 +316,21 @@ class Kubelet:
                 last = {"terminated": {"exitCode": 1, "reason": "Error"}}
                 tail = ["Traceback (most recent call last):", '  File "/sgl-workspace/python/sglang/srt/'
                         'model_executor/model_runner.py", line 213, in init_torch_distributed',
-                        "RuntimeError: NCCL error: unhandled system error (run with NCCL_DEBUG=INFO for details)"]
+                        misfit or "RuntimeError: NCCL error: unhandled system error (run with NCCL_DEBUG=INFO for "
+                                  "details)"]
             self.store.previous_logs[(pod["metadata"]["namespace"], pod["metadata"]["name"], name)] = [
                 "INFO: loading model weights", *tail]
             self._container(pod, name, waiting={"reason": "CrashLoopBackOff",
                                                 "message": f"back-off 5m0s restarting failed container={name}"},
                             restarts=restarts, last=last)
             self._event(pod, "Warning", "BackOff", "Back-off restarting failed container")
-            return False
-        ready = (not gpu and t >= 10) or t >= ready_after
-        if ready:
+            return False, False
+        loaded = not gpu or t >= ready_after
+        ready = (t >= 10) if (not gpu or not probed) else loaded
+        if loaded and gpu:
             self._log(pod, name, ["The server is fired up and ready to roll!"])
         self._container(pod, name, running=True, ready=ready)
-        return ready
+        return ready, loaded
 
     def _run_to_completion(self, pod: dict, job: dict) -> str:
         age = self.clock() - self.born.get(pod["metadata"]["uid"], self.clock())
@@ -235,10 +338,10 @@ class Kubelet:
         component = ((job["spec"]["template"].get("metadata") or {}).get("labels") or {}).get(
             "recipebench.dev/component", "")
         scenario, ready_after = self._scenario(job)
+        scheduled_at = self._schedule(pod, job, age)
+        if scheduled_at is None:
+            return "Pending"
         if component == "offline":  # the trtllm Job is the workload: it shares the server's lifecycles
-            scheduled_at = self._schedule(pod, job, age)
-            if scheduled_at is None:
-                return "Pending"
             if scenario in ("image-pull-failure", "crash-loop", "oom"):
                 self._serve(pod, job)
                 return "Pending" if scenario == "image-pull-failure" else self._fail(pod, job, scenario)
@@ -266,9 +369,12 @@ class Kubelet:
             return self._finish(pod, name, 1)
         broken = scenario == "corrupt-output"
         if component == "offline":
-            self._log(pod, name, outputs.offline_log(script, seed, broken))
+            lines = outputs.offline_log(script, seed, broken)
         else:
-            self._log(pod, name, outputs.bench_log(script, labels.get("recipebench.dev/point", ""), seed, broken))
+            lines = outputs.bench_log(script, labels.get("recipebench.dev/point", ""), seed, broken)
+        if scenario == "log-rotated":  # kubelet kept only the newest part of the log
+            lines = lines[-2:]
+        self._log(pod, name, lines)
         return self._finish(pod, name, 0)
 
     def _helm(self, pod: dict, job: dict, name: str, script: str) -> str:
@@ -312,9 +418,7 @@ class Kubelet:
 
     # -- status helpers -------------------------------------------------------------------------
     def _gpu(self, pod: dict) -> bool:
-        return any("nvidia.com/gpu" in ((c.get("resources") or {}).get("limits") or {})
-                   for c in pod["spec"].get("containers", [])) or bool(
-            (pod["spec"].get("containers") or [{}])[0].get("resources", {}).get("limits", {}).get("gpu"))
+        return gpu_request(pod["spec"]) > 0
 
     def _pending(self, pod, reason, message, gates=None):
         patch = {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": reason,
@@ -382,6 +486,25 @@ class Kubelet:
         self.store.put(EVENTS, {"metadata": {"name": ev_name, "namespace": ns}, "type": type_, "reason": reason,
                                 "message": message, "count": 1, "involvedObject": {"kind": "Pod", "name": name,
                                                                                    "namespace": ns}}, create=True)
+
+
+def _env(container: dict) -> dict[str, str]:
+    return {e["name"]: str(e["value"]) for e in container.get("env") or [] if "value" in e}
+
+
+MODEL_FLAGS = (re.compile(r"--served-model-name[ =](\S+)"), re.compile(r"--model-path[ =](\S+)"),
+               re.compile(r"vllm serve (\S+)"))
+
+
+def _served_model(pods: list[dict]) -> str | None:
+    """The model id a server lists: --served-model-name, else the model path (what sglang and vLLM do).
+    A Dynamo frontend lists what its workers registered: the same flags, on the workers."""
+    for pattern in MODEL_FLAGS:
+        for pod in pods:
+            m = pattern.search(dynamo.command_text(pod["spec"]["containers"][0]))
+            if m:
+                return m.group(1).strip("'\"")
+    return None
 
 
 def _hash(text: str) -> str:

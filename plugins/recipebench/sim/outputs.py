@@ -13,7 +13,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from recipebench.manifests.command_lines import BEGIN, END
+from recipebench.manifests.command_lines import frame_outputs
 
 POINT = re.compile(r"^i(?P<i>\d+)-o(?P<o>\d+)-c(?P<c>\d+|max)-r(?P<r>[\d.]+|inf)-n(?P<n>\d+)$")
 
@@ -127,7 +127,7 @@ def aiperf(load: Load, seed: str) -> tuple[str, dict[str, str]]:
                 "min": base * 0.6, "max": base * 1.7, "std": base * 0.1}
 
     export = {
-        "schema_version": "1.0", "aiperf_version": "0.8.0", "benchmark_id": hashlib.md5(seed.encode()).hexdigest(),
+        "schema_version": "1.4", "aiperf_version": "0.13.0", "benchmark_id": hashlib.md5(seed.encode()).hexdigest(),
         "request_throughput": {"unit": "requests/sec", "avg": m["req_tput"]},
         "request_latency": stat("ms", m["e2e"]), "time_to_first_token": stat("ms", m["ttft"]),
         "inter_token_latency": stat("ms", m["tpot"]), "request_count": {"unit": "requests", "avg": load.prompts},
@@ -202,13 +202,6 @@ def corrupt(files: dict[str, str]) -> dict[str, str]:
     return {name: text[: max(len(text) // 3, 1)] for name, text in files.items()}
 
 
-def framed(files: dict[str, str]) -> list[str]:
-    lines: list[str] = []
-    for name, text in files.items():
-        lines += [BEGIN.format(name=name), *text.rstrip("\n").split("\n"), END.format(name=name)]
-    return lines
-
-
 def bench_log(script: str, point_id: str, seed: str, broken: bool) -> list[str]:
     tool = next((k for k in GENERATORS if k in script), None)
     if tool is None:
@@ -216,16 +209,14 @@ def bench_log(script: str, point_id: str, seed: str, broken: bool) -> list[str]:
     stdout, files = GENERATORS[tool](load_of(point_id), seed)
     if broken:
         files = corrupt(files)
-    return stdout.split("\n") + framed(files)
+    return stdout.split("\n") + frame_outputs(files)
 
 
 def offline_log(script: str, seed: str, broken: bool) -> list[str]:
     """trtllm-bench Job: one text and one JSON report per point, as the offline script prints them."""
-    lines = ["[TensorRT-LLM] TensorRT-LLM version: 1.3.0rc5"]
+    lines, files = ["[TensorRT-LLM] TensorRT-LLM version: 1.3.0rc5"], {}
     for point_id in re.findall(r"--report_json /results/(\S+)\.json", script):
-        text, files = trtllm(load_of(point_id), f"{seed}/{point_id}")
-        files = {f"{point_id}.txt": files["report.txt"], f"{point_id}.json": files["report.json"]}
-        if broken:
-            files = corrupt(files)
-        lines += text.split("\n") + framed(files)
-    return lines
+        text, reports = trtllm(load_of(point_id), f"{seed}/{point_id}")
+        lines += text.split("\n")
+        files |= {f"{point_id}.json": reports["report.json"], f"{point_id}.txt": reports["report.txt"]}
+    return lines + frame_outputs(corrupt(files) if broken else files)

@@ -126,6 +126,16 @@ def merge(base: dict, patch: dict) -> dict:
     return out
 
 
+def parse_bool(text: str) -> bool:
+    """Go's strconv.ParseBool, which the API server uses for boolean query parameters: the Python client
+    sends previous=True."""
+    if text in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if text in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise ApiError(400, "BadRequest", f'strconv.ParseBool: parsing "{text}": invalid syntax')
+
+
 class ApiError(Exception):
     def __init__(self, code: int, reason: str, message: str):
         super().__init__(message)
@@ -242,6 +252,7 @@ def _discovery(path: str) -> dict | None:
     return None
 
 
+PROXY = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/services/(?P<svc>[^/]+)/proxy(?P<path>/.*)?$")
 PATH = re.compile(r"^/(?:api/v1|apis/(?P<g>[^/]+)/(?P<v>[^/]+))"
                   r"(?:/namespaces/(?P<ns>[^/]+))?/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?(?:/(?P<sub>status|log))?$")
 
@@ -277,6 +288,12 @@ class Handler(BaseHTTPRequestHandler):
                 disc = _discovery(url.path)
                 if disc is not None:
                     return self._send(200, disc)
+            proxied = PROXY.match(url.path)
+            if proxied:
+                length = int(self.headers.get("Content-Length") or 0)
+                status, body = self.sim.proxy(proxied["ns"], proxied["svc"], method, proxied["path"] or "/",
+                                              self.rfile.read(length) if length else b"")
+                return self._send(status, body)
             m = PATH.match(url.path)
             if not m:
                 raise ApiError(404, "NotFound", f"the server could not find the requested resource ({url.path})")
@@ -300,7 +317,7 @@ class Handler(BaseHTTPRequestHandler):
         if sub == "log":
             self.store.get(res, ns, name)
             container = q.get("container") or "main"
-            logs = self.store.previous_logs if q.get("previous") == "true" else self.store.logs
+            logs = self.store.previous_logs if parse_bool(q.get("previous", "false")) else self.store.logs
             lines = logs.get((ns, name, container))
             if lines is None:
                 pod = self.store.get(res, ns, name)
