@@ -1,5 +1,7 @@
-"""Test set-up: a private AIRFLOW_HOME, artifacts folder and warehouse; where the fixtures are."""
+"""Test set-up: a private AIRFLOW_HOME, artifacts folder and warehouse; where the fixtures are; a
+simulated cluster and placeholder credentials for end-to-end runs (`cluster_env`, `run`)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -41,3 +43,45 @@ def scratch_recipes(tmp_path, monkeypatch):
         (folder / f.name).write_text(f.read_text())
     monkeypatch.setenv("RECIPEBENCH_RECIPES_DIR", str(folder))
     return folder
+
+
+SECRET = "hf_SuperSecretValue9f8e7d6c5b4a3210"
+NGC = "nvapi-SecretNgcKey0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def sim():
+    from recipebench.sim import SimCluster
+
+    cluster = SimCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def cluster_env(sim, airflow_db, monkeypatch):
+    """What `recipebench run` sets up for the simulated cluster, with canary credentials; task
+    retries wait a moment, not the production two minutes."""
+    monkeypatch.setenv("RECIPEBENCH_CLUSTER", sim.kubeconfig)
+    monkeypatch.setenv("RECIPEBENCH_IMAGES", "assume-present")
+    monkeypatch.setenv("RECIPEBENCH_RETRY_DELAY_SECONDS", "0.3")
+    monkeypatch.setenv("AIRFLOW_CONN_HUGGINGFACE_DEFAULT", json.dumps({"conn_type": "generic", "password": SECRET}))
+    monkeypatch.setenv("AIRFLOW_CONN_NGC_DEFAULT", json.dumps({"conn_type": "generic", "password": NGC}))
+    monkeypatch.delenv("RECIPEBENCH_SIM_SCENARIO", raising=False)
+    return sim
+
+
+def run(recipe_id, params=None):
+    """One DAG run through the CLI's runner: its outcome."""
+    from recipebench.cli.runner import environment, run_recipe
+
+    with environment():
+        return run_recipe(recipe_id, params or {})
+
+
+def runs_row(run_id):
+    from recipebench.results.warehouse import open_warehouse
+
+    (row,) = open_warehouse().run(f"SELECT status, failed_stage, reason, simulated, gpu_hours, finished_at, "
+                                  f"leftover_objects FROM runs WHERE run_id = '{run_id}'")
+    return row

@@ -139,9 +139,9 @@ def test_health_before_the_model_is_served_is_not_ready(sim, monkeypatch):
 
 
 @pytest.mark.parametrize("scenario, reason", [
-    ("model-never-served", "reports ready but /v1/models does not list deepseek-ai/DeepSeek-R1 yet (it lists "
+    ("model-never-served", "reports ready, but /v1/models does not list deepseek-ai/DeepSeek-R1 yet (it lists "
                            "deepseek-ai/DeepSeek-R1-other)"),
-    ("completion-fails", "reports ready but deepseek-ai/DeepSeek-R1 is listed but a test completion failed "
+    ("completion-fails", "reports ready, but deepseek-ai/DeepSeek-R1 is listed but a test completion failed "
                          "(500: CUDA error: an illegal memory access was encountered)"),
 ])
 def test_a_server_that_never_serves_fails_with_the_last_answer(sim, monkeypatch, scenario, reason):
@@ -305,7 +305,7 @@ def test_replacing_the_library_path_is_refused():
     job["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "LD_LIBRARY_PATH", "value": "/x"})
     with pytest.raises(ManifestError, match="env LD_LIBRARY_PATH replaces the image's own library path"):
         check_invariants(job)
-    with pytest.raises(RecipeError, match="serving.env: Value error, LD_LIBRARY_PATH replaces the image's own value"):
+    with pytest.raises(RecipeError, match="serving.env: LD_LIBRARY_PATH replaces the image's own value"):
         variant("trtllm-a4x-deepseek-r1-nvfp4", serving={"env": {"LD_LIBRARY_PATH": "/x"}})
 
 

@@ -7,6 +7,9 @@ reference/gpu-recipes.md 0.1 item 2), its benchmark client and how its image is 
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 FRAMEWORK_DEFAULTS: dict[str, dict] = {
     "sglang": {
         # built from gpu-recipes src/docker/sglang, whose requirements install hf_transfer
@@ -59,4 +62,36 @@ FRAMEWORK_DEFAULTS: dict[str, dict] = {
         # the frontend and platform images come from nvcr.io (gpu-recipes.md 4.7)
         "secrets": {"ngc": True},
     },
+}
+
+
+@dataclass(frozen=True)
+class FlagStyle:
+    separator: str  # between the lower-case words of a flag name
+
+    @property
+    def pattern(self) -> re.Pattern:
+        return re.compile(rf"[a-z0-9]+({re.escape(self.separator)}[a-z0-9]+)*")
+
+    def spelling(self, name: str) -> str:
+        """The name as this style writes it."""
+        return re.sub(r"[-_]+", self.separator, name.strip("-_")).lower()
+
+
+KEBAB, SNAKE = FlagStyle("-"), FlagStyle("_")
+# How each server's command line spells its flags. SGLang derives them from ServerArgs field names
+# with dashes (python/sglang/srt/server_args.py: tp_size -> --tp-size), and dynamo.sglang passes
+# them on to it; vLLM's documented flags are dashed (its FlexibleArgumentParser would also take
+# underscores, but the checks here read the dashed names); trtllm-bench's click options are
+# snake_case (tensorrt_llm/bench/benchmark/throughput.py: --kv_cache_free_gpu_mem_fraction).
+FLAG_STYLE = {"sglang": KEBAB, "dynamo": KEBAB, "vllm": KEBAB, "trtllm": SNAKE}
+
+# The flags that set tensor- and pipeline-parallel ranks, as the recipes may spell them (the first
+# is the one named in messages): SGLang's tp-size with its alias and argparse's unique prefix
+# (--tp), vLLM's long names and short -tp/-pp, trtllm-bench's --tp/--pp.
+PARALLEL_FLAGS = {
+    "sglang": {"tp": ("tp-size", "tp", "tensor-parallel-size"), "pp": ("pp-size", "pp", "pipeline-parallel-size")},
+    "dynamo": {"tp": ("tp-size", "tp", "tensor-parallel-size"), "pp": ("pp-size", "pp", "pipeline-parallel-size")},
+    "vllm": {"tp": ("tensor-parallel-size", "tp"), "pp": ("pipeline-parallel-size", "pp")},
+    "trtllm": {"tp": ("tp",), "pp": ("pp",)},
 }

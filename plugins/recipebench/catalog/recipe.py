@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from recipebench.catalog.accelerators import ACCELERATORS
-from recipebench.catalog.frameworks import FRAMEWORK_DEFAULTS
+from recipebench.catalog.frameworks import FLAG_STYLE, FRAMEWORK_DEFAULTS, PARALLEL_FLAGS
 from recipebench.catalog.paths import RECIPES
 from recipebench.catalog.tools import OWN_IMAGE
 
@@ -26,7 +26,12 @@ DEFAULT_RECIPES_DIR = RECIPES
 ArgValue = bool | int | float | str | list[str | int | float] | dict[str, Any] | None
 Shape = Literal["single-host", "multi-host", "offline", "disaggregated"]
 Tool = Literal["sglang-bench-serving", "vllm-benchmark-serving", "vllm-bench-serve", "trtllm-bench", "aiperf"]
-PosInt = Annotated[int, Field(ge=1)]
+# strict: YAML `true` is not a number (pydantic's lax mode would read it as 1)
+PosInt = Annotated[int, Field(ge=1, strict=True)]
+PosFloat = Annotated[float, Field(gt=0, strict=True)]
+MAX_PROMPTS = 100_000  # prompts per point; the trigger form has the same bound
+MAX_TOKENS = 1 << 20  # tokens per request
+MAX_CONCURRENCY = 16_384
 
 
 class RecipeError(ValueError):
@@ -66,7 +71,7 @@ class ImageSpec(_Strict):
 
 
 class ServingSpec(_Strict):
-    port: int = Field(ge=0, le=65535)  # 0: no server (offline shape)
+    port: int = Field(ge=0, le=65535, strict=True)  # 0: no server (offline shape)
     health_path: str
     # command-line flags of the server; a mapping value is written to a file and the flag gets its path
     args: dict[str, ArgValue] = {}
@@ -127,11 +132,11 @@ class TopologySpec(_Strict):
 
 
 class BenchmarkPoint(_Strict):
-    input_len: PosInt  # tokens per request; with uniform lengths, the longest
-    output_len: PosInt
-    num_prompts: PosInt
-    concurrency: PosInt | None = None  # None: unbounded
-    request_rate: float | None = Field(default=None, gt=0)  # None: send all at once (inf)
+    input_len: Annotated[PosInt, Field(le=MAX_TOKENS)]  # tokens per request; with uniform lengths, the longest
+    output_len: Annotated[PosInt, Field(le=MAX_TOKENS)]
+    num_prompts: Annotated[PosInt, Field(le=MAX_PROMPTS)]
+    concurrency: Annotated[PosInt, Field(le=MAX_CONCURRENCY)] | None = None  # None: unbounded
+    request_rate: PosFloat | None = None  # None: send all at once (inf)
 
     @property
     def id(self) -> str:
@@ -153,7 +158,7 @@ class LengthSpec(_Strict):
     """
 
     distribution: Literal["fixed", "uniform"] = "fixed"
-    min_fraction: float | None = Field(default=None, gt=0, lt=1)
+    min_fraction: Annotated[float, Field(gt=0, lt=1, strict=True)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> LengthSpec:
@@ -228,9 +233,59 @@ class Recipe(_Strict):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
-        if value is not None and len(value.split()) != 5:
-            raise ValueError(f"schedule must be a 5-field cron expression, got {value!r}")
+        """What CronTriggerTimetable will take: five fields croniter can expand (Airflow's timetable
+        (timetables/_cron.py, CronMixin) parses with croniter, and a DAG with a bad one fails to import)."""
+        from croniter import croniter
+
+        if value is not None and (len(value.split()) != 5 or not croniter.is_valid(value)):
+            raise ValueError(f"schedule must be a valid 5-field cron expression (minute hour day month weekday), "
+                             f"got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _flag_names(self) -> Recipe:
+        """Server flags are written as the framework's parser spells them (catalog.frameworks.FLAG_STYLE):
+        a misspelt one would fail the server at start, hours into a run, or slip past the checks
+        here that read flags by name (context length, parallelism)."""
+        style = FLAG_STYLE[self.framework]
+        for where, args in self._server_arg_sets():
+            bad = [k for k in args if not style.pattern.fullmatch(k)]
+            if bad:
+                raise ValueError(f"{where}: {self.framework} does not spell its flags like "
+                                 + ", ".join(f"{k!r} (write {style.spelling(k)!r})" for k in bad))
+        return self
+
+    @model_validator(mode="after")
+    def _parallelism_fits(self) -> Recipe:
+        """tensor x pipeline parallel ranks cannot exceed the GPUs one server instance holds."""
+        names = PARALLEL_FLAGS[self.framework]
+        gpn = self.acc.gpus_per_node
+        for where, args in self._server_arg_sets():
+            ranks = 1
+            for dimension in ("tp", "pp"):
+                given = [args[k] for k in names[dimension] if k in args]
+                if given and (isinstance(given[0], bool) or not isinstance(given[0], int) or given[0] < 1):
+                    raise ValueError(f"{where}: {names[dimension][0]} must be a positive integer, got {given[0]!r}")
+                ranks *= given[0] if given else 1
+            nodes = self._nodes_of(where)
+            if ranks > gpn * nodes:
+                raise ValueError(f"{where}: tensor x pipeline parallel = {ranks} ranks, but a server instance holds "
+                                 f"{nodes} node(s) x {gpn} GPUs = {gpn * nodes} ({self.accelerator})")
+        return self
+
+    def _server_arg_sets(self) -> list[tuple[str, dict]]:
+        sets = [("serving.args", self.serving.args)]
+        for role in ("prefill", "decode"):
+            spec = getattr(self.topology, role)
+            if spec is not None:
+                # a role's worker gets the common args with its own on top (manifests.render)
+                sets.append((f"topology.{role}.args", {**self.serving.args, **spec.args}))
+        return sets
+
+    def _nodes_of(self, where: str) -> int:
+        if where.startswith("topology."):
+            return getattr(self.topology, where.split(".")[1]).nodes
+        return self.topology.nodes if self.topology.shape == "multi-host" else 1
 
     @model_validator(mode="after")
     def _registry_for_builds(self) -> Recipe:
@@ -287,6 +342,14 @@ class Recipe(_Strict):
         if isinstance(name, str):
             return name
         return f"/data/model/{self.model.name}" if self.model.source == "gcs" else self.model.name
+
+    @property
+    def ready_budget_minutes(self) -> int:
+        """How long wait_ready waits once the workload has its nodes. An offline Job is its own
+        benchmark: it completes only after every point ran, so their time counts too."""
+        t = self.timeouts
+        return t.ready_minutes + (t.point_minutes * len(self.benchmark.points) if self.topology.shape == "offline"
+                                  else 0)
 
     @property
     def acc(self):
@@ -365,11 +428,15 @@ def resolve(recipe_id: str, raw: Any, source: str) -> Recipe:
     """Apply the layers of defaults to one parsed recipe file and validate the result."""
     if not isinstance(raw, dict):
         raise RecipeError(f"{source}: the file must hold a mapping of recipe fields, not {type(raw).__name__}")
+    if "id" in raw and raw["id"] != recipe_id:
+        raise RecipeError(f"{source}: field id: {raw['id']!r} differs from the file name {recipe_id!r}; the file name "
+                          "is the recipe id (and the DAG id): drop the field or rename the file")
     layered: dict = {}
-    acc = ACCELERATORS.get(raw.get("accelerator"))  # type: ignore[arg-type]
+    # a wrong type here is reported by validation below; only names pick the layers of defaults
+    acc = ACCELERATORS.get(raw["accelerator"]) if isinstance(raw.get("accelerator"), str) else None
     if acc is not None:
         layered = deep_merge(layered, acc.defaults())
-    framework = FRAMEWORK_DEFAULTS.get(raw.get("framework"))  # type: ignore[arg-type]
+    framework = FRAMEWORK_DEFAULTS.get(raw["framework"]) if isinstance(raw.get("framework"), str) else None
     if framework is not None:
         layered = deep_merge(layered, framework)
     layered = deep_merge(layered, raw)
@@ -377,20 +444,55 @@ def resolve(recipe_id: str, raw: Any, source: str) -> Recipe:
     try:
         return Recipe.model_validate(layered)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"field {_field_path(e['loc']) or '(top level)'}: {e['msg']}"
-            + (f" (got {e['input']!r})" if e["type"] not in ("missing", "extra_forbidden") and not isinstance(e["input"], dict) else "")
-            for e in exc.errors()
-        )
-        raise RecipeError(f"{source}: {problems}") from None
+        raise RecipeError(f"{source}: {'; '.join(_problem(e) for e in exc.errors())}") from None
+
+
+def _problem(error: dict) -> str:
+    """One pydantic error as `field PATH: what (got VALUE)`; our own validators' messages say it all."""
+    where = f"field {_field_path(error['loc'])}" if _field_path(error["loc"]) else "recipe"
+    if error["type"] == "value_error":
+        return f"{where}: {error['msg'].removeprefix('Value error, ')}"
+    shown = error["type"] not in ("missing", "extra_forbidden") and not isinstance(error["input"], dict)
+    return f"{where}: {error['msg']}" + (f" (got {error['input']!r})" if shown else "")
+
+
+_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
+    """The safe loader (libyaml's when present: the pure-Python one dominates the DAG folder's
+    parse time), refusing a key given twice in one mapping: YAML's last-wins would silently drop
+    the first value."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    f"found key {key!r} twice (first at line {seen[key] + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
 
 
 def load_recipe_file(path: Path) -> Recipe:
+    """One recipe file, validated; every way it can be unusable is a RecipeError naming it."""
     try:
-        # libyaml's loader when present: the pure-Python one dominates the DAG folder's parse time
-        raw = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecipeError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except OSError as exc:
+        raise RecipeError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise RecipeError(f"{path}: not valid YAML: {at}{exc.problem}"
+                          + (f" ({exc.context})" if exc.context else "")) from None
     except yaml.YAMLError as exc:
-        raise RecipeError(f"{path}: not valid YAML: {exc}") from None
+        raise RecipeError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
     return resolve(path.stem, raw, str(path))
 
 

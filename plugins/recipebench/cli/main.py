@@ -74,8 +74,17 @@ def cmd_stages(args) -> int:
     return 1 if broken else 0
 
 
+def _value(text: str):
+    """A command-line value: JSON when it parses as JSON (8, true, [1, 8], null), else the plain
+    string. Nothing is constructed from the text; the types are checked where the value is used."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def _parse_set(items: list[str]) -> dict:
-    """`a.b.c=value` pairs -> nested overrides; values are YAML scalars (8, true, [1, 2])."""
+    """`a.b.c=value` pairs -> nested overrides (values as _value reads them)."""
     overrides: dict = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -85,7 +94,7 @@ def _parse_set(items: list[str]) -> dict:
         *parents, leaf = key.split(".")
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(value)
+        node[leaf] = _value(value)
     return overrides
 
 
@@ -160,25 +169,48 @@ def cmd_results(args) -> int:
     return 0
 
 
-def _params(items: list[str]) -> dict:
+def parse_params(items: list[str]) -> dict:
+    """`key=value` trigger params (values as _value reads them; catalog.params.apply_params checks them)."""
     params = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep:
+        if not sep or not key:
             raise RecipeError(f"--param {item!r}: expected key=value")
-        params[key] = yaml.safe_load(value)
+        params[key] = _value(value)
     return params
+
+
+def failed_outcome(recipe_id: str, exc: BaseException) -> dict:
+    """The outcome of a run that could not even report itself (dag.test crashed)."""
+    lines = str(exc).strip().splitlines()
+    return {"recipe": recipe_id, "run_id": None, "status": "failed", "failed_stage": None,
+            "reason": f"{type(exc).__name__}: {lines[0][:300] if lines else ''}", "result_rows": None,
+            "leftover_objects": None, "simulated": None}
+
+
+def run_and_report(recipe_id: str, params: dict) -> dict:
+    """One run's outcome as a JSON line on stdout, whatever happened."""
+    from recipebench.cli.runner import run_recipe
+    from recipebench.pipeline.bodies import INTERRUPTED
+
+    try:
+        result = run_recipe(recipe_id, params)
+    except (Exception, KeyboardInterrupt) as exc:
+        result = failed_outcome(recipe_id, exc)
+        if isinstance(exc, KeyboardInterrupt):
+            result["reason"] = INTERRUPTED
+    print(json.dumps(result), flush=True)
+    return result
 
 
 def cmd_run(args) -> int:
     from recipebench.catalog.params import apply_params
-    from recipebench.cli.runner import environment, run_recipe
+    from recipebench.cli.runner import environment, sigterm_interrupts
 
-    params = _params(args.param)
+    params = parse_params(args.param)
     apply_params(load_recipe(args.recipe), params)  # refuse bad params before anything starts
-    with environment():
-        result = run_recipe(args.recipe, params)
-    print(json.dumps(result))
+    with sigterm_interrupts(), environment():
+        result = run_and_report(args.recipe, params)
     return 0 if result["status"] == "success" else 1
 
 
@@ -219,23 +251,25 @@ def cmd_build_spec(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    """The main job: every recipe end to end against the simulated cluster, then the results table."""
-    from recipebench.cli.runner import environment, run_recipe
+    """The main job: every recipe end to end against the simulated cluster, then the results table.
+    A recipe that fails does not stop the others; SIGTERM stops the recipe running and the rest."""
+    from recipebench.cli.runner import STOP, environment, sigterm_interrupts
 
     if cmd_validate(argparse.Namespace(dir=None, recipes_only=False)):
         return 1
     good, _ = load_catalog()
     outcomes = []
-    with environment():
+    with sigterm_interrupts(), environment():
         for recipe_id in good:
-            result = run_recipe(recipe_id, {})
-            outcomes.append(result)
-            print(json.dumps(result))
+            outcomes.append(run_and_report(recipe_id, {}))
+            if STOP.is_set():
+                print("recipebench: interrupted: the remaining recipes were not run", file=sys.stderr)
+                break
         status = cmd_results(argparse.Namespace(recipe=None, last=len(good) * 4))
     failed = [o["recipe"] for o in outcomes if o["status"] != "success" or o["leftover_objects"]]
-    print(f"\n{len(outcomes) - len(failed)} of {len(outcomes)} recipes ran end to end"
+    print(f"\n{len(outcomes) - len(failed)} of {len(good)} recipes ran end to end"
           + (f"; failed or left objects: {', '.join(failed)}" if failed else ""))
-    return 1 if failed else status
+    return 1 if failed or len(outcomes) < len(good) else status
 
 
 COMMANDS = {}
@@ -296,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

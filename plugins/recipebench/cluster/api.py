@@ -1,12 +1,17 @@
 """Kubernetes operations on one cluster, through the ordinary client (server-side apply included).
 
 Kinds a cluster does not serve (a CRD that is not installed) are skipped when listing or
-deleting, and reported when applying.
+deleting, and reported when applying. Every call here is idempotent (get, list, server-side
+apply, delete, discovery), so a transient failure of the API server (429, 5xx, a dropped
+connection) is retried with backoff, within a bound; what finally fails says what the API said.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from recipebench.catalog.naming import MANAGED_BY, MANAGER
 from recipebench.cluster.access import ClusterError, Target, api_client
@@ -26,6 +31,57 @@ KINDS = (
 )
 
 
+T = TypeVar("T")
+# 429 (priority and fairness throttling), 500 (etcd timeouts), 502-504 (a control plane being upgraded)
+TRANSIENT_STATUS = {429, 500, 502, 503, 504}
+ATTEMPTS = 8
+FIRST_BACKOFF_S, MAX_BACKOFF_S = 1.0, 30.0  # real seconds: 1, 2, 4 ... 30, about 90 s in all
+
+
+def api_message(exc: BaseException) -> str:
+    """What the API server said (its Status message), else the client's own words; one line."""
+    status = getattr(exc, "status", None)
+    body = getattr(exc, "body", None)
+    if status is not None and body is not None:
+        text = body.decode(errors="replace") if isinstance(body, bytes) else str(body)
+        try:
+            message = json.loads(text).get("message") or text
+        except (ValueError, AttributeError):
+            message = text
+        return f"HTTP {status} {getattr(exc, 'reason', '') or ''}: {' '.join(str(message).split())[:300]}".replace(
+            " :", ":")
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:300] if lines else ''}"
+
+
+def transient(exc: BaseException) -> bool:
+    """Worth retrying: the server was busy or briefly away, not a refusal of what we asked."""
+    import urllib3
+    from kubernetes.client.exceptions import ApiException
+
+    if isinstance(exc, ApiException):
+        return exc.status in TRANSIENT_STATUS
+    return isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError))
+
+
+def with_retries(what: str, call: Callable[[], T], sleep: Callable[[float], None],
+                 attempts: int = ATTEMPTS) -> T:
+    """call(), again after a transient failure (backoff FIRST_BACKOFF_S doubling up to MAX_BACKOFF_S,
+    slept through `sleep`); ClusterError naming `what` and the API's answer once the tries run out."""
+    delay = FIRST_BACKOFF_S
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except Exception as exc:
+            if not transient(exc):
+                raise
+            if attempt == attempts:
+                raise ClusterError(f"{what}: {api_message(exc)} (still failing after {attempts} tries)") from exc
+            sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF_S)
+    raise AssertionError("unreachable")
+
+
 def oid(obj: dict) -> str:
     meta = obj.get("metadata") or {}
     return f"{obj.get('kind')}/{meta.get('namespace', '-')}/{meta.get('name')}"
@@ -38,15 +94,21 @@ class Cluster:
         self.target = target
         self.client = client or api_client(target)
         try:
-            self.dyn = DynamicClient(self.client)
+            self.dyn = self.retry("API discovery", lambda: DynamicClient(self.client))
+        except ClusterError as exc:
+            raise ClusterError(f"cannot reach {target.label}: {exc}") from exc
         except Exception as exc:
-            raise ClusterError(f"cannot reach {target.label}: {type(exc).__name__}: {exc}") from exc
+            raise ClusterError(f"cannot reach {target.label}: {api_message(exc)}") from exc
+
+    def retry(self, what: str, call: Callable[[], T]) -> T:
+        """with_retries, the backoff slept on this cluster's clock (the simulator runs faster)."""
+        return with_retries(f"{what} on {self.target.label}", call, lambda s: time.sleep(self.target.seconds(s)))
 
     def resource(self, api_version: str, kind: str):
         from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
         try:
-            return self.dyn.resources.get(api_version=api_version, kind=kind)
+            return self.retry(f"discovery of {kind}", lambda: self.dyn.resources.get(api_version=api_version, kind=kind))
         except ResourceNotFoundError:
             return None
 
@@ -59,7 +121,8 @@ class Cluster:
                 raise ClusterError(f"{self.target.label} does not serve {obj['kind']} ({obj['apiVersion']}): "
                                    "is its CRD installed? (ensure_platform installs LeaderWorkerSet and Dynamo)")
             ns = obj["metadata"].get("namespace") if res.namespaced else None
-            self.dyn.server_side_apply(res, body=obj, namespace=ns, field_manager=FIELD_MANAGER, force_conflicts=True)
+            self.retry(f"apply {oid(obj)}", lambda: self.dyn.server_side_apply(
+                res, body=obj, namespace=ns, field_manager=FIELD_MANAGER, force_conflicts=True))  # noqa: B023
             applied.append(oid(obj))
         return applied
 
@@ -70,7 +133,8 @@ class Cluster:
         if res is None:
             return None
         try:
-            return res.get(name=name, namespace=namespace).to_dict()
+            return self.retry(f"get {kind}/{namespace or '-'}/{name}",
+                              lambda: res.get(name=name, namespace=namespace).to_dict())
         except NotFoundError:
             return None
 
@@ -82,7 +146,8 @@ class Cluster:
         kwargs: dict[str, Any] = {"label_selector": label_selector, "field_selector": field_selector}
         if namespace and res.namespaced:
             kwargs["namespace"] = namespace
-        return [item.to_dict() for item in res.get(**{k: v for k, v in kwargs.items() if v}).items]
+        found = self.retry(f"list {kind}", lambda: res.get(**{k: v for k, v in kwargs.items() if v}))
+        return [item.to_dict() for item in found.items]
 
     def list_labelled(self, selector: str, namespace: str | None = None, kinds=KINDS) -> list[dict]:
         found = []
@@ -102,27 +167,57 @@ class Cluster:
             return False
         meta = obj["metadata"]
         try:
-            res.delete(name=meta["name"], namespace=meta.get("namespace") if res.namespaced else None,
-                       body={"propagationPolicy": "Background"})
+            self.retry(f"delete {oid(obj)}", lambda: res.delete(
+                name=meta["name"], namespace=meta.get("namespace") if res.namespaced else None,
+                body={"propagationPolicy": "Background"}))
             return True
         except NotFoundError:
             return False
 
+    def delete_or_leave(self, obj: dict, log) -> None:
+        """Delete an object whose removal can wait: a failure is logged, not raised, as the run's
+        teardown (or, past its expiry, the janitor) deletes what still carries the run's labels."""
+        try:
+            self.delete(obj)
+        except Exception as exc:
+            log.warning("could not delete %s now, teardown will try again: %s", oid(obj),
+                        exc if isinstance(exc, ClusterError) else api_message(exc))
+
     def delete_labelled(self, selector: str, namespace: str | None = None, keep=lambda obj: False,
-                        log=None) -> list[str]:
+                        log=None, failed: dict[str, str] | None = None) -> list[str]:
         """Delete every object matching the selector (all namespaces unless given), tolerating what is
-        already gone. Pods owned by a deleted controller go with it."""
+        already gone. Pods owned by a deleted controller go with it. An object whose delete fails
+        does not stop the others: its error goes into `failed` (object -> reason), or is raised at
+        the end when no `failed` is given."""
         if MANAGED_BY not in selector:
             raise ValueError("refusing to delete by a selector without our managed-by label")
-        deleted = []
+        deleted, errors = [], {} if failed is None else failed
         for obj in self.list_labelled(selector, namespace):
             if keep(obj) or (obj["kind"] == "Pod" and obj["metadata"].get("ownerReferences")):
                 continue
-            if self.delete(obj):
+            try:
+                gone = self.delete(obj)
+            except Exception as exc:  # the next object may still go; the caller decides what this means
+                errors[oid(obj)] = str(exc) if isinstance(exc, ClusterError) else api_message(exc)
+                if log:
+                    log.error("could not delete %s: %s", oid(obj), errors[oid(obj)])
+                continue
+            if gone:
                 deleted.append(oid(obj))
                 if log:
                     log.info("deleted %s", oid(obj))
+        if errors and failed is None:
+            raise ClusterError(f"could not delete {len(errors)} object(s): "
+                               + "; ".join(f"{k}: {v}" for k, v in errors.items()))
         return deleted
+
+    def remaining(self, selector: str, keep=lambda obj: False) -> list[str]:
+        """Objects matching the selector that are not on their way out: neither marked for deletion
+        (deletionTimestamp: finalizers and graceful termination take their time) nor pods owned by
+        a controller (the garbage collector takes them after their owner)."""
+        return [oid(o) for o in self.list_labelled(selector)
+                if not keep(o) and not o["metadata"].get("deletionTimestamp")
+                and not (o["kind"] == "Pod" and o["metadata"].get("ownerReferences"))]
 
     def pods(self, namespace: str, selector: str) -> list[dict]:
         return self.list("v1", "Pod", namespace, selector)
@@ -142,8 +237,8 @@ class Cluster:
             kwargs["tail_lines"] = tail
         try:
             # raw bytes: the generated client would otherwise turn them into a str repr
-            response = CoreV1Api(self.client).read_namespaced_pod_log(pod, namespace, _preload_content=False,
-                                                                     **kwargs)
+            response = self.retry(f"log of pod {namespace}/{pod}", lambda: CoreV1Api(
+                self.client).read_namespaced_pod_log(pod, namespace, _preload_content=False, **kwargs))
         except ApiException as exc:
             return f"(no log: {exc.reason})"
         return response.data.decode("utf-8", errors="replace")

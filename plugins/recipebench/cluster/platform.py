@@ -123,14 +123,15 @@ def install(run: RunConfig, cluster: Cluster, chart: Chart, log) -> None:
     cluster.apply([job])
     log.info("installing %s %s (chart %s) with helm-runner Job %s/%s", chart.release, chart.version, chart.chart,
              chart.namespace, name)
-    try:  # this runs before any setup task, so no teardown would remove the Job: it goes here, whatever happens
-        outcome = wait_job(cluster, chart.namespace, name, cluster.target.seconds(20 * 60), cluster.target.seconds(10))
+    try:  # this runs before any setup task, so no teardown would remove the Job when it fails: it goes here
+        outcome = wait_job(cluster, chart.namespace, name, cluster.target.seconds(20 * 60), cluster.target.seconds(10),
+                           cluster.target.time_scale)
         if outcome.state == "stuck":
             raise PlatformError(f"helm install of {chart.release} {chart.version} cannot run: {outcome.reason}")
         pods = cluster.pods(chart.namespace, f"job-name={name}")
         text = cluster.logs(chart.namespace, pods[0]["metadata"]["name"]) if pods else ""
     finally:
-        cluster.delete(job)
+        cluster.delete_or_leave(job, log)
     if outcome.state == "failed":
         for line in text.strip().splitlines()[-10:]:
             log.error("  helm: %s", line)

@@ -143,8 +143,12 @@ def assess(obs: dict[str, Any], capacity_waited_s: float, ready_waited_s: float,
                               why.evidence)
         return why
     if ready_waited_s > ready_limit_s:
-        not_ready = [p["metadata"]["name"] for p in pods if not _true((p.get("status") or {}).get("conditions"), "Ready")]
         tail = [f"  {ln}" for ln in (obs.get("logs", {}).get("_server") or "").strip().splitlines()[-LOG_LINES:]]
+        if shape == "offline":  # its pod is Ready while it works: what is late is the Job's completion
+            return Assessment("failed", f"Job {obs['name']} has not completed after {minutes(ready_limit_s, time_scale)} "
+                                        "(start-up and every point's time budget): its benchmark is still running",
+                              ["last log lines:", *tail])
+        not_ready = [p["metadata"]["name"] for p in pods if not _true((p.get("status") or {}).get("conditions"), "Ready")]
         return Assessment("failed", f"not ready after {minutes(ready_limit_s, time_scale)}: {len(not_ready)} pod(s) not "
                                     f"ready ({', '.join(not_ready[:3])})", ["last server log lines:", *tail])
     return Assessment("starting", f"{len(pods)} pod(s) placed, waiting for the server to answer its readiness probe")
@@ -261,8 +265,10 @@ def observe_job(cluster, namespace: str, name: str) -> tuple[dict | None, list[d
     return job, pods, events
 
 
-def wait_job(cluster, namespace: str, name: str, timeout_s: float, poll_s: float) -> Assessment:
-    """Poll a Job until it is done, failed or stuck (assess_job); TimeoutError past timeout_s."""
+def wait_job(cluster, namespace: str, name: str, timeout_s: float, poll_s: float,
+             time_scale: float = 1.0) -> Assessment:
+    """Poll a Job until it is done, failed or stuck (assess_job); TimeoutError past timeout_s (seconds
+    of the cluster's clock, said in real minutes)."""
     import time
 
     deadline = time.monotonic() + timeout_s
@@ -271,5 +277,5 @@ def wait_job(cluster, namespace: str, name: str, timeout_s: float, poll_s: float
         if outcome.state != "running":
             return outcome
         if time.monotonic() > deadline:
-            raise TimeoutError(f"Job {namespace}/{name} did not finish within {timeout_s:.0f} s")
+            raise TimeoutError(f"Job {namespace}/{name} did not finish within {minutes(timeout_s, time_scale)}")
         time.sleep(poll_s)

@@ -56,7 +56,18 @@ def create_secrets(run, cluster, log) -> list[str]:
     hf = connection_password(HF_CONN, "Hugging Face token") if names["hf"] else None
     ngc = connection_password(NGC_CONN, "NGC API key") if names["ngc"] else None
     cluster.ensure_namespace(run.recipe.cluster.namespace)
-    cluster.apply(secret_objects(run, names, hf, ngc))
+    objects = secret_objects(run, names, hf, ngc)
+    try:
+        cluster.apply(objects)
+    except Exception:
+        # all or nothing: the DAG's teardown does not run when its first setup failed (Airflow runs
+        # a teardown only once one of its setups succeeded), so a half-made set would stay behind
+        for obj in objects:
+            try:
+                cluster.delete(obj)
+            except Exception as exc:
+                log.error("could not remove secret %s after the failure: %s", obj["metadata"]["name"], exc)
+        raise
     created = [n for n in names.values() if n]
     log.info("created secret(s) %s in %s from connection(s) %s", ", ".join(created), cluster.target.label,
              ", ".join(c for c, n in ((HF_CONN, names["hf"]), (NGC_CONN, names["ngc"])) if n))

@@ -7,12 +7,14 @@ load) is the pipeline's business (recipebench.pipeline.bodies).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from recipebench.catalog.naming import run_selector
 from recipebench.catalog.params import RunConfig
 from recipebench.catalog.recipe import BenchmarkPoint
-from recipebench.cluster.api import Cluster, oid
+from recipebench.cluster.access import ClusterError
+from recipebench.cluster.api import Cluster
 from recipebench.cluster.readiness import WORKLOAD_KIND, wait_job
 from recipebench.manifests.render import bench_job_name, render_bench_job, render_workload
 
@@ -39,9 +41,8 @@ def deploy(run: RunConfig, cluster: Cluster, digests: dict, log) -> list[str]:
 
 def readiness_limits(run: RunConfig, cluster_target) -> tuple[float, float, float]:
     """(capacity limit, ready limit, poll interval) in real seconds on this cluster's clock."""
-    t = run.recipe.timeouts
-    return (cluster_target.seconds(t.capacity_minutes * 60), cluster_target.seconds(t.ready_minutes * 60),
-            cluster_target.seconds(20))
+    return (cluster_target.seconds(run.recipe.timeouts.capacity_minutes * 60),
+            cluster_target.seconds(run.recipe.ready_budget_minutes * 60), cluster_target.seconds(20))
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class PointOutput:
     job: str  # the Job's name
     pod: str  # the pod whose log holds the output
     log_text: str
+    applied_at: float | None = None  # unix seconds: the client Job was created
+    done_at: float | None = None  # ... and seen complete
 
 
 def run_point(run: RunConfig, cluster: Cluster, point: BenchmarkPoint, index: int, digests: dict,
@@ -57,9 +60,11 @@ def run_point(run: RunConfig, cluster: Cluster, point: BenchmarkPoint, index: in
     recipe, ns = run.recipe, run.recipe.cluster.namespace
     name = bench_job_name(run, index)
     cluster.apply([render_bench_job(run, point, index, digests)])
+    applied_at = time.time()
     log.info("point %s: Job %s started", point.id, name)
     outcome = wait_job(cluster, ns, name, cluster.target.seconds(recipe.timeouts.point_minutes * 60),
-                       cluster.target.seconds(15))
+                       cluster.target.seconds(15), cluster.target.time_scale)
+    done_at = time.time()
     if outcome.state == "stuck":
         for line in outcome.evidence:
             log.error("  %s", line)
@@ -73,12 +78,13 @@ def run_point(run: RunConfig, cluster: Cluster, point: BenchmarkPoint, index: in
         for line in tail:
             log.error("  %s", line)
         raise BenchmarkFailed(f"point {point.id}: benchmark Job {name} failed: {reason}", pod, log_text)
-    return PointOutput(name, pod, log_text)
+    return PointOutput(name, pod, log_text, applied_at, done_at)
 
 
-def delete_point_job(run: RunConfig, cluster: Cluster, index: int) -> None:
-    cluster.delete({"apiVersion": "batch/v1", "kind": "Job",
-                    "metadata": {"name": bench_job_name(run, index), "namespace": run.recipe.cluster.namespace}})
+def delete_point_job(run: RunConfig, cluster: Cluster, index: int, log) -> None:
+    """The point's numbers are collected: its Job may go now, or at teardown if the API refuses."""
+    cluster.delete_or_leave({"apiVersion": "batch/v1", "kind": "Job", "metadata": {
+        "name": bench_job_name(run, index), "namespace": run.recipe.cluster.namespace}}, log)
 
 
 def offline_output(run: RunConfig, cluster: Cluster) -> PointOutput:
@@ -95,18 +101,35 @@ def job_pod(cluster: Cluster, ns: str, job_name: str) -> str:
     return pods[0]["metadata"]["name"]
 
 
+class TeardownIncomplete(ClusterError):
+    """Objects of the run are still in the cluster after teardown; the message names them."""
+
+    def __init__(self, message: str, left: list[str]):
+        super().__init__(message)
+        self.left = left
+
+
 def teardown(run: RunConfig, cluster: Cluster, log) -> dict:
     """Delete everything labelled with the run, Jobs and their pods included; what is already gone
     is fine. With keep-alive only the benchmark Jobs go; the expiry label lets the janitor take the
-    rest later."""
+    rest later. TeardownIncomplete, naming what is left, when anything could not be deleted."""
     keep_server = run.keep_alive
     keep = (lambda obj: (obj.get("metadata", {}).get("labels") or {}).get("recipebench.dev/point") is None) \
         if keep_server else (lambda obj: False)
-    deleted = cluster.delete_labelled(run_selector(run.run_key), keep=keep, log=log)
-    left = [oid(o) for o in cluster.list_labelled(run_selector(run.run_key)) if not keep(o)]
+    selector = run_selector(run.run_key)
+    failed: dict[str, str] = {}
+    deleted = cluster.delete_labelled(selector, keep=keep, log=log, failed=failed)
+    deleted_at = time.time()
+    left = sorted(set(failed) | set(cluster.remaining(selector, keep)))
     if keep_server:
         _, kind = WORKLOAD_KIND[run.recipe.topology.shape]
         log.info("keep-alive: %s %s stays up until %s (expiry label); the janitor removes it then",
                  kind, run.name, run.expires_at)
     log.info("teardown: deleted %d object(s)%s", len(deleted), f", still present: {left}" if left else "")
-    return {"deleted": deleted, "left": left}
+    if left:
+        first = next(iter(failed.items()), None)
+        raise TeardownIncomplete(
+            f"{len(left)} object(s) of the run are still in {cluster.target.label}: {', '.join(left[:6])}"
+            + (f" and {len(left) - 6} more" if len(left) > 6 else "")
+            + (f" (delete {first[0]}: {first[1]})" if first else ""), left)
+    return {"deleted": deleted, "left": left, "deleted_at": deleted_at}

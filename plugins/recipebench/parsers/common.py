@@ -44,10 +44,13 @@ def number(text: str | float | int | None) -> float | None:
 
     'inf' also becomes None: in our schema an unbounded rate or concurrency is NULL.
     """
-    if text is None or isinstance(text, bool):
-        return None
+    if text is None or isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        return None  # a list or mapping where a number belongs is no number either
     if isinstance(text, (int, float)):
-        value = float(text)
+        try:
+            value = float(text)
+        except OverflowError:  # an integer beyond float range
+            return None
     else:
         cleaned = text.strip().replace(",", "").rstrip("%")
         if cleaned.lower() in ("", "n/a", "na", "none", "null", "not set", "inf", "infinity", "nan", "-"):

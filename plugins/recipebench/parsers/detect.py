@@ -7,6 +7,8 @@ file and what was expected. It never returns a record it had to guess.
 from __future__ import annotations
 
 import json
+import traceback
+from pathlib import Path
 from typing import Any
 
 from recipebench.parsers import llmperf, perf_analyzer, serving, trtllm
@@ -110,7 +112,16 @@ def sanitize(parsed: Parsed) -> Parsed:
 def parse(text: str, source: str = "<input>", tool: str | None = None) -> Parsed:
     if tool is not None and tool not in TOOLS:
         raise ParseError(source, f"unknown tool {tool!r}; expected one of {', '.join(TOOLS)}")
-    parsed = _detect_and_parse(text, source, tool)
+    try:
+        parsed = _detect_and_parse(text, source, tool)
+    except ParseError:
+        raise
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+        # recognised, but a value has a shape no version of the tool writes (a list for a number, a
+        # missing field): corrupt, and said so with where the parser stumbled
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        raise ParseError(source, f"recognised, but a value has an unexpected shape ({type(exc).__name__}: {exc}; "
+                                 f"at {Path(frame.filename).name}:{frame.lineno})") from exc
     if tool is not None and not _same_family(tool, parsed.tool):
         raise ParseError(source, f"expected output of {tool}, but the content is {parsed.tool}'s")
     return sanitize(parsed)

@@ -68,7 +68,7 @@ def from_metrics(metrics: dict[str, dict], tool: str, version: str | None = None
     for tag, m in metrics.items():
         if not isinstance(m, dict):
             continue
-        unit = (m.get("unit") or "").strip()
+        unit = str(m.get("unit") or "").strip()
         if tag in LATENCY_TAGS:
             factor = TO_MS.get(unit.lower(), None) if unit else 1.0
             if factor is None:
@@ -152,7 +152,10 @@ def parse_export_json(obj: dict, source: str) -> Parsed:
 
 
 def parse_csv(text: str, source: str) -> Parsed:
-    rows = list(csv.reader(io.StringIO(text.replace("\r\n", "\n"))))
+    try:
+        rows = list(csv.reader(io.StringIO(text.replace("\r\n", "\n"))))
+    except csv.Error as exc:
+        raise ParseError(source, f"not a well-formed CSV: {exc}") from None
     if not rows or not rows[0] or rows[0][0] not in ("Metric", "Config Name"):
         raise ParseError(source, "expected an AIPerf/GenAI-Perf CSV export (first cell 'Metric' or 'Config Name')")
     if rows[0][0] == "Config Name":
@@ -162,12 +165,14 @@ def parse_csv(text: str, source: str) -> Parsed:
     tool = "genai-perf" if header[:5] == ["metric", "avg", "min", "max", "p99"] else "aiperf"
     metrics: dict[str, dict] = {}
     section_header = header
-    for row in rows[1:]:
+    for n, row in enumerate(rows[1:], 2):
         if not row or not any(c.strip() for c in row):
             continue
         if row[0] == "Metric":
             section_header = [h.strip().lower() for h in row]
             continue
+        if len(row) < 2:
+            raise ParseError(source, f"CSV row {n} ({row[0][:40]!r}) has no value: the export is cut short or corrupt")
         tag, unit = _tag(row[0])
         if section_header[:2] == ["metric", "value"]:
             metrics[tag] = {"unit": unit, "avg": row[1]}

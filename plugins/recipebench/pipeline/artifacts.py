@@ -20,18 +20,14 @@ def artifacts_root() -> str:
 
 
 def run_prefix(recipe_id: str, run_key: str):
+    """The run's folder (reading never creates it)."""
     from airflow.sdk import ObjectStoragePath
 
-    path = ObjectStoragePath(artifacts_root()) / recipe_id / run_key
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return ObjectStoragePath(artifacts_root()) / recipe_id / run_key
 
 
 def write_json(recipe_id: str, run_key: str, name: str, data: Any) -> str:
-    path = run_prefix(recipe_id, run_key) / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    return str(path)
+    return write_text(recipe_id, run_key, name, json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
 def read_json(recipe_id: str, run_key: str, name: str) -> Any | None:
@@ -47,6 +43,20 @@ def write_text(recipe_id: str, run_key: str, name: str, text: str) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return str(path)
+
+
+def probe() -> None:
+    """Write, read back and remove a small file at the root: raises what the store says when the
+    location cannot take the run's outputs."""
+    from airflow.sdk import ObjectStoragePath
+
+    root = ObjectStoragePath(artifacts_root())
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / f".recipebench-probe-{os.getpid()}"
+    path.write_text("ok")
+    if path.read_text() != "ok":
+        raise OSError(f"{path} did not read back what was written")
+    path.unlink()
 
 
 # The ledger: what each stage recorded about the run, so the load stage can describe a run

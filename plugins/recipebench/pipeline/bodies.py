@@ -13,6 +13,7 @@ from typing import Any
 from recipebench.catalog.params import RunConfig, build_run_config
 from recipebench.catalog.recipe import load_recipe
 from recipebench.pipeline import artifacts
+from recipebench.pipeline.stages import STAGE_NAMES
 
 
 @dataclass
@@ -53,10 +54,12 @@ class StageContext:
 
 def resolve(ctx: StageContext) -> dict:
     from recipebench.cluster.access import target_for
+    from recipebench.pipeline.destinations import check_destinations
 
     recipe = load_recipe(ctx.recipe_id)
     run = build_run_config(recipe, ctx.params, ctx.run_key, ctx.airflow_run_id, ctx.trigger)
     target = target_for(run.recipe)
+    ctx.log.info("outputs go to %s", " and ".join(check_destinations()))
     artifacts.write_json(recipe.id, ctx.run_key, "run.json", run.model_dump(mode="json"))  # for `recipebench load`
     artifacts.record(recipe.id, ctx.run_key, target=target.to_dict(), cluster=target.label,
                      simulated=target.simulated, image=run.recipe.image_ref(),
@@ -165,7 +168,9 @@ def benchmark(ctx: StageContext) -> dict:
             raise
         log_point(ctx.log, point.id, ingest(recipe.id, run.run_key, recipe.benchmark.tool, point, out.log_text,
                                             out.pod))
-        workload.delete_point_job(run, cluster, index)
+        times = ctx.ledger.get("point_times", {})  # when each client ran: the GPUs' busy spans
+        artifacts.record(recipe.id, run.run_key, point_times={**times, point.id: [out.applied_at, out.done_at]})
+        workload.delete_point_job(run, cluster, index, ctx.log)
     return {"points": len(recipe.benchmark.points)}
 
 
@@ -174,22 +179,48 @@ def load(ctx: StageContext) -> dict:
     from recipebench.results.warehouse import open_warehouse
 
     run = ctx.run if ctx.run_config_data is not None else None
-    return load_run(ctx.recipe_id, ctx.run_key, run, open_warehouse(), ctx.log)
+    return load_run(ctx.recipe_id, ctx.run_key, run, open_warehouse(), ctx.log, fallback=pushed_failure(ctx))
+
+
+def pushed_failure(ctx: StageContext) -> dict | None:
+    """The first failure an earlier stage pushed to XCom: the ledger's copy may be missing (the
+    artifacts location was not writable when it failed)."""
+    if ctx.ti is None:
+        return None
+    for stage in STAGE_NAMES[:STAGE_NAMES.index("load")]:
+        failure = ctx.ti.xcom_pull(task_ids=stage, key=FAILURE_XCOM)
+        if failure:
+            return failure
+    return None
 
 
 def teardown(ctx: StageContext) -> dict:
+    from recipebench.cluster.workload import TeardownIncomplete
     from recipebench.cluster.workload import teardown as delete_run
 
-    result = delete_run(ctx.run, ctx.cluster(), ctx.log)
-    artifacts.record(ctx.recipe_id, ctx.run_key, leftover=result["left"])
+    try:
+        result = delete_run(ctx.run, ctx.cluster(), ctx.log)
+    except TeardownIncomplete as exc:
+        artifacts.record(ctx.recipe_id, ctx.run_key, leftover=exc.left)
+        raise
+    artifacts.record(ctx.recipe_id, ctx.run_key, leftover=result["left"], workload_deleted_at=result["deleted_at"])
     return result
 
 
 def check_regressions(ctx: StageContext) -> list:
+    """Verdicts for every point; then the run fails if teardown left objects behind. Teardown is not
+    a leaf of the DAG (load follows it), so Airflow would not fail the run for it
+    (DagRun._tis_for_dagrun_state counts effective leaves only): this last task does."""
+    from recipebench.cluster.workload import TeardownIncomplete
     from recipebench.pipeline.loading import check_run
     from recipebench.results.warehouse import open_warehouse
 
-    return check_run(ctx.run, open_warehouse(), ctx.log)
+    verdicts = check_run(ctx.run, open_warehouse(), ctx.log)
+    left = ctx.ledger.get("leftover")
+    if left:
+        raise TeardownIncomplete(f"teardown left {len(left)} object(s) of the run in the cluster: "
+                                 f"{', '.join(left[:6])}", left)
+    return verdicts
 
 
 BODIES: dict[str, Callable[[StageContext], Any]] = {
@@ -206,32 +237,63 @@ BODIES: dict[str, Callable[[StageContext], Any]] = {
 }
 # Airflow signals these with exceptions; they are not failures of the stage
 NOT_FAILURES = ("TaskDeferred", "AirflowSkipException", "DownstreamTasksSkipped")
+FAILURE_XCOM = "failure"
+INTERRUPTED = "interrupted: the process received SIGTERM or SIGINT"
 
 
-def _reason(exc: BaseException) -> str:
+def reason_of(exc: BaseException) -> str:
+    """One line: the exception's type and first line; for API errors, what the API server said."""
+    from recipebench.cluster.api import api_message
+
+    if isinstance(exc, KeyboardInterrupt):
+        return INTERRUPTED
+    if getattr(exc, "status", None) is not None and getattr(exc, "body", None) is not None:
+        return f"{type(exc).__name__}: {api_message(exc)}"
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
 
 
 def run_stage(stage: str, ctx: StageContext, body: Callable[[StageContext], Any] | None = None) -> Any:
-    """Run one stage body, recording its timing and, on failure, the first failure of the run."""
+    """Run one stage body, recording its timing and, on failure, the first failure of the run (in the
+    ledger, and in XCom in case the ledger cannot be written). A retry that succeeds clears the
+    failure its earlier try recorded."""
     started = time.time()
     try:
         result = (body or BODIES[stage])(ctx)
     except BaseException as exc:
         if type(exc).__name__ in NOT_FAILURES:
             raise
-        ledger = artifacts.ledger(ctx.recipe_id, ctx.run_key)
-        entries: dict[str, Any] = {"stages": {**ledger.get("stages", {}),
-                                              stage: {"start": started, "end": time.time(), "state": "failed"}}}
-        # teardown and check_regressions do not decide whether the run produced its numbers
-        if "failed_stage" not in ledger and stage not in ("teardown", "check_regressions", "load"):
-            entries |= {"failed_stage": stage, "reason": _reason(exc)}
-        artifacts.record(ctx.recipe_id, ctx.run_key, **entries)
+        _record_failure(stage, ctx, started, reason_of(exc))
         raise
     ledger = artifacts.ledger(ctx.recipe_id, ctx.run_key)
     previous = ledger.get("stages", {}).get(stage, {})
-    artifacts.record(ctx.recipe_id, ctx.run_key, stages={
-        **ledger.get("stages", {}), stage: {"start": previous.get("start", started), "end": time.time(),
-                                            "state": "success"}})
+    entries: dict[str, Any] = {"stages": {**ledger.get("stages", {}), stage: {
+        "start": previous.get("start", started), "end": time.time(), "state": "success"}}}
+    if ledger.get("failed_stage") == stage:
+        entries |= {"failed_stage": None, "reason": None}
+    artifacts.record(ctx.recipe_id, ctx.run_key, **entries)
     return result
+
+
+def _record_failure(stage: str, ctx: StageContext, started: float, reason: str) -> None:
+    if ctx.ti is not None:
+        try:
+            ctx.ti.xcom_push(key=FAILURE_XCOM, value={"failed_stage": stage, "reason": reason})
+        except Exception as exc:  # the failure itself must surface, not this
+            _log(ctx).error("could not push the failure of %s to XCom: %s", stage, exc)
+    try:
+        ledger = artifacts.ledger(ctx.recipe_id, ctx.run_key)
+        entries: dict[str, Any] = {"stages": {**ledger.get("stages", {}),
+                                              stage: {"start": started, "end": time.time(), "state": "failed"}}}
+        if not ledger.get("failed_stage"):  # the first failure is the run's
+            entries |= {"failed_stage": stage, "reason": reason}
+        artifacts.record(ctx.recipe_id, ctx.run_key, **entries)
+    except Exception as exc:
+        _log(ctx).error("could not record the failure of %s in the ledger under %s: %s", stage,
+                        artifacts.artifacts_root(), reason_of(exc))
+
+
+def _log(ctx: StageContext):
+    import logging
+
+    return ctx.log or logging.getLogger("recipebench")

@@ -10,7 +10,7 @@ from pathlib import Path
 from airflow.sdk import DAG, CronTriggerTimetable, Param
 
 from recipebench.catalog.params import form_schema
-from recipebench.catalog.recipe import Recipe, load_catalog
+from recipebench.catalog.recipe import Recipe, load_catalog, recipes_dir
 from recipebench.pipeline.operators import BuildImageOperator, InvalidRecipeOperator, StageOperator, WaitReadyOperator
 from recipebench.pipeline.stages import STAGES, minutes_for
 
@@ -84,7 +84,6 @@ def build_recipe_dag(recipe: Recipe) -> DAG:
         max_active_runs=1,
         tags=tags,
         doc_md=recipe_doc(recipe),
-        params=params,
         default_args={"owner": recipe.owner, "retries": 0},
         render_template_as_native_obj=True,
     ) as dag:
@@ -108,6 +107,11 @@ def build_recipe_dag(recipe: Recipe) -> DAG:
         # fails the run. load sits after it, outside the setups' scope, so that it also runs (and
         # records the failure) when a stage before the setups failed.
         t["teardown"].as_teardown(setups=[t["create_secrets"], t["deploy"]], on_failure_fail_dagrun=True)
+    # The form's params are set once the tasks exist: a task created in a DAG deep-copies the DAG's
+    # params into its own (BaseOperator defaults, _get_parent_defaults), ten copies a DAG that were
+    # half the DAG folder's parse time. A task needs none of its own: at run time Airflow merges the
+    # DAG's params, the task's and the run's conf (airflow.sdk.definitions.param.process_params).
+    dag.params = params
     return dag
 
 
@@ -135,5 +139,11 @@ def build_all(directory: Path | None = None, only: str | None = None) -> dict[st
             dags[recipe_id] = build_invalid_dag(recipe_id, error)
     for recipe_id, recipe in good.items():
         if only in (None, recipe_id):
-            dags[recipe_id] = build_recipe_dag(recipe)
+            try:
+                dags[recipe_id] = build_recipe_dag(recipe)
+            except Exception as exc:  # one recipe Airflow refuses must not take the others down
+                error = f"{(directory or recipes_dir()) / (recipe_id + '.yaml')}: Airflow refuses the DAG: " \
+                        f"{type(exc).__name__}: {exc}"
+                log.error("recipe %s is invalid: %s", recipe_id, error)
+                dags[recipe_id] = build_invalid_dag(recipe_id, error)
     return dags

@@ -14,10 +14,19 @@ from recipebench.results.rows import result_row, run_row
 from recipebench.results.warehouse import Warehouse
 
 
-def load_run(recipe_id: str, run_key: str, run: RunConfig | None, warehouse: Warehouse, log) -> dict[str, Any]:
+def load_run(recipe_id: str, run_key: str, run: RunConfig | None, warehouse: Warehouse, log,
+             fallback: dict | None = None) -> dict[str, Any]:
     """Write the runs row (whatever the outcome) and one results row per parsed point. Idempotent:
-    every row is merged on its key, so a retried load leaves one copy."""
-    ledger = artifacts.ledger(recipe_id, run_key)
+    every row is merged on its key, so a retried load leaves one copy. `fallback` ({failed_stage,
+    reason}) stands in for the ledger's failure when the ledger lacks one: a stage that failed
+    while the artifacts location could not be written still gets its runs row."""
+    try:
+        ledger = artifacts.ledger(recipe_id, run_key)
+    except Exception as exc:  # an unreadable artifacts location must not lose the runs row
+        log.error("cannot read the ledger of run %s under %s: %s", run_key, artifacts.artifacts_root(), exc)
+        ledger = {}
+    if fallback and not ledger.get("failed_stage"):
+        ledger = {**ledger, **fallback}
     base = None
     if run is None:  # resolve failed: describe the run from the recipe file if it still loads
         try:
@@ -27,7 +36,7 @@ def load_run(recipe_id: str, run_key: str, run: RunConfig | None, warehouse: War
     now = time.time()
     row = run_row(recipe_id, run_key, ledger, run, now, base)
     results = []
-    if run is not None:
+    if run is not None and ledger:
         for entry in artifacts.parsed_entries(recipe_id, run_key):
             point = BenchmarkPoint.model_validate(entry["point"])
             results.append(result_row(run, point, entry["record"], entry["artifact"], row["simulated"]))

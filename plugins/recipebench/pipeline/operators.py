@@ -58,8 +58,12 @@ class WaitReadyOperator(StageOperator):
     def execute_complete(self, context, event=None):
         from recipebench.pipeline import bodies
 
-        return bodies.run_stage(self.stage, self.stage_context(context),
-                                lambda ctx: bodies.finish_wait(event or {}, self.log))
+        def finish(ctx):
+            if (event or {}).get("at"):  # when the server was seen serving: GPUs are held idle from here
+                bodies.artifacts.record(ctx.recipe_id, ctx.run_key, ready_at=event["at"])
+            return bodies.finish_wait(event or {}, self.log)
+
+        return bodies.run_stage(self.stage, self.stage_context(context), finish)
 
 
 class CloudBuildLogLink(BaseOperatorLink):

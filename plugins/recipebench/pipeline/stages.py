@@ -41,6 +41,6 @@ def minutes_for(stage: str, recipe: Recipe) -> int:
     return {
         "build_image": 150,  # the Cloud Build timeout is 2 h
         "ensure_platform": 30,
-        "wait_ready": t.capacity_minutes + t.ready_minutes,
+        "wait_ready": t.capacity_minutes + recipe.ready_budget_minutes,
         "benchmark": t.point_minutes * len(recipe.benchmark.points) + 10,
     }.get(stage, 20)

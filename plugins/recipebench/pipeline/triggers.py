@@ -49,7 +49,7 @@ class ReadyTrigger(BaseTrigger):
             return serving
         if late:
             return Assessment("failed", f"not serving after {minutes(self.ready_limit_s, self.time_scale)}: "
-                                        f"{obs['kind']} {self.name} reports ready but {serving.reason}",
+                                        f"{obs['kind']} {self.name} reports ready, but {serving.reason}",
                               serving.evidence)
         return Assessment("starting", f"{obs['kind']} {self.name} reports ready; {serving.reason}")
 
@@ -79,7 +79,8 @@ class ReadyTrigger(BaseTrigger):
             if result.reason != last_reason:
                 self.log.info("%s: %s", result.state, result.reason)
                 last_reason = result.reason
-            if result.state in ("ready", "failed"):
-                yield TriggerEvent({"state": result.state, "reason": result.reason, "evidence": result.evidence})
+            if result.state in ("ready", "failed"):  # `at`: when it was seen, for the GPU idle time after it
+                yield TriggerEvent({"state": result.state, "reason": result.reason, "evidence": result.evidence,
+                                    "at": time.time()})
                 return
             await asyncio.sleep(self.poll_s)

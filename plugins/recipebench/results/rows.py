@@ -44,29 +44,42 @@ def result_row(run: RunConfig, point: BenchmarkPoint, record: dict[str, Any], ar
     return row
 
 
+# the stages that write the row and judge it; every other stage ends before, the last of them
+# (teardown, as a rule) when the run finished
+AFTER_ROW = ("load", "check_regressions")
+
+
 def run_row(recipe_id: str, run_key: str, ledger: dict[str, Any], run: RunConfig | None, now: float,
             base=None) -> dict[str, Any]:
-    """The runs row: written for every run, failed ones included (with stage and reason)."""
+    """The runs row: written for every run, failed ones included (with stage and reason). Its times
+    come from the run's own stage timestamps, so a late load (after a warehouse outage) writes the
+    same row as a timely one; `now` only stands in when no stage recorded an end."""
     stages = ledger.get("stages", {})
     failed_stage = ledger.get("failed_stage")
+    if failed_stage in AFTER_ROW:  # the row is being written and judged now: not its own failure
+        failed_stage = None
     if failed_stage is None and stages.get("benchmark", {}).get("state") != "success":
         failed_stage, reason = "unknown", "no stage recorded a failure, but the benchmark did not finish (task killed?)"
     else:
-        reason = ledger.get("reason")
+        reason = ledger.get("reason") if failed_stage else None
     recipe = run.recipe if run else base
     started = run.started_at if run else min((s["start"] for s in stages.values()), default=now)
+    ends = [v["end"] for k, v in stages.items() if k not in AFTER_ROW and "end" in v]
+    finished = max(ends, default=now)
     deploy_start = stages.get("deploy", {}).get("start")
     gpu_hours = None
     if recipe is not None and deploy_start:
-        gpu_hours = recipe.gpu_count * (now - deploy_start) / 3600
+        # held from the first apply until teardown ended (or the last stage that ran, if it did not)
+        held_until = stages.get("teardown", {}).get("end") or finished
+        gpu_hours = recipe.gpu_count * max(held_until - deploy_start, 0.0) / 3600
     row: dict[str, Any] = {
-        "run_id": run_key, "recipe": recipe_id, "run_date": _date(started), "started_at": started, "finished_at": now,
-        "simulated": bool(ledger.get("simulated", False)), "status": "failed" if failed_stage else "success",
-        "failed_stage": failed_stage, "reason": reason,
+        "run_id": run_key, "recipe": recipe_id, "run_date": _date(started), "started_at": started,
+        "finished_at": finished, "simulated": bool(ledger.get("simulated", False)),
+        "status": "failed" if failed_stage else "success", "failed_stage": failed_stage, "reason": reason,
         "stage_seconds": {k: round(v["end"] - v["start"], 3) for k, v in stages.items() if "end" in v},
-        "gpu_hours": gpu_hours, "cluster": ledger.get("cluster"), "image_digest": ledger.get("image_digest"),
-        "client_image": ledger.get("client_image"),
-        "artifacts": ledger.get("artifacts"),
+        "gpu_hours": gpu_hours, "leftover_objects": ledger.get("leftover") or None,
+        "cluster": ledger.get("cluster"), "image_digest": ledger.get("image_digest"),
+        "client_image": ledger.get("client_image"), "artifacts": ledger.get("artifacts"),
     }
     if run:
         row |= {"airflow_run_id": run.airflow_run_id, "fingerprint": run.fingerprint, "trigger": run.trigger,

@@ -16,7 +16,7 @@ RUNS: tuple[Column, ...] = (
     Column("fingerprint", "STRING", "", "hash of what determines the numbers (recipe.fingerprint)"),
     Column("run_date", "DATE", "", "UTC date the run started; the partitioning column", True),
     Column("started_at", "TIMESTAMP", "", "when the run started", True),
-    Column("finished_at", "TIMESTAMP", "", "when the run was loaded"),
+    Column("finished_at", "TIMESTAMP", "", "when the run's last stage before load ended (teardown, as a rule)"),
     Column("accelerator", "STRING", "", "accelerator profile (a3ultra, a3mega, a4, a4x)"),
     Column("machine_type", "STRING", "", "GCE machine type of the GPU nodes"),
     Column("node_count", "INT64", "nodes", "GPU nodes the workload holds"),
@@ -36,7 +36,8 @@ RUNS: tuple[Column, ...] = (
     Column("failed_stage", "STRING", "", "first stage that failed"),
     Column("reason", "STRING", "", "one-line reason of the failure"),
     Column("stage_seconds", "JSON", "s", "seconds spent per stage"),
-    Column("gpu_hours", "FLOAT64", "GPU h", "GPUs held x hours from deploy to teardown"),
+    Column("gpu_hours", "FLOAT64", "GPU h", "GPUs held x hours from the start of deploy to the end of teardown"),
+    Column("leftover_objects", "JSON", "", "objects of the run teardown could not remove (kind/namespace/name)"),
     Column("artifacts", "STRING", "", "address of the run's artifact prefix"),
 )
 

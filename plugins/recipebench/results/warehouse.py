@@ -47,7 +47,10 @@ def _coerce(column: Column, value: Any) -> Any:
     if column.type == "TIMESTAMP" and isinstance(value, (int, float)):
         return dt.datetime.fromtimestamp(value, tz=dt.UTC)
     if column.type == "INT64":
-        return int(value)
+        number = int(value)
+        if not -(2**63) <= number < 2**63:
+            raise WarehouseError(f"column {column.name}: {value!r} does not fit INT64")
+        return number
     if column.type == "FLOAT64":
         return float(value)
     if column.type == "BOOL":
@@ -112,7 +115,11 @@ class Warehouse:
             params: dict[str, tuple[Column, Any]] = {}
             selects = []
             for c in columns:
-                value = _coerce(c, row.get(c.name))
+                try:
+                    value = _coerce(c, row.get(c.name))
+                except (WarehouseError, TypeError, ValueError) as exc:
+                    raise WarehouseError(f"{self.label}: {table} row {row.get('run_id')}/{row.get('point_id', '')}: "
+                                         f"{exc}") from None
                 if value is None:  # typed NULL literal: the emulator cannot bind a null parameter
                     selects.append(f"CAST(NULL AS {self.column_type(c)}) AS {c.name}")
                 else:
@@ -191,13 +198,29 @@ class DuckDBWarehouse(Warehouse):
         return f"${column.name}"
 
     def _connect(self):
+        """A connection per statement, so the file's lock is held for moments only; another process
+        holding it (a concurrent run's load) is waited for, within RECIPEBENCH_WAREHOUSE_LOCK_WAIT
+        seconds: DuckDB lets one process write a file at a time."""
+        import random
+        import time
+
         import duckdb
 
-        try:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            return duckdb.connect(self.path)
-        except Exception as exc:
-            raise WarehouseError(f"{self.label}: cannot open: {exc}") from exc
+        limit = float(os.environ.get("RECIPEBENCH_WAREHOUSE_LOCK_WAIT", "120"))
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                return duckdb.connect(self.path)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise WarehouseError(f"{self.label}: cannot open: {exc}") from exc
+                if time.monotonic() > deadline:
+                    raise WarehouseError(f"{self.label}: another process has held its lock for more than "
+                                         f"{limit:.0f} s: {exc}") from exc
+                time.sleep(random.uniform(0.05, 0.3))  # jitter: waiters do not retry in step
+            except Exception as exc:
+                raise WarehouseError(f"{self.label}: cannot open: {exc}") from exc
 
     def _run(self, sql, params=None):
         con = self._connect()

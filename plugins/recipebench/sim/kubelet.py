@@ -20,6 +20,7 @@ A scenario (RECIPEBENCH_SIM_SCENARIO when the workload is created) decides the l
   model-never-served               pods Ready, /v1/models never lists the recipe's model
   completion-fails                 the model is listed but every completion answers 500
   log-rotated                      the benchmark client's log loses its beginning (kubelet rotation)
+  api-500-on-delete, api-flaky     faults of the API server itself (server.Faults)
 Time is simulated: TIME_SCALE simulated seconds pass per real second.
 """
 
@@ -35,7 +36,7 @@ from recipebench.sim.server import BY_PLURAL, ApiError, Store
 
 SCENARIOS = ("ready", "image-pull-failure", "crash-loop", "oom", "unschedulable", "capacity-wait-then-ready",
              "bench-job-failure", "corrupt-output", "helm-failure", "health-before-load", "model-never-served",
-             "completion-fails", "log-rotated")
+             "completion-fails", "log-rotated", "api-500-on-delete", "api-flaky")
 DEFAULT_READY_AFTER = 90.0
 BENCH_SECONDS = 120.0
 HELM_SECONDS = 20.0

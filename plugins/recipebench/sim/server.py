@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import threading
 import time
@@ -257,10 +258,41 @@ PATH = re.compile(r"^/(?:api/v1|apis/(?P<g>[^/]+)/(?P<v>[^/]+))"
                   r"(?:/namespaces/(?P<ns>[^/]+))?/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?(?:/(?P<sub>status|log))?$")
 
 
+WORKLOAD_PLURALS = {"deployments", "leaderworkersets", "dynamographdeployments", "jobs"}
+
+
+class Faults:
+    """API-level faults (RECIPEBENCH_SIM_SCENARIO, read per request):
+    api-500-on-delete  every DELETE of a workload (Deployment, LeaderWorkerSet, DynamoGraphDeployment,
+                       Job) answers 500, as an API server whose etcd times out does;
+    api-flaky          a fixed share of all requests (RECIPEBENCH_SIM_FAULT_RATE, default 0.2) answer
+                       500 or lose their connection; seeded (RECIPEBENCH_SIM_SEED), so a run repeats."""
+
+    def __init__(self):
+        import random
+
+        self.lock = threading.Lock()
+        self.random = random.Random(int(os.environ.get("RECIPEBENCH_SIM_SEED", "0")))
+
+    def decide(self, method: str, plural: str | None) -> str | None:
+        """None, "500" or "drop" for this request."""
+        scenario = os.environ.get("RECIPEBENCH_SIM_SCENARIO", "")
+        if scenario == "api-500-on-delete" and method == "DELETE" and plural in WORKLOAD_PLURALS:
+            return "500"
+        if scenario == "api-flaky":
+            with self.lock:
+                draw = self.random.random()
+            rate = float(os.environ.get("RECIPEBENCH_SIM_FAULT_RATE", "0.2"))
+            if draw < rate:
+                return "500" if draw < rate / 2 else "drop"
+        return None
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "recipebench-sim"
     store: Store
     sim: object
+    faults: Faults
 
     def log_message(self, *args):  # quiet
         pass
@@ -281,6 +313,15 @@ class Handler(BaseHTTPRequestHandler):
     def _route(self, method: str):
         url = urlparse(self.path)
         q = {k: v[0] for k, v in parse_qs(url.query).items()}
+        m = PATH.match(url.path)
+        fault = self.faults.decide(method, m["plural"] if m else None)
+        if fault == "drop":  # the connection closes without an answer
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return None
+        if fault == "500":
+            return self._send(500, ApiError(500, "InternalError", "Internal error occurred: etcdserver: request "
+                                                                  "timed out (simulated fault)").body())
         try:
             if method == "GET" and url.path == "/recipebench/sim":
                 return self._send(200, self.sim.describe())
@@ -402,7 +443,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def make_server(store: Store, sim, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
-    handler = type("SimHandler", (Handler,), {"store": store, "sim": sim})
+    handler = type("SimHandler", (Handler,), {"store": store, "sim": sim, "faults": Faults()})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server
