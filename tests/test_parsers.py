@@ -195,7 +195,7 @@ def test_cut_off_last_json_line_keeps_complete_lines():
     ("", "empty"),
     ("hello world\nnothing to see", "not a recognised benchmark output"),
     ('{"foo": 1}', "JSON, but not the output of a supported tool"),
-    ('{"completed": 10, "duration": ', "truncated or corrupt JSON"),
+    ('{"completed": 10, "duration": ', "truncated JSON: Expecting value at line 1, column 30"),
     ("============ Serving Benchmark Result ============\nSuccessful requests:   5\n", "no closing line"),
     ("Metric,avg\n", "no metric rows"),
 ])
@@ -236,3 +236,171 @@ def test_all_requests_failed_leaves_metrics_empty_not_zero():
     assert r["completed"] == 0
     assert all(r[k] is None for k in ("ttft_median_ms", "tpot_mean_ms", "e2e_mean_ms", "output_throughput"))
     assert "every request failed" in parsed.warnings[0]
+
+
+# ---- outputs as they appear in the wild (issue 12): each case against a sample or a fixture ------------
+
+def fixture(name):
+    return (FIXTURES / name).read_text()
+
+
+def test_a_speculative_decoding_section_is_parsed_not_called_truncated():
+    r = parse_file(str(SAMPLES / "vllm-bench-serve-spec-decode.txt")).records[0]
+    assert (r["completed"], r["tpot_median_ms"], r["itl_p99_ms"]) == (64, 17.95, 88.12)
+    assert r["extra"]["acceptance_rate"] == 61.25 and r["extra"]["acceptance_length"] == 2.84
+    assert r["extra"]["per_position_acceptance"] == {"position_0": 80.5, "position_1": 59.75, "position_2": 43.5}
+
+
+def test_sglang_lengths_count_only_for_random_datasets():
+    sharegpt = parse_file(str(SAMPLES / "sglang-sharegpt.jsonl")).records[0]
+    assert sharegpt["input_len"] is None and sharegpt["output_len"] is None  # random_* are unused defaults there
+    assert (sharegpt["extra"]["mean_input_len"], sharegpt["extra"]["mean_output_len"]) == (228.0, 184.0)
+    table = fixture("sglang/v0.4.5.post3-stdout-skypilot-prefixed-deepseek-r1-5k1k.txt")
+    assert parse(table, "t.txt").records[0]["input_len"] == 5000
+    sharegpt_table = table.replace("dataset_name='random'", "dataset_name='sharegpt'")
+    assert parse(sharegpt_table, "t.txt").records[0].get("input_len") is None
+
+
+def _aiperf_export(request_count):
+    import json
+
+    obj = json.loads(fixture("aiperf/example-run1-gpt-oss-20b-cancellations_profile_export_aiperf.json"))
+    obj["input_config"].setdefault("loadgen", {})["request_count"] = request_count
+    return json.dumps(obj)
+
+
+def test_a_request_count_of_zero_means_not_set():
+    r = parse(_aiperf_export(0), "aiperf.json").records[0]
+    assert r["num_prompts"] == 100 and (r["completed"], r["failed"]) == (89, 11)  # counted, not 0
+    genai = {"request_throughput": {"unit": "requests/sec", "avg": 2.0},
+             "request_latency": {"unit": "ms", "avg": 500.0, "p50": 480.0},
+             "request_count": {"unit": "count", "avg": 40}, "input_config": {"request_count": 0, "concurrency": 4}}
+    import json
+
+    r = parse(json.dumps(genai), "genai.json").records[0]
+    assert r["tool"] == "genai-perf" and r["num_prompts"] is None and r["completed"] == 40
+
+
+def test_a_cut_aiperf_csv_is_refused_naming_what_is_missing():
+    text = fixture("aiperf/example-run1-gpt-oss-20b-cancellations_profile_export_aiperf.csv")
+    cut = text[:text.index("Output Sequence Length")]  # rows sort by name: TPOT survives, TTFT and counts do not
+    with pytest.raises(ParseError, match="the CSV lacks Request Latency, Request Count, Request Throughput: it is cut"):
+        parse(cut, "export.csv")
+
+
+def test_reports_of_two_tools_in_one_file_are_all_kept_in_order():
+    both = (fixture("vllm/v0.8.4-benchmark_serving-stdout-skypilot-prefixed-deepseek-r1-1k2k.txt") + "\n"
+            + fixture("trtllm-bench/v0.17.0-throughput-pytorch-backend-llama3.1-8b-summary.txt"))
+    parsed = parse(both, "both.log")
+    assert [r["tool"] for r in parsed.records] == ["vllm-bench-serve", "trtllm-bench"]
+    assert parsed.records[0]["output_throughput"] == 1136.92 and parsed.records[1]["output_throughput"] == 20685.5510
+    assert "the file holds reports of 2 tools (vllm-bench-serve, trtllm-bench)" in " ".join(parsed.warnings)
+    only = parse(both, "both.log", "trtllm-bench")
+    assert [r["tool"] for r in only.records] == ["trtllm-bench"]
+    assert "1 record(s) of vllm-bench-serve ignored: trtllm-bench was asked for" in only.warnings
+
+
+def test_parse_says_what_it_did_with_a_mixed_or_cut_file(tmp_path):
+    import subprocess
+    import sys
+
+    both = tmp_path / "both.log"
+    both.write_text(fixture("sglang/v0.4.5.post3-stdout-skypilot-prefixed-deepseek-r1-5k1k.txt") + "\n"
+                    + fixture("aiperf/v0.8.0-mockserver-chat-c4_console.txt"))
+    out = subprocess.run([sys.executable, "-m", "recipebench", "parse", str(both)], cwd=REPO, capture_output=True,
+                         text=True)
+    assert out.returncode == 0 and "holds reports of 2 tools (sglang-bench-serving, aiperf)" in out.stderr
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text(fixture("aiperf/example-run1-gpt-oss-20b-cancellations_profile_export.first12.jsonl")[:-40])
+    out = subprocess.run([sys.executable, "-m", "recipebench", "parse", str(cut)], cwd=REPO, capture_output=True,
+                         text=True)
+    assert out.returncode == 0 and "line 12 is incomplete JSON and was skipped" in out.stderr
+
+
+def test_cut_multi_line_json_says_where_it_breaks():
+    import json
+
+    pretty = json.dumps(json.loads(fixture("dynamo/sa-bench-benchmark_serving-result-gpt-oss-120b-conc16-ctx8-gen8"
+                                           ".json")), indent=2)
+    with pytest.raises(ParseError, match=r"truncated JSON: .* at line 40, column"):
+        parse("\n".join(pretty.splitlines()[:40]), "result.json")
+
+
+@pytest.mark.parametrize("prefix", [
+    "2025-11-20T10:00:00.123456789Z ",  # kubectl logs --timestamps
+    "2025-11-20T10:00:00.123456789Z stdout F ",  # the container runtime's log file (CRI format)
+    "# ",  # a commented copy
+    "[bench-0] ",  # a log collector's tag
+])
+def test_line_prefixes_are_stripped(prefix):
+    text = fixture("vllm/2026-vllm-bench-serve-stdout-minimax-m2-tp4-c16-pr43276.txt")
+    r = parse("\n".join(prefix + line for line in text.splitlines()), "prefixed.log").records[0]
+    assert (r["completed"], r["output_throughput"], r["ttft_p99_ms"], r["itl_mean_ms"]) == (128, 862.09, 4043.75, 22.76)
+
+
+@pytest.mark.parametrize("name, cut", [
+    ("aiperf/example-run1-gpt-oss-20b-cancellations_profile_export.first12.jsonl", 40),
+    ("llmperf/leaderboard-lepton-llama2-13b-http429_individual_responses.json", 300),
+])
+def test_the_warning_for_a_cut_file_reaches_the_caller(name, cut):
+    parsed = parse(fixture(name)[:-cut], name)
+    assert any("incomplete JSON" in w or "cut off" in w for w in parsed.warnings), parsed.warnings
+    assert parsed.records[0]["num_prompts"] < {"aiperf": 12, "llmperf": 150}[parsed.tool]
+
+
+def test_a_cut_trtllm_request_file_warns():
+    text = (SAMPLES / "trtllm-request.json").read_text()
+    parsed = parse(text[:text.rindex("}")], "request.json")
+    assert parsed.records[0]["num_prompts"] == 4 and "cut off after 4 complete element(s)" in parsed.warnings[0]
+
+
+def test_trtllm_012_statistics_report():
+    r = parse_file(str(SAMPLES / "trtllm-bench-0.12-statistics.txt")).records[0]
+    assert (r["tool_version"], r["completed"], r["duration_s"]) == ("0.12.0", 1000, 22.857142)
+    assert (r["request_throughput"], r["output_throughput"]) == (43.75, 11200.5)
+
+
+def test_aiperf_input_token_throughput_in_every_format():
+    import json
+
+    obj = json.loads(fixture("aiperf/example-run1-gpt-oss-20b-cancellations_profile_export_aiperf.json"))
+    obj["records"]["input_token_throughput"] = {"tag": "input_token_throughput", "unit": "tokens/sec", "avg": 5253.2}
+    assert parse(json.dumps(obj), "a.json").records[0]["input_throughput"] == 5253.2
+    csv = fixture("aiperf/example-run1-gpt-oss-20b-cancellations_profile_export_aiperf.csv").replace(
+        "Maximum Response", "Input Token Throughput (tokens/sec),5253.20\nMaximum Response")
+    assert parse(csv, "a.csv").records[0]["input_throughput"] == 5253.2
+    console = fixture("aiperf/v0.8.0-mockserver-chat-c4_console.txt")
+    row = next(ln for ln in console.splitlines() if "Request Throughput (requests/sec)" in ln)
+    extra_row = row.replace("Request Throughput (requests/sec)", "Input Token Throughput (tokens/sec)").replace(
+        "1,854.93", "5,253.20")
+    r = parse(console.replace(row, row + "\n" + extra_row), "a.txt").records[0]
+    assert (r["input_throughput"], r["request_throughput"]) == (5253.2, 1854.93)
+
+
+def test_a_json_without_latencies_warns_and_one_without_anything_measured_is_refused():
+    import json
+
+    vllm_like = {"date": "20260101-000000", "completed": 10, "num_prompts": 10, "duration": 5.0,
+                 "request_throughput": 2.0, "output_throughput": 100.0, "ttft_s_mean": 0.1}
+    parsed = parse(json.dumps(vllm_like), "r.json")
+    assert parsed.records[0]["output_throughput"] == 100.0 and "no latency figure in this output" in parsed.warnings
+    del vllm_like["request_throughput"], vllm_like["output_throughput"]
+    with pytest.raises(ParseError, match="no latency and no throughput figure: nothing measured was found"):
+        parse(json.dumps(vllm_like), "r.json")
+
+
+def test_integer_columns_are_integers():
+    r = parse_file(str(SAMPLES / "sglang-float-lengths.jsonl")).records[0]
+    assert (r["input_len"], r["output_len"], r["completed"]) == (1024, 512, 400)
+    assert all(type(r[k]) is int for k in ("input_len", "output_len", "completed", "total_input_tokens"))
+
+
+def test_a_tpot_of_zero_for_one_token_outputs_is_empty():
+    text = fixture("vllm/2026-vllm-bench-serve-stdout-minimax-m2-tp4-c16-pr43276.txt")
+    for label in ("Mean TPOT (ms):", "Median TPOT (ms):", "P99 TPOT (ms):"):
+        line = next(ln for ln in text.splitlines() if ln.startswith(label))
+        text = text.replace(line, f"{label:<40} 0.00")
+    parsed = parse(text, "one-token.txt")
+    r = parsed.records[0]
+    assert r["tpot_mean_ms"] is None and r["tpot_median_ms"] is None and r["tpot_p99_ms"] is None
+    assert r["ttft_median_ms"] == 1432.74 and any("TPOT of 0 ms" in w for w in parsed.warnings)

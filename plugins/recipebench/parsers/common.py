@@ -26,17 +26,46 @@ class Parsed:
 
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-# log prefixes seen in real outputs: SkyPilot "(task, pid=123) ", TRT-LLM "[01/18/2025-01:01:26] [TRT-LLM] [I] "
-PREFIXES = re.compile(r"^(\([\w.-]+, pid=\d+\)\s?|\[\d\d/\d\d/\d{4}-[\d:]+\] \[TRT-LLM\] \[[A-Z]\]\s?)")
+# What a log puts in front of each line a tool printed, seen in real outputs (each stripped once, in
+# this order): a container runtime's log file ("2025-11-20T10:00:00.123456789Z stdout F ", the CRI
+# format kubelet writes under /var/log/pods), `kubectl logs --timestamps` (an RFC 3339 time and a
+# space), SkyPilot ("(task, pid=123) ") and TensorRT-LLM's logger ("[01/18/2025-01:01:26] [TRT-LLM] [I] ").
+PREFIXES = (
+    re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) (?:(?:stdout|stderr) [FP] )?"),
+    re.compile(r"^\([\w.-]+, pid=\d+\)\s?"),
+    re.compile(r"^\[\d\d/\d\d/\d{4}-[\d:]+\] \[TRT-LLM\] \[[A-Z]\]\s?"),
+)
+# where a report's first line starts: a rule of '=', a trtllm "= SECTION" title, a box-drawing table
+REPORT_START = re.compile(r"={3,}|= [A-Z]|[┏┡┃│╭]")
 
 
 def clean_lines(text: str) -> list[str]:
+    """The text's lines without colour codes, without the known log prefixes, and without any
+    other prefix that repeats on every line of a report ("# ", "[pod/x] "): one place for all of it."""
     lines = []
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         line = ANSI.sub("", raw)
-        line = PREFIXES.sub("", line)
+        for prefix in PREFIXES:
+            line = prefix.sub("", line, count=1)
         lines.append(line.rstrip())
+    for prefix in repeated_prefixes(lines):
+        lines = [ln[len(prefix):] if ln.startswith(prefix) else "" if ln == prefix.rstrip() else ln for ln in lines]
     return lines
+
+
+def repeated_prefixes(lines: list[str], window: int = 8) -> list[str]:
+    """Prefixes in front of a report's first line that the lines after it repeat (most of the next
+    `window` non-blank ones): a pipe through `sed 's/^/# /'` or a log collector's tag."""
+    found: list[str] = []
+    for i, line in enumerate(lines):
+        m = REPORT_START.search(line)
+        prefix = line[:m.start()] if m else ""
+        if not prefix.strip() or prefix in found:
+            continue
+        following = [ln for ln in lines[i + 1:i + 1 + 3 * window] if ln.strip()][:window]
+        if following and sum(ln.startswith(prefix) or ln == prefix.rstrip() for ln in following) >= 0.8 * len(following):
+            found.append(prefix)
+    return found
 
 
 def number(text: str | float | int | None) -> float | None:

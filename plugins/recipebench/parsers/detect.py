@@ -1,7 +1,8 @@
 """Which tool wrote a file (from its content when not told) and the parser for it.
 
 `parse` is the one entry point: raw text in, unified records out, or a ParseError that names the
-file and what was expected. It never returns a record it had to guess.
+file and what was expected. It never returns a record it had to guess, and never drops a report
+without saying so: a log holding reports of several tools gives a record per report, in order.
 """
 
 from __future__ import annotations
@@ -11,20 +12,50 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from recipebench.parsers import llmperf, perf_analyzer, serving, trtllm
-from recipebench.parsers.common import Parsed, ParseError, lenient_json
+from recipebench.parsers import llmperf, perf_analyzer, records, serving, trtllm
+from recipebench.parsers.common import Parsed, ParseError, clean_lines, lenient_json
 
 TOOLS = ("sglang-bench-serving", "vllm-bench-serve", "vllm-benchmark-serving", "trtllm-bench", "aiperf",
          "genai-perf", "llmperf")
-LATENCY_PREFIXES = ("ttft_", "tpot_", "itl_", "e2e_")
-THROUGHPUTS = ("request_throughput", "input_throughput", "output_throughput", "total_throughput")
 
 
-def _json(text: str) -> Any | None:
-    try:
-        return lenient_json(text)
-    except ValueError:
+# ---- JSON ------------------------------------------------------------------------------------------
+
+def _cut(rest: str) -> bool:
+    """Whether `rest` is the beginning of a JSON value that stops short (a cut file), rather than
+    something malformed: brackets and strings left open, none closed that was not opened."""
+    depth, in_string, escaped = 0, False, False
+    for ch in rest:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (ch == "\\", ch != '"')
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth > 0 or in_string
+
+
+def _json_array_prefix(text: str, warnings: list[str]) -> list | None:
+    """The complete elements of a JSON array that was cut off (llmperf individual responses,
+    trtllm-bench --request_json): kept, with a warning saying where the file stops."""
+    decoder, items, i = json.JSONDecoder(), [], text.index("[") + 1
+    while True:
+        while i < len(text) and text[i] in " \t\r\n,":
+            i += 1
+        try:
+            item, i = decoder.raw_decode(text, i)
+        except ValueError:
+            break
+        items.append(item)
+    if not items or not _cut(text[i:]):
         return None
+    warnings.append(f"the JSON array is cut off after {len(items)} complete element(s) (line "
+                    f"{text.count(chr(10), 0, i) + 1}): they are kept, the rest of the file is missing")
+    return items
 
 
 def _json_lines(text: str, warnings: list[str]) -> list | None:
@@ -35,11 +66,41 @@ def _json_lines(text: str, warnings: list[str]) -> list | None:
         try:
             out.append(lenient_json(line))
         except ValueError as exc:
-            if out and n == len(lines):
-                warnings.append(f"line {n} is incomplete JSON and was skipped ({exc.msg})")
+            if out and n == len(lines) and _cut(line):
+                warnings.append(f"line {n} is incomplete JSON and was skipped ({exc.msg}): the file is cut off")
                 return out
             return None
     return out or None
+
+
+def _read_json(text: str, source: str, warnings: list[str]) -> Any:
+    """The JSON document, JSON lines or cut-off array the text holds; ParseError naming where it
+    breaks when it is none of these."""
+    try:
+        return lenient_json(text)
+    except json.JSONDecodeError as whole:
+        found = _json_lines(text, warnings)
+        if found is None and text.startswith("["):
+            found = _json_array_prefix(text, warnings)
+        if found is not None:
+            return found
+        first = text.splitlines()[0]
+        try:  # one object per line, one of them broken: name that line
+            lenient_json(first)
+            bad = next(n for n, ln in enumerate(text.splitlines(), 1) if ln.strip() and not _valid(ln))
+            raise ParseError(source, f"line {bad} is not valid JSON (the lines before it are)") from None
+        except json.JSONDecodeError:
+            pass
+        what = "truncated" if _cut(text) else "corrupt"
+        raise ParseError(source, f"{what} JSON: {whole.msg} at line {whole.lineno}, column {whole.colno}") from None
+
+
+def _valid(line: str) -> bool:
+    try:
+        lenient_json(line)
+        return True
+    except ValueError:
+        return False
 
 
 def _dispatch_json(obj: Any, source: str, tool: str | None, warnings: list[str]) -> Parsed | None:
@@ -53,7 +114,7 @@ def _dispatch_json(obj: Any, source: str, tool: str | None, warnings: list[str])
         if llmperf.is_summary(obj):
             return llmperf.parse_summary(obj, source)
         if serving.is_sglang_json(obj) or serving.is_vllm_json(obj):
-            return serving.from_objects([obj], source, serving_hint, warnings)
+            return serving.from_objects([obj], source, serving_hint)
     if isinstance(obj, list) and obj:
         if trtllm.is_request_json(obj):
             return trtllm.parse_request_json(obj, source)
@@ -62,8 +123,59 @@ def _dispatch_json(obj: Any, source: str, tool: str | None, warnings: list[str])
         if perf_analyzer.is_profile_records(obj[0]):
             return perf_analyzer.parse_profile_records(obj, source)
         if isinstance(obj[0], dict) and (serving.is_sglang_json(obj[0]) or serving.is_vllm_json(obj[0])):
-            return serving.from_objects(obj, source, serving_hint, warnings)
+            return serving.from_objects(obj, source, serving_hint)
     return None
+
+
+# ---- text reports ----------------------------------------------------------------------------------
+
+# the line each text report starts with, and its parser
+REPORTS = (
+    ("serving", lambda ln: serving.HEADER in ln, serving.parse_table),
+    ("console", lambda ln: "| LLM Metrics" in ln or "| Error Summary" in ln, perf_analyzer.parse_console),
+    ("trtllm", lambda ln: trtllm.SECTION.match(ln.strip()) is not None, trtllm.parse_text),
+)
+# lines that belong to the serving report that follows them (the client's arguments)
+SERVING_PREAMBLE = ("Namespace(", "benchmark_args=Namespace(")
+
+
+def report_regions(lines: list[str]) -> list[tuple[str, int, int]]:
+    """(kind, first line, end line) of each run of same-kind reports, in order. A region ends where
+    the next kind's begins; a serving report also takes the argument lines printed before it."""
+    starts: list[tuple[str, int]] = []
+    for i, line in enumerate(lines):
+        kind = next((k for k, is_start, _ in REPORTS if is_start(line)), None)
+        if kind and (not starts or starts[-1][0] != kind):
+            starts.append((kind, i))
+    regions = []
+    for n, (kind, start) in enumerate(starts):
+        if kind == "serving":  # move back over its Namespace(...) line, not into the previous report
+            floor = starts[n - 1][1] + 1 if n else 0
+            start = next((j for j in range(start - 1, floor - 1, -1) if lines[j].strip().startswith(SERVING_PREAMBLE)),
+                         start if n else 0)
+        regions.append([kind, start, len(lines)])
+        if n:
+            regions[n - 1][2] = min(regions[n - 1][2], start)
+    return [tuple(r) for r in regions]
+
+
+def _parse_text(text: str, source: str) -> Parsed:
+    lines = clean_lines(text)
+    stripped = "\n".join(lines).strip()
+    if stripped.startswith(("Metric,", "Config Name,")):
+        return perf_analyzer.parse_csv(stripped, source)
+    regions = report_regions(lines)
+    if not regions:
+        raise ParseError(source, "not a recognised benchmark output (expected a 'Serving Benchmark Result' table, a "
+                                 "trtllm-bench report, an AIPerf/GenAI-Perf table/CSV or a tool's JSON)")
+    parsers = {kind: parser for kind, _, parser in REPORTS}
+    found = [parsers[kind]("\n".join(lines[start:end]), source) for kind, start, end in regions]
+    out = Parsed(found[0].tool, [r for p in found for r in p.records], [w for p in found for w in p.warnings])
+    tools = list(dict.fromkeys(r["tool"] or p.tool for p in found for r in p.records))
+    if len(tools) > 1:
+        out.warnings.append(f"the file holds reports of {len(tools)} tools ({', '.join(tools)}): each report is a "
+                            f"record of its own, {len(out.records)} in file order")
+    return out
 
 
 def _detect_and_parse(text: str, source: str, tool: str | None) -> Parsed:
@@ -72,41 +184,32 @@ def _detect_and_parse(text: str, source: str, tool: str | None) -> Parsed:
         raise ParseError(source, "the file is empty (expected a benchmark output)")
     if stripped[0] in "{[":
         warnings: list[str] = []
-        obj = _json(stripped)
-        if obj is None:
-            obj = _json_lines(stripped, warnings)
-        if obj is not None:
-            parsed = _dispatch_json(obj, source, tool, warnings)
-            if parsed:
-                return parsed
-        elif stripped[0] == "{" and stripped.count("\n") == 0:
-            raise ParseError(source, "truncated or corrupt JSON (expected one complete JSON object)")
-    if stripped.startswith(("Metric,", "Config Name,")):
-        return perf_analyzer.parse_csv(stripped, source)
-    if "Serving Benchmark Result" in stripped:
-        return serving.parse_table(stripped, source)
-    if "| LLM Metrics" in stripped:
-        return perf_analyzer.parse_console(stripped, source)
-    if "= PERFORMANCE OVERVIEW" in stripped or "= WORLD + RUNTIME INFORMATION" in stripped:
-        return trtllm.parse_text(stripped, source)
-    if stripped[0] in "{[":
-        raise ParseError(source, "JSON, but not the output of a supported tool (expected sglang/vLLM results, "
-                                 "trtllm-bench report_json, AIPerf/GenAI-Perf export or llmperf summary)")
-    raise ParseError(source, "not a recognised benchmark output (expected a 'Serving Benchmark Result' table, a "
-                             "trtllm-bench report, an AIPerf/GenAI-Perf table/CSV or a tool's JSON)")
+        try:
+            obj = _read_json(stripped, source, warnings)
+        except ParseError:
+            if any(is_start(ln) for ln in clean_lines(stripped) for _, is_start, _ in REPORTS):
+                return _parse_text(stripped, source)  # a log that happens to start with a JSON line
+            raise
+        parsed = _dispatch_json(obj, source, tool, warnings)
+        if parsed is None:
+            raise ParseError(source, "JSON, but not the output of a supported tool (expected sglang/vLLM results, "
+                                     "trtllm-bench report_json, AIPerf/GenAI-Perf export or llmperf summary)")
+        parsed.warnings[:0] = warnings
+        return parsed
+    return _parse_text(stripped, source)
 
 
-def sanitize(parsed: Parsed) -> Parsed:
-    """A point where no request succeeded has no latency or throughput; tools print 0 or NaN there."""
-    for record in parsed.records:
-        if record.get("completed") == 0:
-            for key in list(record):
-                if key.startswith(LATENCY_PREFIXES) or key in THROUGHPUTS:
-                    record[key] = None
-            parsed.warnings.append("every request failed: latency and throughput are left empty, not zero")
-        if parsed.tool and record.get("tool") in (None, ""):
-            record["tool"] = parsed.tool
-    return parsed
+def _only(parsed: Parsed, tool: str, source: str) -> Parsed:
+    """The records of the tool the caller named; the others are dropped with a warning naming them."""
+    kept = [r for r in parsed.records if _same_family(tool, r.get("tool") or parsed.tool)]
+    if not kept:
+        found = sorted({r.get("tool") or parsed.tool for r in parsed.records})
+        raise ParseError(source, f"expected output of {tool}, but the content is {' and '.join(found)}'s")
+    dropped = len(parsed.records) - len(kept)
+    if dropped:
+        others = sorted({r.get("tool") for r in parsed.records if r not in kept})
+        parsed.warnings.append(f"{dropped} record(s) of {', '.join(others)} ignored: {tool} was asked for")
+    return Parsed(kept[0].get("tool") or parsed.tool, kept, parsed.warnings)
 
 
 def parse(text: str, source: str = "<input>", tool: str | None = None) -> Parsed:
@@ -122,9 +225,12 @@ def parse(text: str, source: str = "<input>", tool: str | None = None) -> Parsed
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         raise ParseError(source, f"recognised, but a value has an unexpected shape ({type(exc).__name__}: {exc}; "
                                  f"at {Path(frame.filename).name}:{frame.lineno})") from exc
-    if tool is not None and not _same_family(tool, parsed.tool):
-        raise ParseError(source, f"expected output of {tool}, but the content is {parsed.tool}'s")
-    return sanitize(parsed)
+    for record in parsed.records:
+        record["tool"] = record.get("tool") or parsed.tool
+    if tool is not None:
+        parsed = _only(parsed, tool, source)
+    parsed.warnings += records.finish(parsed.records, source)
+    return parsed
 
 
 def _same_family(asked: str, found: str) -> bool:

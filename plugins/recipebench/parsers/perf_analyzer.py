@@ -31,6 +31,8 @@ LATENCY_TAGS = {"time_to_first_token": "ttft", "ttft": "ttft", "inter_token_late
                 "inter_chunk_latency": "itl", "request_latency": "e2e"}
 SCALAR_TAGS = {
     "request_throughput": "request_throughput",
+    # AIPerf's InputTokenThroughputMetric (src/aiperf/metrics/types/input_token_throughput_metric.py)
+    "input_token_throughput": "input_throughput",
     "output_token_throughput": "output_throughput",
     "total_token_throughput": "total_throughput",
     "request_count": "completed",
@@ -43,6 +45,7 @@ NAME_TAGS = {
     "time to first token": "time_to_first_token", "time to second token": "time_to_second_token",
     "inter token latency": "inter_token_latency", "inter chunk latency": "inter_chunk_latency",
     "request latency": "request_latency", "output token throughput": "output_token_throughput",
+    "input token throughput": "input_token_throughput",
     "output token throughput per user": "output_token_throughput_per_user",
     "request throughput": "request_throughput", "request count": "request_count",
     "error request count": "error_request_count", "benchmark duration": "benchmark_duration",
@@ -114,7 +117,9 @@ def _from_config(record: dict, cfg: dict) -> None:
     first = lambda *paths: next((v for v in (_dig(cfg, *p) for p in paths) if v is not None), None)  # noqa: E731
     record["concurrency"] = integer(first(("loadgen", "concurrency"), ("concurrency",)))
     record["request_rate"] = number(first(("loadgen", "request_rate"), ("request_rate",)))
-    record["num_prompts"] = integer(first(("loadgen", "request_count"), ("request_count",), ("num_prompts",)))
+    # a request count of 0 means "not set: the measurement interval decides" (GenAI-Perf's and AIPerf's
+    # default); the requests counted then say how many were sent
+    record["num_prompts"] = integer(first(("loadgen", "request_count"), ("request_count",), ("num_prompts",))) or None
     record["input_len"] = integer(first(("input", "prompt", "input_tokens", "mean"), ("synthetic_input_tokens_mean",)))
     record["output_len"] = integer(first(("input", "prompt", "output_tokens", "mean"), ("output_tokens_mean",)))
     models = first(("endpoint", "model_names"), ("model_names",), ("model",))
@@ -180,10 +185,26 @@ def parse_csv(text: str, source: str) -> Parsed:
             metrics[tag] = {"unit": unit, **dict(zip(section_header[1:], row[1:], strict=False))}
     if not metrics:
         raise ParseError(source, "the CSV has a header but no metric rows")
+    missing = [NAMES[t] for t in _required(metrics) if t not in metrics]
+    if missing:
+        raise ParseError(source, f"the CSV lacks {', '.join(missing)}: it is cut short (the tools sort the rows by "
+                                 "name, so a cut file keeps some latencies and loses the counts and throughput)")
     try:
         return Parsed(tool, [from_metrics(metrics, tool)])
     except ValueError as exc:
         raise ParseError(source, str(exc)) from None
+
+
+NAMES = {"request_latency": "Request Latency", "request_count": "Request Count",
+         "request_throughput": "Request Throughput", "error_request_count": "Error Request Count"}
+
+
+def _required(metrics: dict) -> tuple[str, ...]:
+    """The rows every complete export has: the request latencies, count and throughput, or, when no
+    request succeeded, the error count."""
+    if "error_request_count" in metrics and "request_count" not in metrics and "request_latency" not in metrics:
+        return ("error_request_count",)
+    return ("request_latency", "request_count", "request_throughput")
 
 
 def _parse_analyze_csv(rows: list[list[str]], source: str) -> Parsed:

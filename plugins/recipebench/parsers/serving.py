@@ -46,7 +46,10 @@ LABELS = {
     "traffic request rate": "request_rate",
     "request rate configured (rps)": "request_rate",
 }
-INT_COLUMNS = {"completed", "failed", "total_input_tokens", "total_output_tokens", "concurrency", "num_prompts"}
+# datasets whose request lengths are random_input_len / random_output_len (sglang bench_serving.py
+# sample_random_requests: random, random-ids; vLLM: random); for the others (sharegpt, sonnet,
+# generated-shared-prefix, ...) both tools still write or print those arguments, as unused defaults
+RANDOM_DATASETS = ("random", "random-ids")
 SGLANG_MARKS = ("backend", "max reqeuest concurrency", "max request concurrency", "total generated tokens (retokenized)")
 
 
@@ -59,21 +62,17 @@ def _stat_column(stat: str, metric: str) -> str | None:
     return None
 
 
-def _put(record: dict, column: str, raw: str) -> None:
-    value = number(raw)
-    record[column] = (int(round(value)) if column in INT_COLUMNS and value is not None else value)
-
-
-NAMESPACE = re.compile(r"(?P<key>random_input_len|random_output_len|num_prompts|max_concurrency|request_rate|backend)="
-                       r"(?P<value>'[^']*'|[^,)]+)")
+NAMESPACE = re.compile(r"\b(?P<key>random_input_len|random_output_len|num_prompts|max_concurrency|request_rate|backend"
+                       r"|dataset_name)=(?P<value>'[^']*'|[^,)]+)")
 
 
 def _namespace(line: str) -> dict[str, Any]:
     found = {m["key"]: m["value"].strip("'") for m in NAMESPACE.finditer(line)}
     out: dict[str, Any] = {}
+    lengths = found.get("dataset_name", "random") in RANDOM_DATASETS  # else the random_* are unused defaults
     for key, column in (("random_input_len", "input_len"), ("random_output_len", "output_len"),
                         ("num_prompts", "num_prompts"), ("max_concurrency", "concurrency")):
-        if key in found:
+        if key in found and (lengths or column not in ("input_len", "output_len")):
             out[column] = integer(found[key])
     if "request_rate" in found:
         out["request_rate"] = number(found["request_rate"])
@@ -112,6 +111,17 @@ def parse_table(text: str, source: str) -> Parsed:
     return Parsed(tool or "vllm-bench-serve", records)
 
 
+def _sub_rows(lines: list[str], i: int) -> list[tuple[str, str]]:
+    """The indented `label: value` rows under a label printed without a value (vLLM's
+    "Per-position acceptance (%):" followed by "  Position 0:  74.34" rows, benchmarks/serve.py)."""
+    rows = []
+    while i < len(lines) and lines[i].startswith((" ", "\t")) and ROW.match(lines[i].strip()):
+        row = ROW.match(lines[i].strip())
+        rows.append((row["label"].strip(), row["value"].strip()))
+        i += 1
+    return rows
+
+
 def _read_table(lines: list[str], i: int, source: str) -> tuple[dict, int, set[str]]:
     record = new_record("")
     labels: set[str] = set()
@@ -131,18 +141,24 @@ def _read_table(lines: list[str], i: int, source: str) -> tuple[dict, int, set[s
         label, raw = row["label"].strip(), row["value"].strip()
         key = re.sub(r"\s+", " ", label.lower())
         if raw == "":
-            raise ParseError(source, f"truncated: the table stops at '{label}:' with no value (expected a number)")
+            sub = _sub_rows(lines, i)
+            if not sub:  # a label cut off before its value, not a section heading
+                raise ParseError(source, f"truncated: the table stops at '{label}:' with no value (expected a number)")
+            record["extra"][snake(label)] = {snake(k): number(v) for k, v in sub}
+            labels.add(key)
+            i += len(sub)
+            continue
         labels.add(key)
         last = label
         lat = LATENCY.match(key)
         if lat:
             column = _stat_column(lat["stat"], lat["metric"])
             if column:
-                _put(record, column, raw)
+                record[column] = number(raw)
             else:
                 record["extra"][f"{lat['stat']}_{METRIC[lat['metric']]}_ms"] = number(raw)
         elif key in LABELS:
-            _put(record, LABELS[key], raw)
+            record[LABELS[key]] = number(raw)
         elif key == "backend":
             record["extra"]["backend"] = raw
         elif key == "concurrency":  # sglang: mean in-flight requests, not the configured limit
@@ -185,9 +201,7 @@ def record_from_json(obj: dict, tool: str) -> dict:
             continue
         lat = JSON_LATENCY.match(key)
         if key in JSON_DIRECT:
-            column = JSON_DIRECT[key]
-            v = number(value)
-            record[column] = int(round(v)) if column in INT_COLUMNS and v is not None else v
+            record[JSON_DIRECT[key]] = number(value)
         elif key == "request_rate":
             record["request_rate"] = number(value)  # Infinity / "inf" -> NULL (unbounded)
             extra["request_rate_reported"] = str(value)
@@ -207,6 +221,7 @@ def record_from_json(obj: dict, tool: str) -> dict:
         elif isinstance(value, (str, int, float, bool)) or value is None:
             extra[key] = value
     _per_request(obj, record)
+    _lengths(obj, record)
     if "model_id" in obj:
         extra["model"] = obj["model_id"]
     # vLLM --metadata input_len=... output_len=... (strings) fill the lengths it does not store
@@ -216,6 +231,18 @@ def record_from_json(obj: dict, tool: str) -> dict:
     if record.get("failed") is None and record.get("num_prompts") is not None and record.get("completed") is not None:
         record["failed"] = record["num_prompts"] - record["completed"]
     return record
+
+
+def _lengths(obj: dict, record: dict) -> None:
+    """Lengths only when the dataset was made from them; otherwise the measured means go to extra."""
+    dataset = obj.get("dataset_name")
+    if dataset is None or dataset in RANDOM_DATASETS:
+        return
+    record["input_len"] = record["output_len"] = None
+    completed = number(obj.get("completed"))
+    for total, name in (("total_input_tokens", "mean_input_len"), ("total_output_tokens", "mean_output_len")):
+        if completed and number(obj.get(total)) is not None:
+            record["extra"][name] = number(obj[total]) / completed
 
 
 def _per_request(obj: dict, record: dict) -> None:

@@ -60,9 +60,9 @@ def parse_text(text: str, source: str) -> Parsed:
         if key in LABELS:
             column = LABELS[key]
             record[column] = integer(raw) if column == "completed" else number(raw)
-        elif key == "total latency (ms)":
+        elif key in ("total latency (ms)", "total latency (seconds)"):  # the second: 0.12's "= STATISTICS"
             value = number(raw)
-            record["duration_s"] = None if value is None else value / 1000
+            record["duration_s"] = None if value is None else value / (1000 if key.endswith("(ms)") else 1)
         elif key in ("tensorrt llm version", "tensorrt-llm version"):
             record["tool_version"] = raw
         elif key == "number of concurrent requests":

@@ -34,8 +34,11 @@ def ingest(recipe_id: str, run_key: str, tool: str, point, log: str, source: str
     parsed = parse(text, address, tool)
     if not parsed.records:
         raise ParseError(address, "no result record")
-    entry = {"point": point.model_dump(), "record": parsed.records[-1], "artifact": address,
-             "warnings": parsed.warnings}
+    warnings = list(parsed.warnings)
+    if len(parsed.records) > 1:  # a client appends a record per run: the last is this point's
+        warnings.append(f"{len(parsed.records)} records in {address}: the last one is this point's, the others "
+                        "are not loaded")
+    entry = {"point": point.model_dump(), "record": parsed.records[-1], "artifact": address, "warnings": warnings}
     artifacts.save_parsed(recipe_id, run_key, point.id, entry)
     return entry
 
