@@ -1,4 +1,18 @@
-# The Airflow image for docker-compose.yaml: the official image plus our pinned dependencies.
-FROM apache/airflow:3.3.2-python3.11
-COPY requirements.txt /requirements.txt
-RUN pip install --no-cache-dir -r /requirements.txt
+# recipebench's Airflow image: the official Airflow 3.3.2 image, the project's pinned dependencies
+# installed under the versions its test suite ran with (docker/constraints.txt), and the project
+# itself: the package (so `recipebench` works in every container and the triggerer imports the
+# triggers), the DAG files and the recipes.
+#   docker compose build        (or: docker build -t recipebench-airflow:3.3.2 .)
+ARG AIRFLOW_VERSION=3.3.2
+FROM apache/airflow:${AIRFLOW_VERSION}-python3.11
+ARG AIRFLOW_VERSION
+COPY --chown=airflow:0 requirements.txt pyproject.toml docker/constraints.txt /opt/recipebench/
+COPY --chown=airflow:0 plugins /opt/recipebench/plugins
+# apache-airflow is named so that pip keeps the image's Airflow and never swaps it for another
+RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /opt/recipebench/requirements.txt \
+        --constraint /opt/recipebench/constraints.txt \
+ && pip install --no-cache-dir --no-deps /opt/recipebench \
+ && recipebench --help > /dev/null
+COPY --chown=airflow:0 dags /opt/airflow/dags
+COPY --chown=airflow:0 include /opt/airflow/include
+ENV RECIPEBENCH_RECIPES_DIR=/opt/airflow/include/recipes

@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench constraints clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+# the versions the image installs under: what the test suite ran with (dev tools left out)
+constraints: $(STAMP)
+	{ sed -n '1,3p' docker/constraints.txt; $(BIN)/pip freeze --exclude-editable | \
+	  grep -v -i -E '^(recipebench|pytest|ruff|hypothesis|bqemulator|iniconfig|pluggy|sortedcontainers)([=@ ]|$$)'; } \
+	  > docker/constraints.txt.new && mv docker/constraints.txt.new docker/constraints.txt
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest

@@ -27,10 +27,14 @@ def test_stage_chain(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     assert [t.task_id for t in dag.topological_sort()] == list(STAGE_NAMES)
     up = {t.task_id: {u.task_id for u in t.upstream_list} for t in dag.tasks}
-    assert up["deploy"] == {"create_secrets"} and up["benchmark"] == {"wait_ready"}
+    assert up["reserve_gpus"] == {"create_secrets"} and up["deploy"] == {"reserve_gpus"}
+    assert up["benchmark"] == {"wait_ready", "resolve"}  # resolve: the points it is mapped over
     teardown = dag.get_task("teardown")
-    assert teardown.is_teardown and dag.get_task("deploy").is_setup and dag.get_task("create_secrets").is_setup
-    assert up["teardown"] == {"deploy", "create_secrets", "benchmark"} and up["load"] == {"teardown"}
+    assert teardown.is_teardown and all(dag.get_task(s).is_setup for s in ("create_secrets", "reserve_gpus", "deploy"))
+    assert up["teardown"] == {"deploy", "reserve_gpus", "create_secrets", "benchmark"} and up["load"] == {"teardown"}
+    points = dag.get_task("benchmark")  # mapped over resolve's points, one at a time, labelled by point
+    assert points.max_active_tis_per_dagrun == 1 and points.map_index_template == "{{ task.point_id }}"
+    assert dag.max_consecutive_failed_dag_runs == 3 and dag.dagrun_timeout.total_seconds() > 3600
     assert dag.get_task("load").trigger_rule == "all_done"
     assert up["check_regressions"] == {"benchmark", "load"}
     assert dag.max_active_runs == 1 and dag.catchup is False and dag.start_date is None

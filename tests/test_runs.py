@@ -42,11 +42,15 @@ def test_keep_alive_leaves_the_server_until_it_expires(cluster_env):
     import logging
 
     objects = cluster.list_labelled(run_selector(result["run_id"]))
-    expiry = int(objects[0]["metadata"]["labels"]["recipebench.dev/expires"])
-    assert sweep(cluster, logging.getLogger("t"), now=expiry - 60) == []
+    # the workload's expiry counts from deploy; the Secret, made before the wait for the GPUs, lasts longer
+    expiry = {o["kind"]: int(o["metadata"]["labels"]["recipebench.dev/expires"]) for o in objects}
+    assert expiry["Secret"] >= expiry["Deployment"]
+    assert sweep(cluster, logging.getLogger("t"), now=expiry["Deployment"] - 60) == []
     assert cluster.list_labelled(run_selector(result["run_id"]))
-    deleted = sweep(cluster, logging.getLogger("t"), now=expiry + 1)
-    assert len(deleted) >= 4 and cluster.list_labelled(run_selector(result["run_id"])) == []
+    deleted = sweep(cluster, logging.getLogger("t"), now=expiry["Deployment"] + 1)
+    assert sorted(o.split("/")[0] for o in deleted) == ["ConfigMap", "Deployment", "Service"]
+    sweep(cluster, logging.getLogger("t"), now=expiry["Secret"] + 1)
+    assert cluster.list_labelled(run_selector(result["run_id"])) == []
 
 
 def _ledger(result):
@@ -159,3 +163,23 @@ def test_a_warehouse_that_is_down_loses_nothing(cluster_env, monkeypatch, tmp_pa
     wh = open_warehouse()
     assert wh.count("results", result["run_id"]) == 1 and wh.count("runs", result["run_id"]) == 1
     assert runs_row(result["run_id"])["status"] == "success"  # the run's own stages all succeeded
+
+
+def test_a_conf_key_that_is_no_param_fails_the_run_naming_it(cluster_env):
+    """As a run from the UI or the REST API would carry it: the run itself refuses it (resolve)."""
+    result = run("vllm-a4-deepseek-r1", {"concurency": ["8", "64"]})
+    assert result["status"] == "failed" and result["failed_stage"] == "resolve"
+    assert "unknown param(s) 'concurency'" in result["reason"] and result["leftover_objects"] is None
+
+
+def test_the_form_defaults_are_the_plan_and_change_nothing(cluster_env):
+    from recipebench.catalog.params import form_schema
+    from recipebench.catalog.recipe import load_recipe
+
+    recipe = load_recipe("vllm-a4-deepseek-r1")
+    defaults = {k: v["default"] for k, v in form_schema(recipe).items()}
+    assert defaults["input_len"] == 1000 and defaults["concurrency"] == ["unbounded"]
+    result = run("vllm-a4-deepseek-r1", defaults)  # what the form submits untouched
+    assert result["status"] == "success" and result["result_rows"] == 1
+    row = open_warehouse().run(f"SELECT params FROM runs WHERE run_id = '{result['run_id']}'")[0]
+    assert json.loads(row["params"] or "{}") == {}, "nothing changed from the plan"

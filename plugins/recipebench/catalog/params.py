@@ -1,8 +1,9 @@
 """The trigger form of a recipe DAG, and how its values turn a recipe into one run's config.
 
-`form_schema` is pure data (JSON schema per field); the DAG factory wraps it in Airflow
-Params so a bad value is refused by the form. `apply_params` is the same check again for
-callers that bypass the form (the CLI, `dag.test`).
+`form_schema` is pure data (JSON schema per field, in sections, defaults = the recipe's plan);
+the DAG factory wraps it in Airflow Params so a bad value is refused by the form. `apply_params`
+is the same check again in the run itself (resolve): a run triggered through the REST API or with
+a conf key that is no param is refused there, naming it.
 """
 
 from __future__ import annotations
@@ -16,50 +17,147 @@ from recipebench.catalog.naming import object_name, run_labels
 from recipebench.catalog.recipe import Recipe, RecipeError, deep_merge, resolve
 
 MAX_LEN = 131072
+MAX_LEVELS = 16  # concurrency levels one run may sweep
+MAX_CONCURRENCY = 16384
+UNBOUNDED = "unbounded"  # a concurrency level: every prompt sent at once
 
 PARAM_KEYS = ("model", "image_tag", "input_len", "output_len", "concurrency", "num_prompts", "keep_alive")
+SECTIONS = ("What to run", "Load shape", "After the run")
+
+
+def _shared(values: list) -> Any:
+    """The one value every point of the plan has, or None when they differ."""
+    return values[0] if len(set(values)) == 1 else None
+
+
+def plan(recipe: Recipe) -> dict[str, Any]:
+    """The form's defaults: what the recipe runs when nobody changes anything."""
+    points = recipe.benchmark.points
+    return {
+        "model": recipe.model.name,
+        "image_tag": recipe.image.tag,
+        "input_len": _shared([p.input_len for p in points]),
+        "output_len": _shared([p.output_len for p in points]),
+        "num_prompts": _shared([p.num_prompts for p in points]),
+        "concurrency": sorted({_level(p.concurrency) for p in points}, key=lambda c: (c == UNBOUNDED, c.zfill(6))),
+        "keep_alive": False,
+    }
+
+
+def _level(concurrency: int | None) -> str:
+    return UNBOUNDED if concurrency is None else str(concurrency)
+
+
+def _described(values: list) -> str:
+    return ", ".join(str(v) for v in sorted(set(values)))
 
 
 def form_schema(recipe: Recipe) -> dict[str, dict[str, Any]]:
-    """Per param: default plus the JSON-schema keywords that bound it."""
+    """Per param: its default (the recipe's plan), section, plain-words description and the
+    JSON-schema keywords that bound it. Airflow's form shows `section`s as groups and an array of
+    strings as a box with one value per line."""
+    points, defaults = recipe.benchmark.points, plan(recipe)
     length = {"type": ["null", "integer"], "minimum": 1, "maximum": MAX_LEN}
     fields: dict[str, dict[str, Any]] = {}
     if len(recipe.model.choices) > 1:
-        fields["model"] = {
-            "default": recipe.model.name,
-            "type": "string",
-            "enum": recipe.model.choices,
-            "title": "Model variant",
-            "description": "Which checkpoint the server loads.",
-        }
+        fields["model"] = {"type": "string", "enum": recipe.model.choices, "section": SECTIONS[0],
+                           "title": "Model checkpoint", "description": "Which checkpoint the server loads."}
     fields |= {
-        "image_tag": {
-            "default": recipe.image.tag,
-            "type": "string",
-            "pattern": r"^[\w][\w.-]{0,127}$",
-            "title": "Image tag",
-            "description": f"Tag of {recipe.image.repository}.",
-        },
-        "input_len": {"default": None, **length, "title": "Input length (tokens)",
-                      "description": "Overrides every point's input length. Empty: the recipe's plan."},
-        "output_len": {"default": None, **length, "title": "Output length (tokens)",
-                       "description": "Overrides every point's output length. Empty: the recipe's plan."},
+        "image_tag": {"type": "string", "pattern": r"^[\w][\w.-]{0,127}$", "section": SECTIONS[0],
+                      "title": "Image tag", "description": f"The tag of {recipe.image.repository} the server runs."},
+        "input_len": {**length, "section": SECTIONS[1], "title": "Input length (tokens)",
+                      "description": "Prompt length of every request. The recipe's plan: "
+                                     f"{_described([p.input_len for p in points])}."},
+        "output_len": {**length, "section": SECTIONS[1], "title": "Output length (tokens)",
+                       "description": "Tokens generated per request. The recipe's plan: "
+                                      f"{_described([p.output_len for p in points])}."},
         "concurrency": {
-            "default": [],
-            "type": "array",
-            "items": {"type": "integer", "minimum": 1, "maximum": 16384},
-            "uniqueItems": True,
-            "maxItems": 16,
-            "title": "Concurrency levels",
-            "description": "One point per level, one per line. Empty: the recipe's plan.",
-        },
-        "num_prompts": {"default": None, "type": ["null", "integer"], "minimum": 1, "maximum": 100000,
-                        "title": "Prompts per point", "description": "Empty: the recipe's plan."},
-        "keep_alive": {"default": False, "type": "boolean", "title": "Keep the server up",
-                       "description": "Skip teardown; the janitor removes it after "
-                                      f"{recipe.timeouts.keep_alive_hours} h."},
+            "type": "array", "uniqueItems": True, "minItems": 1, "maxItems": MAX_LEVELS,
+            # no item type, so the form shows one level per line; numbers from the API are checked too
+            "items": {"pattern": rf"^([1-9][0-9]{{0,4}}|{UNBOUNDED})$", "minimum": 1, "maximum": MAX_CONCURRENCY},
+            "section": SECTIONS[1], "title": "Concurrency levels",
+            "description": "Requests in flight at once, one level per line; each level is a benchmark point. "
+                           f"'{UNBOUNDED}' sends every prompt at once. The recipe's plan: "
+                           f"{', '.join(defaults['concurrency'])}."},
+        "num_prompts": {"type": ["null", "integer"], "minimum": 1, "maximum": 100000, "section": SECTIONS[1],
+                        "title": "Prompts per point", "description": "Requests sent at each point. The recipe's "
+                                                                     f"plan: {_described([p.num_prompts for p in points])}."},
+        "keep_alive": {"type": "boolean", "section": SECTIONS[2], "title": "Keep the server up afterwards",
+                       "description": "Leave the server (and its GPUs) running after the benchmark, for a person "
+                                      f"to use; the janitor removes it after {recipe.timeouts.keep_alive_hours} h."},
     }
-    return fields
+    return {key: {"default": defaults[key], **spec} for key, spec in fields.items()}
+
+
+def _levels(value: Any) -> list[int | None]:
+    """Concurrency levels from the form (strings, one per line) or the API (numbers); None = unbounded."""
+    if not isinstance(value, list) or not value or len(value) > MAX_LEVELS:
+        raise RecipeError(f"trigger params: field concurrency: {value!r} is not a list of 1 to {MAX_LEVELS} levels")
+    out: list[int | None] = []
+    for item in value:
+        text = str(item).strip() if not isinstance(item, bool) else ""
+        if text == UNBOUNDED:
+            out.append(None)
+        elif text.isdigit() and 1 <= int(text) <= MAX_CONCURRENCY and isinstance(item, (int, str)):
+            out.append(int(text))
+        else:
+            raise RecipeError(f"trigger params: field concurrency: {item!r} is not a level (an integer in [1, "
+                              f"{MAX_CONCURRENCY}] or '{UNBOUNDED}')")
+    if len(set(out)) != len(out):
+        raise RecipeError(f"trigger params: field concurrency: {value!r} repeats a level")
+    return out
+
+
+def _points(recipe: Recipe, changed: dict[str, Any]) -> list[dict]:
+    points = [p.model_dump() for p in recipe.benchmark.points]
+    if "concurrency" in changed:
+        points = [{**p, "concurrency": c} for p in points for c in _levels(changed["concurrency"])]
+    for key in ("input_len", "output_len", "num_prompts"):
+        if changed.get(key) is not None:
+            points = [{**p, key: changed[key]} for p in points]
+    unique = {tuple(sorted(p.items())): p for p in points}  # overrides can collapse points
+    return list(unique.values())
+
+
+def changed_params(recipe: Recipe, params: dict[str, Any]) -> dict[str, Any]:
+    """The params that differ from the recipe's plan (the form's defaults): only these change it."""
+    defaults = plan(recipe)
+    out = {}
+    for key, value in params.items():
+        if key == "concurrency" and value is not None:
+            if [_level(c) for c in _levels(value)] != defaults["concurrency"]:
+                out[key] = value
+        elif value != defaults.get(key) and not (value is None and key in ("input_len", "output_len", "num_prompts")):
+            out[key] = value
+    return out
+
+
+def apply_params(recipe: Recipe, params: dict[str, Any]) -> Recipe:
+    """The recipe as this run will execute it; errors name the param. A key that is not a param (a
+    typo in a run's conf) is refused, not ignored."""
+    unknown = sorted(set(params) - set(PARAM_KEYS))
+    if unknown:
+        raise RecipeError(f"trigger params: unknown param(s) {', '.join(map(repr, unknown))}; known: "
+                          f"{', '.join(PARAM_KEYS)}")
+    schema = form_schema(recipe)
+    if "model" in params and params["model"] not in recipe.model.choices:
+        raise RecipeError(f"trigger params: field model: {params['model']!r} is not one of {recipe.model.choices}")
+    for key in ("input_len", "output_len", "num_prompts"):
+        value = params.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or not schema[key]["minimum"] <= value <= schema[key]["maximum"]):
+            raise RecipeError(f"trigger params: field {key}: {value!r} is not an integer in "
+                              f"[{schema[key]['minimum']}, {schema[key]['maximum']}]")
+    if "keep_alive" in params and not isinstance(params["keep_alive"], bool):
+        raise RecipeError(f"trigger params: field keep_alive: {params['keep_alive']!r} is not true or false")
+    changed = changed_params(recipe, params)
+    overrides: dict[str, Any] = {"benchmark": {"points": _points(recipe, changed)}}
+    if changed.get("model"):
+        overrides["model"] = {"name": changed["model"]}
+    if changed.get("image_tag"):
+        overrides["image"] = {"tag": changed["image_tag"]}
+    raw = deep_merge(recipe.model_dump(mode="json", exclude={"id"}), overrides)
+    return resolve(recipe.id, raw, "trigger params")
 
 
 class RunConfig(BaseModel):
@@ -88,53 +186,30 @@ class RunConfig(BaseModel):
     def fingerprint(self) -> str:
         return self.recipe.fingerprint()
 
-
-def _points(recipe: Recipe, params: dict[str, Any]) -> list[dict]:
-    points = [p.model_dump() for p in recipe.benchmark.points]
-    if params.get("concurrency"):
-        points = [{**p, "concurrency": c} for p in points for c in params["concurrency"]]
-    for key in ("input_len", "output_len", "num_prompts"):
-        if params.get(key) is not None:
-            points = [{**p, key: params[key]} for p in points]
-    unique = {tuple(sorted(p.items())): p for p in points}  # overrides can collapse points
-    return list(unique.values())
+    def deployed(self, now: float) -> RunConfig:
+        """The config as deploy labels the workload: the expiry counted from now, the wait for the
+        GPUs being over (the janitor deletes a killed run's objects once it passes)."""
+        expires = _expiry(self.recipe, self.keep_alive, now)
+        return self.model_copy(update={"expires_at": expires, "labels": run_labels(
+            self.recipe.id, self.run_key, self.recipe.owner, expires)})
 
 
-def apply_params(recipe: Recipe, params: dict[str, Any]) -> Recipe:
-    """The recipe as this run will execute it; errors name the param."""
-    unknown = sorted(set(params) - set(PARAM_KEYS))
-    if unknown:
-        raise RecipeError(f"trigger params: unknown param(s) {', '.join(unknown)}; known: {', '.join(PARAM_KEYS)}")
-    schema = form_schema(recipe)
-    if "model" in params and params["model"] not in recipe.model.choices:
-        raise RecipeError(f"trigger params: field model: {params['model']!r} is not one of {recipe.model.choices}")
-    for key in ("input_len", "output_len", "num_prompts"):
-        value = params.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or not schema[key]["minimum"] <= value <= schema[key]["maximum"]):
-            raise RecipeError(f"trigger params: field {key}: {value!r} is not an integer in "
-                              f"[{schema[key]['minimum']}, {schema[key]['maximum']}]")
-    conc = params.get("concurrency") or []
-    if not isinstance(conc, list) or any(isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= 16384 for c in conc):
-        raise RecipeError(f"trigger params: field concurrency: {conc!r} is not a list of integers in [1, 16384]")
-    overrides: dict[str, Any] = {"benchmark": {"points": _points(recipe, params)}}
-    if params.get("model"):
-        overrides["model"] = {"name": params["model"]}
-    if params.get("image_tag"):
-        overrides["image"] = {"tag": params["image_tag"]}
-    raw = deep_merge(recipe.model_dump(mode="json", exclude={"id"}), overrides)
-    return resolve(recipe.id, raw, "trigger params")
+def _expiry(recipe: Recipe, keep_alive: bool, start: float) -> int:
+    """When a run's objects may be deleted by the janitor: every limit from deploy on, plus the
+    keep-alive hours."""
+    t = recipe.timeouts
+    budget_min = t.capacity_minutes + recipe.ready_budget_minutes + t.point_minutes * len(recipe.benchmark.points) + 30
+    return int(start + budget_min * 60 + (t.keep_alive_hours * 3600 if keep_alive else 0))
 
 
 def build_run_config(recipe: Recipe, params: dict[str, Any], key: str, airflow_run_id: str,
                      trigger: str, now: float | None = None) -> RunConfig:
-    params = {k: v for k, v in params.items() if k in PARAM_KEYS}
-    effective = apply_params(recipe, params)
+    effective = apply_params(recipe, params)  # refuses a key that is not a param
+    params = changed_params(recipe, params)  # what the run changed, for the runs row
     started = int(now if now is not None else time.time())
-    t = effective.timeouts
-    budget_min = t.capacity_minutes + t.ready_minutes + t.point_minutes * len(effective.benchmark.points) + 30
     keep_alive = bool(params.get("keep_alive"))
-    expires = started + budget_min * 60 + (t.keep_alive_hours * 3600 if keep_alive else 0)
+    # before deploy, the longest wait for the GPUs counts too (deploy counts again from its own time)
+    expires = _expiry(effective, keep_alive, started) + effective.timeouts.lock_minutes * 60
     return RunConfig(
         recipe=effective,
         run_key=key,

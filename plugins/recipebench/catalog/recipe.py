@@ -207,6 +207,7 @@ class SecretsSpec(_Strict):
 
 
 class TimeoutsSpec(_Strict):
+    lock_minutes: PosInt = 480  # waiting for the node pool's Lease (another run holds its GPUs)
     capacity_minutes: PosInt = 60  # Kueue admission + node scale-up
     ready_minutes: PosInt = 60  # scheduled -> serving (image pull, download, load)
     point_minutes: PosInt = 60  # one benchmark point

@@ -126,6 +126,25 @@ class Cluster:
             applied.append(oid(obj))
         return applied
 
+    def create(self, obj: dict) -> dict:
+        """Create; a 409 (it exists already) is the caller's to handle."""
+        res = self._served(obj)
+        ns = obj["metadata"].get("namespace") if res.namespaced else None
+        return self.retry(f"create {oid(obj)}", lambda: res.create(body=obj, namespace=ns)).to_dict()
+
+    def replace(self, obj: dict) -> dict:
+        """Update with the object's resourceVersion as precondition: a 409 Conflict means another
+        writer came first (the caller reads again)."""
+        res = self._served(obj)
+        ns = obj["metadata"].get("namespace") if res.namespaced else None
+        return self.retry(f"replace {oid(obj)}", lambda: res.replace(body=obj, namespace=ns)).to_dict()
+
+    def _served(self, obj: dict):
+        res = self.resource(obj["apiVersion"], obj["kind"])
+        if res is None:
+            raise ClusterError(f"{self.target.label} does not serve {obj['kind']} ({obj['apiVersion']})")
+        return res
+
     def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict | None:
         from kubernetes.dynamic.exceptions import NotFoundError
 

@@ -15,7 +15,7 @@ from recipebench.catalog.params import RunConfig
 from recipebench.catalog.recipe import BenchmarkPoint
 from recipebench.cluster.access import ClusterError
 from recipebench.cluster.api import Cluster
-from recipebench.cluster.readiness import WORKLOAD_KIND, wait_job
+from recipebench.cluster.readiness import WORKLOAD_KIND
 from recipebench.manifests.render import bench_job_name, render_bench_job, render_workload
 
 
@@ -30,13 +30,18 @@ class BenchmarkFailed(RuntimeError):
 def deploy(run: RunConfig, cluster: Cluster, digests: dict, log) -> list[str]:
     from recipebench.manifests.validation import validate_objects
 
-    objects = render_workload(run, digests)
+    objects = render_workload(run.deployed(time.time()), digests)
     validate_objects(objects)
     cluster.ensure_namespace(run.recipe.cluster.namespace)
     applied = cluster.apply(objects)
     for o in applied:
         log.info("applied %s", o)
     return applied
+
+
+def point_limits(run: RunConfig, cluster_target) -> tuple[float, float]:
+    """(time limit, poll interval) of one benchmark point, in real seconds on this cluster's clock."""
+    return cluster_target.seconds(run.recipe.timeouts.point_minutes * 60), cluster_target.seconds(15)
 
 
 def readiness_limits(run: RunConfig, cluster_target) -> tuple[float, float, float]:
@@ -54,31 +59,34 @@ class PointOutput:
     done_at: float | None = None  # ... and seen complete
 
 
-def run_point(run: RunConfig, cluster: Cluster, point: BenchmarkPoint, index: int, digests: dict,
-              log) -> PointOutput:
-    """Run one point's client Job to the end and return its pod log; BenchmarkFailed when the Job failed."""
-    recipe, ns = run.recipe, run.recipe.cluster.namespace
+def start_point(run: RunConfig, cluster: Cluster, point: BenchmarkPoint, index: int, digests: dict, log) -> str:
+    """Create the point's client Job; its name. Whether it finishes is a JobTrigger's to watch."""
     name = bench_job_name(run, index)
     cluster.apply([render_bench_job(run, point, index, digests)])
-    applied_at = time.time()
     log.info("point %s: Job %s started", point.id, name)
-    outcome = wait_job(cluster, ns, name, cluster.target.seconds(recipe.timeouts.point_minutes * 60),
-                       cluster.target.seconds(15), cluster.target.time_scale)
-    done_at = time.time()
-    if outcome.state == "stuck":
-        for line in outcome.evidence:
+    return name
+
+
+def collect_point(run: RunConfig, cluster: Cluster, point: BenchmarkPoint, index: int, outcome: dict,
+                  log) -> PointOutput:
+    """The point's output once its Job ended (`outcome`: the JobTrigger's event); BenchmarkFailed, with
+    what the client printed, when the Job failed or could not run."""
+    ns, name = run.recipe.cluster.namespace, bench_job_name(run, index)
+    state, reason = outcome.get("state"), outcome.get("reason") or "no verdict"
+    if state not in ("done", "failed"):  # stuck (a pod no node can take, an image), timed out, lost its lock
+        for line in outcome.get("evidence") or []:
             log.error("  %s", line)
-        raise BenchmarkFailed(f"point {point.id}: benchmark Job {name} cannot run: {outcome.reason}")
+        raise BenchmarkFailed(f"point {point.id}: benchmark Job {name} cannot run: {reason}")
     pod = job_pod(cluster, ns, name)
     log_text = cluster.logs(ns, pod)
-    if outcome.state == "failed":
+    if state == "failed":
         tail = log_text.strip().splitlines()[-10:]
-        reason = tail[-1] if tail else "no log"
-        log.error("point %s: benchmark Job %s failed: %s", point.id, name, reason)
+        last = tail[-1] if tail else "no log"
+        log.error("point %s: benchmark Job %s failed: %s", point.id, name, last)
         for line in tail:
             log.error("  %s", line)
-        raise BenchmarkFailed(f"point {point.id}: benchmark Job {name} failed: {reason}", pod, log_text)
-    return PointOutput(name, pod, log_text, applied_at, done_at)
+        raise BenchmarkFailed(f"point {point.id}: benchmark Job {name} failed: {last}", pod, log_text)
+    return PointOutput(name, pod, log_text, outcome.get("applied_at"), outcome.get("at"))
 
 
 def delete_point_job(run: RunConfig, cluster: Cluster, index: int, log) -> None:

@@ -27,6 +27,7 @@ class StageContext:
     log: Any = None
     ti: Any = None
     operator: Any = None
+    point_id: str | None = None  # the benchmark point of a mapped benchmark task
     _run: RunConfig | None = field(default=None, repr=False)
 
     @property
@@ -51,19 +52,36 @@ class StageContext:
         """role (server, client) -> the image digest build_image found or built (None: pin by tag)."""
         return self.ledger.get("digests") or {"server": self.ledger.get("image_digest")}
 
+    def lock(self):
+        """The node pool's Lease this run takes (cluster.capacity), None when Kueue arbitrates."""
+        from recipebench.cluster.capacity import LockSpec
+
+        return LockSpec.from_dict(self.ledger.get("lock"))
+
+
+@dataclass(frozen=True)
+class Deferral:
+    """What a stage body returns to wait without a worker slot: the operator defers to the trigger."""
+
+    trigger: Any
+    timeout: timedelta
+
 
 def resolve(ctx: StageContext) -> dict:
+    from recipebench.catalog.recipe import load_catalog
     from recipebench.cluster.access import target_for
+    from recipebench.cluster.capacity import lock_spec, needs_lock
     from recipebench.pipeline.destinations import check_destinations
 
     recipe = load_recipe(ctx.recipe_id)
     run = build_run_config(recipe, ctx.params, ctx.run_key, ctx.airflow_run_id, ctx.trigger)
     target = target_for(run.recipe)
     ctx.log.info("outputs go to %s", " and ".join(check_destinations()))
+    lock = lock_spec(run.recipe, run.run_key, target.time_scale) if needs_lock(run.recipe, load_catalog()[0]) else None
     artifacts.write_json(recipe.id, ctx.run_key, "run.json", run.model_dump(mode="json"))  # for `recipebench load`
     artifacts.record(recipe.id, ctx.run_key, target=target.to_dict(), cluster=target.label,
                      simulated=target.simulated, image=run.recipe.image_ref(),
-                     artifacts=str(artifacts.run_prefix(recipe.id, ctx.run_key)))
+                     artifacts=str(artifacts.run_prefix(recipe.id, ctx.run_key)), lock=lock.to_dict() if lock else None)
     ctx.log.info("run %s of %s on %s%s: %d point(s), fingerprint %s, objects expire at %s", run.run_key, recipe.id,
                  target.label, " (SIMULATED)" if target.simulated else "", len(run.recipe.benchmark.points),
                  run.fingerprint, run.expires_at)
@@ -97,13 +115,46 @@ def create_secrets(ctx: StageContext) -> list[str]:
     return create(ctx.run, ctx.cluster(), ctx.log)
 
 
+def reserve_gpus(ctx: StageContext):
+    """Take the node pool's Lease before anything lands on the GPUs, or defer until it is this run's
+    turn (no worker slot held; its own limit, timeouts.lock_minutes)."""
+    from recipebench.cluster.access import Target
+    from recipebench.cluster.capacity import take_step
+    from recipebench.pipeline.triggers import CapacityTrigger
+
+    spec = ctx.lock()
+    if spec is None:
+        ctx.log.info("Kueue admits every recipe on this node pool: it decides when the pods get GPUs, no lock taken")
+        return {"lock": None}
+    step = take_step(ctx.cluster(), spec, time.time())
+    ctx.log.info("%s", step.status)
+    if step.acquired:
+        return {"lock": spec.name}
+    target = Target.from_dict(ctx.ledger["target"])
+    limit = target.seconds(ctx.run.recipe.timeouts.lock_minutes * 60)
+    trigger = CapacityTrigger(target=target.to_dict(), lock=spec.to_dict(), limit_s=limit, poll_s=target.seconds(20))
+    return Deferral(trigger, timedelta(seconds=limit + target.seconds(600)))
+
+
+def finish_reserve(ctx: StageContext, event: dict) -> dict:
+    from recipebench.cluster.capacity import CapacityUnavailable
+
+    if event.get("state") != "acquired":
+        raise CapacityUnavailable(event.get("reason") or "the node pool's GPUs were not given to this run")
+    ctx.log.info("%s", event.get("reason"))
+    return {"lock": ctx.lock().name}
+
+
 def deploy(ctx: StageContext) -> list[str]:
+    from recipebench.cluster.capacity import renew
     from recipebench.cluster.workload import deploy as apply_workload
 
-    return apply_workload(ctx.run, ctx.cluster(), ctx.digests(), ctx.log)
+    cluster = ctx.cluster()
+    renew(cluster, ctx.lock(), time.time())  # still this run's, right before the GPUs are taken
+    return apply_workload(ctx.run, cluster, ctx.digests(), ctx.log)
 
 
-def ready_trigger(run: RunConfig, target):
+def ready_trigger(run: RunConfig, target, lock: dict | None = None):
     from recipebench.cluster.workload import readiness_limits
     from recipebench.manifests.render import service_endpoint
     from recipebench.pipeline.triggers import ReadyTrigger
@@ -114,18 +165,24 @@ def ready_trigger(run: RunConfig, target):
     trigger = ReadyTrigger(target=target.to_dict(), shape=run.recipe.topology.shape,
                            namespace=run.recipe.cluster.namespace, name=run.name, run_key=run.run_key,
                            capacity_limit_s=capacity, ready_limit_s=ready, poll_s=poll, service=service, port=port,
-                           model=run.recipe.served_model_name if serves else None)
+                           model=run.recipe.served_model_name if serves else None, lock=lock)
     return trigger, timedelta(seconds=capacity + ready + target.seconds(600))
 
 
-def wait_ready(ctx: StageContext) -> None:
+def wait_ready(ctx: StageContext) -> Deferral:
     """Defer to the readiness trigger: the worker slot is released while the cluster comes up."""
     from recipebench.cluster.access import Target
 
-    trigger, timeout = ready_trigger(ctx.run, Target.from_dict(ctx.ledger["target"]))
+    trigger, timeout = ready_trigger(ctx.run, Target.from_dict(ctx.ledger["target"]), ctx.ledger.get("lock"))
     ctx.log.info("deferring until %s %s is ready (capacity limit %.0f s, ready limit %.0f s on this cluster's clock)",
                  ctx.run.recipe.topology.shape, ctx.run.name, trigger.capacity_limit_s, trigger.ready_limit_s)
-    ctx.operator.defer(trigger=trigger, method_name="execute_complete", timeout=timeout)
+    return Deferral(trigger, timeout)
+
+
+def finish_ready(ctx: StageContext, event: dict) -> dict:
+    if event.get("at"):  # when the server was seen serving: the GPUs are held idle from here
+        artifacts.record(ctx.recipe_id, ctx.run_key, ready_at=event["at"])
+    return finish_wait(event, ctx.log)
 
 
 def finish_wait(event: dict, log) -> dict:
@@ -141,37 +198,71 @@ def finish_wait(event: dict, log) -> dict:
     raise WorkloadFailed(event.get("reason") or "the workload did not become ready")
 
 
-def benchmark(ctx: StageContext) -> dict:
-    """Each point's client Job (offline recipes: the workload Job's reports), archived and parsed. A
-    retried stage skips the points an earlier try collected."""
+def point_ids(run_config: dict) -> list[str]:
+    """The ids of a run's benchmark points, in order: what the benchmark task is mapped over."""
+    from recipebench.catalog.recipe import BenchmarkPoint
+
+    return [BenchmarkPoint.model_validate(p).id for p in run_config["recipe"]["benchmark"]["points"]]
+
+
+def _point(ctx: StageContext):
+    points = ctx.run.recipe.benchmark.points
+    index = next(i for i, p in enumerate(points) if p.id == ctx.point_id)
+    return index, points[index]
+
+
+def benchmark(ctx: StageContext):
+    """One point (the mapped task's): start its client Job and defer until it ends. Offline recipes:
+    the workload Job was the benchmark; its report of this point is collected. A point an earlier try
+    collected is not run again."""
+    from recipebench.cluster import workload
+    from recipebench.cluster.access import Target
+    from recipebench.cluster.capacity import renew
+    from recipebench.pipeline.collect import ingest, log_point
+    from recipebench.pipeline.triggers import JobTrigger
+
+    run, cluster = ctx.run, ctx.cluster()
+    recipe = run.recipe
+    index, point = _point(ctx)
+    if point.id in {artifacts.point_id(e) for e in artifacts.parsed_entries(recipe.id, run.run_key)}:
+        ctx.log.info("point %s: already collected by an earlier try", point.id)
+        return {"point": point.id, "collected": "earlier"}
+    if recipe.topology.shape == "offline":
+        out = workload.offline_output(run, cluster)
+        log_point(ctx.log, point.id, ingest(recipe.id, run.run_key, recipe.benchmark.tool, point, out.log_text,
+                                            out.pod))
+        return {"point": point.id}
+    renew(cluster, ctx.lock(), time.time())
+    name = workload.start_point(run, cluster, point, index, ctx.digests(), ctx.log)
+    artifacts.record(recipe.id, run.run_key, point_times={**ctx.ledger.get("point_times", {}),
+                                                          point.id: [time.time(), None]})
+    target = Target.from_dict(ctx.ledger["target"])
+    limit, poll = workload.point_limits(run, target)
+    trigger = JobTrigger(target=target.to_dict(), namespace=recipe.cluster.namespace, name=name, timeout_s=limit,
+                         poll_s=poll, lock=ctx.ledger.get("lock"))
+    return Deferral(trigger, timedelta(seconds=limit + target.seconds(600)))
+
+
+def finish_point(ctx: StageContext, event: dict) -> dict:
+    """The point's Job ended: archive and parse what the client printed, then delete the Job."""
     from recipebench.cluster import workload
     from recipebench.pipeline.collect import ingest, log_point
 
     run, cluster = ctx.run, ctx.cluster()
     recipe = run.recipe
-    if recipe.topology.shape == "offline":
-        out = workload.offline_output(run, cluster)
-        for point in recipe.benchmark.points:
-            log_point(ctx.log, point.id, ingest(recipe.id, run.run_key, recipe.benchmark.tool, point, out.log_text,
-                                                out.pod))
-        return {"points": len(recipe.benchmark.points)}
-    done = {artifacts.point_id(e) for e in artifacts.parsed_entries(recipe.id, run.run_key)}
-    for index, point in enumerate(recipe.benchmark.points):
-        if point.id in done:
-            ctx.log.info("point %s: already collected by an earlier try", point.id)
-            continue
-        try:
-            out = workload.run_point(run, cluster, point, index, ctx.digests(), ctx.log)
-        except workload.BenchmarkFailed as exc:
-            if exc.pod:  # keep what the failed client printed
-                artifacts.write_text(recipe.id, run.run_key, f"raw/{point.id}/{exc.pod}.log", exc.log_text)
-            raise
-        log_point(ctx.log, point.id, ingest(recipe.id, run.run_key, recipe.benchmark.tool, point, out.log_text,
-                                            out.pod))
-        times = ctx.ledger.get("point_times", {})  # when each client ran: the GPUs' busy spans
-        artifacts.record(recipe.id, run.run_key, point_times={**times, point.id: [out.applied_at, out.done_at]})
-        workload.delete_point_job(run, cluster, index, ctx.log)
-    return {"points": len(recipe.benchmark.points)}
+    index, point = _point(ctx)
+    times = ctx.ledger.get("point_times", {})
+    applied = (times.get(point.id) or [None])[0]
+    try:
+        out = workload.collect_point(run, cluster, point, index, {**event, "applied_at": applied}, ctx.log)
+    except workload.BenchmarkFailed as exc:
+        if exc.pod:  # keep what the failed client printed
+            artifacts.write_text(recipe.id, run.run_key, f"raw/{point.id}/{exc.pod}.log", exc.log_text)
+        raise
+    log_point(ctx.log, point.id, ingest(recipe.id, run.run_key, recipe.benchmark.tool, point, out.log_text, out.pod))
+    artifacts.record(recipe.id, run.run_key, point_times={**times, point.id: [out.applied_at, out.done_at]})
+    workload.delete_point_job(run, cluster, index, ctx.log)
+    return {"point": point.id}
 
 
 def load(ctx: StageContext) -> dict:
@@ -195,15 +286,20 @@ def pushed_failure(ctx: StageContext) -> dict | None:
 
 
 def teardown(ctx: StageContext) -> dict:
+    from recipebench.cluster.capacity import release
     from recipebench.cluster.workload import TeardownIncomplete
     from recipebench.cluster.workload import teardown as delete_run
 
+    cluster = ctx.cluster()
     try:
-        result = delete_run(ctx.run, ctx.cluster(), ctx.log)
+        result = delete_run(ctx.run, cluster, ctx.log)
     except TeardownIncomplete as exc:
         artifacts.record(ctx.recipe_id, ctx.run_key, leftover=exc.left)
-        raise
+        raise  # the GPUs are not free: the Lease stays until it expires
     artifacts.record(ctx.recipe_id, ctx.run_key, leftover=result["left"], workload_deleted_at=result["deleted_at"])
+    # a kept-alive server keeps its pool until its expiry label passes
+    until = ctx.run.expires_at if ctx.run.keep_alive else None
+    ctx.log.info("%s", release(cluster, ctx.lock(), time.time(), until))
     return result
 
 
@@ -228,12 +324,19 @@ BODIES: dict[str, Callable[[StageContext], Any]] = {
     "build_image": build_image,
     "ensure_platform": ensure_platform,
     "create_secrets": create_secrets,
+    "reserve_gpus": reserve_gpus,
     "deploy": deploy,
     "wait_ready": wait_ready,
     "benchmark": benchmark,
     "load": load,
     "teardown": teardown,
     "check_regressions": check_regressions,
+}
+# what a deferred stage does with its trigger's event
+FINISH: dict[str, Callable[[StageContext, dict], Any]] = {
+    "reserve_gpus": finish_reserve,
+    "wait_ready": finish_ready,
+    "benchmark": finish_point,
 }
 # Airflow signals these with exceptions; they are not failures of the stage
 NOT_FAILURES = ("TaskDeferred", "AirflowSkipException", "DownstreamTasksSkipped")
@@ -258,24 +361,29 @@ def run_stage(stage: str, ctx: StageContext, body: Callable[[StageContext], Any]
     ledger, and in XCom in case the ledger cannot be written). A retry that succeeds clears the
     failure its earlier try recorded."""
     started = time.time()
+    key = f"{stage}:{ctx.point_id}" if ctx.point_id else stage  # a mapped task's entry is its point's
     try:
         result = (body or BODIES[stage])(ctx)
     except BaseException as exc:
         if type(exc).__name__ in NOT_FAILURES:
             raise
-        _record_failure(stage, ctx, started, reason_of(exc))
+        _record_failure(stage, key, ctx, started, reason_of(exc))
         raise
     ledger = artifacts.ledger(ctx.recipe_id, ctx.run_key)
-    previous = ledger.get("stages", {}).get(stage, {})
-    entries: dict[str, Any] = {"stages": {**ledger.get("stages", {}), stage: {
-        "start": previous.get("start", started), "end": time.time(), "state": "success"}}}
-    if ledger.get("failed_stage") == stage:
+    previous = ledger.get("stages", {}).get(key, {})
+    now = time.time()
+    # start: of the first call (a deferred stage is called again when its trigger fires); busy: the
+    # seconds it held a worker slot, deferrals excluded
+    entries: dict[str, Any] = {"stages": {**ledger.get("stages", {}), key: {
+        "start": previous.get("start", started), "end": now, "busy": round(previous.get("busy", 0) + now - started, 3),
+        "state": "deferred" if isinstance(result, Deferral) else "success"}}}
+    if ledger.get("failed_stage") == stage and not isinstance(result, Deferral):
         entries |= {"failed_stage": None, "reason": None}
     artifacts.record(ctx.recipe_id, ctx.run_key, **entries)
     return result
 
 
-def _record_failure(stage: str, ctx: StageContext, started: float, reason: str) -> None:
+def _record_failure(stage: str, key: str, ctx: StageContext, started: float, reason: str) -> None:
     if ctx.ti is not None:
         try:
             ctx.ti.xcom_push(key=FAILURE_XCOM, value={"failed_stage": stage, "reason": reason})
@@ -283,8 +391,10 @@ def _record_failure(stage: str, ctx: StageContext, started: float, reason: str) 
             _log(ctx).error("could not push the failure of %s to XCom: %s", stage, exc)
     try:
         ledger = artifacts.ledger(ctx.recipe_id, ctx.run_key)
-        entries: dict[str, Any] = {"stages": {**ledger.get("stages", {}),
-                                              stage: {"start": started, "end": time.time(), "state": "failed"}}}
+        previous = ledger.get("stages", {}).get(key, {})
+        entries: dict[str, Any] = {"stages": {**ledger.get("stages", {}), key: {
+            "start": previous.get("start", started), "end": time.time(), "state": "failed",
+            "busy": round(previous.get("busy", 0) + time.time() - started, 3)}}}
         if not ledger.get("failed_stage"):  # the first failure is the run's
             entries |= {"failed_stage": stage, "reason": reason}
         artifacts.record(ctx.recipe_id, ctx.run_key, **entries)

@@ -7,12 +7,20 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from airflow.sdk import DAG, CronTriggerTimetable, Param
+from airflow.sdk import DAG, CronTriggerTimetable, Param, XComArg
 
-from recipebench.catalog.params import form_schema
+from recipebench.catalog.params import MAX_LEVELS, form_schema
 from recipebench.catalog.recipe import Recipe, load_catalog, recipes_dir
-from recipebench.pipeline.operators import BuildImageOperator, InvalidRecipeOperator, StageOperator, WaitReadyOperator
-from recipebench.pipeline.stages import STAGES, minutes_for
+from recipebench.pipeline.operators import (
+    BuildImageOperator,
+    InvalidRecipeOperator,
+    PointOperator,
+    StageOperator,
+    WaitReadyOperator,
+)
+from recipebench.pipeline.stages import STAGES, minutes_for, run_minutes
+
+MAX_CONSECUTIVE_FAILURES = 3
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +94,12 @@ def build_recipe_dag(recipe: Recipe) -> DAG:
         doc_md=recipe_doc(recipe),
         default_args={"owner": recipe.owner, "retries": 0},
         render_template_as_native_obj=True,
+        # a backstop over every stage's own limit, with the most points the trigger form allows
+        dagrun_timeout=timedelta(minutes=run_minutes(recipe, len(recipe.benchmark.points) * MAX_LEVELS)),
+        # a recipe that fails night after night pauses itself instead of holding GPUs every night
+        max_consecutive_failed_dag_runs=MAX_CONSECUTIVE_FAILURES,
     ) as dag:
+        retry_delay = timedelta(seconds=float(os.environ.get("RECIPEBENCH_RETRY_DELAY_SECONDS", "120")))
         t = {
             s.name: OPERATORS.get(s.name, StageOperator)(
                 task_id=s.name,
@@ -95,18 +108,27 @@ def build_recipe_dag(recipe: Recipe) -> DAG:
                 execution_timeout=timedelta(minutes=minutes_for(s.name, recipe)),
                 trigger_rule=TRIGGER_RULES.get(s.name, "all_success"),
                 retries=RETRIES.get(s.name, 0),
-                retry_delay=timedelta(seconds=float(os.environ.get("RECIPEBENCH_RETRY_DELAY_SECONDS", "120"))),
+                retry_delay=retry_delay,
             )
-            for s in STAGES
+            for s in STAGES if s.name != "benchmark"
         }
-        t["resolve"] >> t["build_image"] >> t["ensure_platform"] >> t["create_secrets"] >> t["deploy"]
-        t["deploy"] >> t["wait_ready"] >> t["benchmark"] >> t["teardown"] >> t["load"]
-        # check_regressions hangs off benchmark as well, so a failed benchmark fails the run
+        # one task per point, mapped over the points resolve worked out (trigger params can change
+        # them), labelled with the point's id, one at a time against the same server; a retry re-runs
+        # only its own point
+        t["benchmark"] = PointOperator.partial(
+            task_id="benchmark", stage="benchmark", recipe_id=recipe.id, retries=1, retry_delay=retry_delay,
+            execution_timeout=timedelta(minutes=minutes_for("benchmark", recipe)), max_active_tis_per_dagrun=1,
+            map_index_template="{{ task.point_id }}",
+        ).expand(point_id=XComArg(t["resolve"]))
+        t["resolve"] >> t["build_image"] >> t["ensure_platform"] >> t["create_secrets"] >> t["reserve_gpus"]
+        t["reserve_gpus"] >> t["deploy"] >> t["wait_ready"] >> t["benchmark"] >> t["teardown"] >> t["load"]
+        # check_regressions hangs off benchmark as well, so a failed point fails the run
         [t["benchmark"], t["load"]] >> t["check_regressions"]
         # teardown frees the GPUs before anything else; a teardown that fails (objects left behind)
         # fails the run. load sits after it, outside the setups' scope, so that it also runs (and
         # records the failure) when a stage before the setups failed.
-        t["teardown"].as_teardown(setups=[t["create_secrets"], t["deploy"]], on_failure_fail_dagrun=True)
+        t["teardown"].as_teardown(setups=[t["create_secrets"], t["reserve_gpus"], t["deploy"]],
+                                  on_failure_fail_dagrun=True)
     # The form's params are set once the tasks exist: a task created in a DAG deep-copies the DAG's
     # params into its own (BaseOperator defaults, _get_parent_defaults), ten copies a DAG that were
     # half the DAG folder's parse time. A task needs none of its own: at run time Airflow merges the

@@ -30,7 +30,9 @@ class StageOperator(BaseOperator):
         ti = context["ti"]
         run_config = None
         if self.stage != "resolve":
-            run_config = ti.xcom_pull(task_ids="resolve", key="return_value")
+            # a run resolved by the previous release has its config as resolve's return value
+            run_config = ti.xcom_pull(task_ids="resolve", key=RUN_XCOM) or ti.xcom_pull(
+                task_ids="resolve", key="return_value")
         return StageContext(
             recipe_id=self.recipe_id,
             airflow_run_id=dag_run.run_id,
@@ -41,29 +43,48 @@ class StageOperator(BaseOperator):
             log=self.log,
             ti=ti,
             operator=self,
+            point_id=getattr(self, "point_id", None),
         )
 
     def execute(self, context):
         from recipebench.pipeline import bodies
 
-        ctx = self.stage_context(context)
-        return bodies.run_stage(self.stage, ctx)
+        result = bodies.run_stage(self.stage, self.stage_context(context))
+        if isinstance(result, bodies.Deferral):  # wait in the triggerer, not in a worker slot
+            self.defer(trigger=result.trigger, method_name="execute_complete", timeout=result.timeout)
+        if self.stage == "resolve":
+            # every stage reads the run config; the return value is what the benchmark task is mapped
+            # over (Airflow maps over return values only)
+            context["ti"].xcom_push(key=RUN_XCOM, value=result)
+            return bodies.point_ids(result)
+        return result
+
+    def execute_complete(self, context, event=None):
+        """A deferred stage resumes here with its trigger's event (bodies.FINISH)."""
+        from recipebench.pipeline import bodies
+
+        return bodies.run_stage(self.stage, self.stage_context(context),
+                                lambda ctx: bodies.FINISH[self.stage](ctx, event or {}))
 
 
 class WaitReadyOperator(StageOperator):
-    """wait_ready: defers to recipebench.pipeline.triggers.ReadyTrigger and finishes with its verdict."""
+    """wait_ready: defers to recipebench.pipeline.triggers.ReadyTrigger (kept as its own class: tasks
+    deferred by an earlier release resume through it)."""
 
     ui_color = "#fff3cd"
 
-    def execute_complete(self, context, event=None):
-        from recipebench.pipeline import bodies
 
-        def finish(ctx):
-            if (event or {}).get("at"):  # when the server was seen serving: GPUs are held idle from here
-                bodies.artifacts.record(ctx.recipe_id, ctx.run_key, ready_at=event["at"])
-            return bodies.finish_wait(event or {}, self.log)
+class PointOperator(StageOperator):
+    """One benchmark point (the task is mapped over the run's points, labelled by the point's id)."""
 
-        return bodies.run_stage(self.stage, self.stage_context(context), finish)
+    ui_color = "#e2f0d9"
+
+    def __init__(self, *, point_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.point_id = point_id
+
+
+RUN_XCOM = "run_config"
 
 
 class CloudBuildLogLink(BaseOperatorLink):

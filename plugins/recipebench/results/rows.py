@@ -58,7 +58,8 @@ def run_row(recipe_id: str, run_key: str, ledger: dict[str, Any], run: RunConfig
     failed_stage = ledger.get("failed_stage")
     if failed_stage in AFTER_ROW:  # the row is being written and judged now: not its own failure
         failed_stage = None
-    if failed_stage is None and stages.get("benchmark", {}).get("state") != "success":
+    points = [v for k, v in stages.items() if k.split(":")[0] == "benchmark"]  # one entry per point
+    if failed_stage is None and (not points or any(v.get("state") != "success" for v in points)):
         failed_stage, reason = "unknown", "no stage recorded a failure, but the benchmark did not finish (task killed?)"
     else:
         reason = ledger.get("reason") if failed_stage else None

@@ -52,6 +52,7 @@ RESOURCES = (
     Resource("storage.k8s.io", "v1", "csidrivers", "CSIDriver", namespaced=False),
     Resource("kueue.x-k8s.io", "v1beta1", "localqueues", "LocalQueue"),
     Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False),
+    Resource("coordination.k8s.io", "v1", "leases", "Lease"),
 )
 BY_PLURAL = {(r.group, r.plural): r for r in RESOURCES}
 
@@ -383,9 +384,20 @@ class Handler(BaseHTTPRequestHandler):
             cur = self.store.get(res, ns, name)
             cur["status"] = obj.get("status", {})
             return self._send(200, self.store.put(res, cur))
-        saved = self.store.put(res, obj)
+        with self.store.lock:  # checked and written at once, as etcd's compare-and-swap does
+            self._precondition(res, ns, name, obj)
+            saved = self.store.put(res, obj)
         self.sim.on_change(res, saved)
         return self._send(200, saved)
+
+    def _precondition(self, res, ns, name, obj) -> None:
+        """An update that names a resourceVersion applies only to that version (optimistic concurrency:
+        k8s.io/apiserver registry/generic/registry/store.go, Update, a Conflict otherwise)."""
+        given = (obj.get("metadata") or {}).get("resourceVersion")
+        if given and given != self.store.get(res, ns, name)["metadata"]["resourceVersion"]:
+            raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {res.plural}'
+                                            f'{"." + res.group if res.group else ""} "{name}": the object has been '
+                                            "modified; please apply your changes to the latest version and try again")
 
     def _patch(self, res, ns, name, sub, q):
         ctype = self.headers.get("Content-Type", "")
