@@ -85,3 +85,33 @@ def runs_row(run_id):
     (row,) = open_warehouse().run(f"SELECT status, failed_stage, reason, simulated, gpu_hours, finished_at, "
                                   f"leftover_objects FROM runs WHERE run_id = '{run_id}'")
     return row
+
+
+# warehouses: DuckDB in a file, BigQuery through the official client against the emulator
+@pytest.fixture
+def duck(tmp_path):
+    from recipebench.results.warehouse import DuckDBWarehouse
+
+    return DuckDBWarehouse(str(tmp_path / "w.duckdb"))
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    from tests.bq_emulator import Emulator
+
+    emu = Emulator().start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def bq(emulator, request):
+    from recipebench.results.warehouse import BigQueryWarehouse
+
+    name = request.node.name[:20].replace("[", "_").replace("]", "")
+    return BigQueryWarehouse(emulator.project, f"bench_{name}", client_factory=emulator.client)
+
+
+@pytest.fixture(params=["duckdb", "bigquery"])
+def warehouse(request):
+    return request.getfixturevalue("duck" if request.param == "duckdb" else "bq")

@@ -10,7 +10,7 @@ from recipebench.pipeline import artifacts
 from recipebench.pipeline.loading import RegressionFound, check_run, load_run
 from recipebench.results.regressions import judge
 from recipebench.results.schema import RESULTS, RUNS
-from recipebench.results.warehouse import BigQueryWarehouse, DuckDBWarehouse, WarehouseError, open_warehouse
+from recipebench.results.warehouse import BigQueryWarehouse, WarehouseError, open_warehouse
 
 log = logging.getLogger("test")
 DAY = 86400
@@ -33,31 +33,6 @@ def finish(run, throughput=1000.0, ttft=50.0, tpot=20.0, simulated=True, fail_at
             "point": point.model_dump(), "artifact": f"file:///a/{run.run_key}/{point.id}.json",
             "record": {"tool": "vllm-bench-serve", "completed": point.num_prompts, "output_throughput": throughput,
                        "ttft_median_ms": ttft, "tpot_median_ms": tpot, "extra": {"k": 1}}})
-
-
-@pytest.fixture
-def duck(tmp_path):
-    return DuckDBWarehouse(str(tmp_path / "w.duckdb"))
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    from tests.bq_emulator import Emulator
-
-    emu = Emulator().start()
-    yield emu
-    emu.stop()
-
-
-@pytest.fixture
-def bq(emulator, request):
-    return BigQueryWarehouse(emulator.project, f"bench_{request.node.name[:20].replace('[', '_').replace(']', '')}",
-                             client_factory=emulator.client)
-
-
-@pytest.fixture(params=["duckdb", "bigquery"])
-def warehouse(request):
-    return request.getfixturevalue("duck" if request.param == "duckdb" else "bq")
 
 
 def test_loading_the_same_run_twice_leaves_one_copy(warehouse):

@@ -103,12 +103,17 @@ def test_secret_objects_carry_the_token(cluster_env):
     assert config["auths"]["nvcr.io"]["password"] == NGC and ngc["type"] == "kubernetes.io/dockerconfigjson"
 
 
-def test_a_missing_connection_fails_create_secrets_naming_it(cluster_env, monkeypatch):
+def test_a_missing_connection_fails_create_secrets_naming_it(cluster_env, monkeypatch, tmp_path):
     monkeypatch.delenv("AIRFLOW_CONN_HUGGINGFACE_DEFAULT")
+    monkeypatch.setenv("RECIPEBENCH_WAREHOUSE", f"duckdb://{tmp_path / 'w.duckdb'}")  # this run is the first
     result = run("vllm-a4-deepseek-r1")
     assert result["failed_stage"] == "create_secrets"
     assert "Airflow connection 'huggingface_default' is missing" in result["reason"]
     assert result["leftover_objects"] == []
+    # the DAG's on_failure_callback (RecipeNotifier) told the start of the failure streak, once
+    (alert,) = open_warehouse().select("alerts", {"run_id": result["run_id"]})
+    assert alert["kind"] == "failing" and "run failed at create_secrets" in alert["subject"]
+    assert "huggingface_default" in alert["message"]
 
 
 def test_bad_trigger_params_are_refused_before_a_run_starts(cluster_env):

@@ -23,6 +23,11 @@ class Accelerator:
     # (interface, GKE network) pairs of the multi-network annotation; empty for TCPXO, whose
     # network names derive from the cluster name
     interfaces: tuple[tuple[str, str], ...] = ()
+    # USD per GPU-hour for the cost columns. No list price is written here: what a team pays
+    # (on-demand, committed use, DWS, reservations) differs per deployment and per region, so
+    # the figure comes from RECIPEBENCH_GPU_HOUR_USD (gpu_hour_usd below); without it the cost
+    # columns stay empty rather than show an invented number.
+    gpu_hour_usd: float | None = None
 
     @property
     def platform(self) -> str:
@@ -89,3 +94,29 @@ ACCELERATORS: dict[str, Accelerator] = {
         ),
     )
 }
+
+
+def gpu_hour_usd(accelerator: str) -> float | None:
+    """The price per GPU-hour of an accelerator: RECIPEBENCH_GPU_HOUR_USD (a JSON object
+    {"a4": 10.5, ...}, set per deployment) over the catalog's value. A malformed setting is an
+    error naming the variable, not a silent missing cost."""
+    import json
+    import os
+
+    raw = os.environ.get("RECIPEBENCH_GPU_HOUR_USD", "").strip()
+    prices: dict = {}
+    if raw:
+        try:
+            prices = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"RECIPEBENCH_GPU_HOUR_USD is not JSON: {exc}") from None
+        if not isinstance(prices, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in prices.values()):
+            raise ValueError(f"RECIPEBENCH_GPU_HOUR_USD={raw!r}: expected an object of positive prices, "
+                             f"e.g. {{\"a4\": 10.5}}")
+        unknown = set(prices) - set(ACCELERATORS)
+        if unknown:
+            raise ValueError(f"RECIPEBENCH_GPU_HOUR_USD names unknown accelerator(s) {sorted(unknown)}; "
+                             f"known: {sorted(ACCELERATORS)}")
+    price = prices.get(accelerator, ACCELERATORS[accelerator].gpu_hour_usd if accelerator in ACCELERATORS else None)
+    return float(price) if price is not None else None

@@ -11,6 +11,7 @@ from airflow.sdk import DAG, CronTriggerTimetable, Param, XComArg
 
 from recipebench.catalog.params import MAX_LEVELS, form_schema
 from recipebench.catalog.recipe import Recipe, load_catalog, recipes_dir
+from recipebench.pipeline.notify import RecipeNotifier
 from recipebench.pipeline.operators import (
     BuildImageOperator,
     InvalidRecipeOperator,
@@ -98,6 +99,9 @@ def build_recipe_dag(recipe: Recipe) -> DAG:
         dagrun_timeout=timedelta(minutes=run_minutes(recipe, len(recipe.benchmark.points) * MAX_LEVELS)),
         # a recipe that fails night after night pauses itself instead of holding GPUs every night
         max_consecutive_failed_dag_runs=MAX_CONSECUTIVE_FAILURES,
+        # one message per regression episode or failure streak, decided from the warehouse
+        on_success_callback=RecipeNotifier(recipe.id),
+        on_failure_callback=RecipeNotifier(recipe.id),
     ) as dag:
         retry_delay = timedelta(seconds=float(os.environ.get("RECIPEBENCH_RETRY_DELAY_SECONDS", "120")))
         t = {

@@ -1,4 +1,10 @@
-"""Is a point worse than its recent history? A pure decision, and its configuration."""
+"""Is a point worse than its recent history? A pure decision, and its configuration.
+
+The baseline of a metric is the median of the point's last N successful runs of the same
+fingerprint; its noise band is learnt from their spread: `spread` robust standard deviations
+(1.4826 x the median absolute deviation, the normal-consistent scale) relative to the median, never
+tighter than the floor. A point whose metric moved beyond the band in the bad direction regressed.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +14,29 @@ from typing import Any
 
 # (column, higher is better)
 METRICS = (("output_throughput", True), ("ttft_median_ms", False), ("tpot_median_ms", False))
+MAD_TO_SIGMA = 1.4826
 
 
-def settings() -> tuple[float, int, int]:
-    """(relative threshold, baseline runs N, minimum runs for a baseline) from the environment."""
-    return (float(os.environ.get("RECIPEBENCH_REGRESSION_THRESHOLD", "0.10")),
+def settings() -> tuple[float, int, int, float]:
+    """(band floor, baseline runs N, minimum runs for a baseline, band width in robust standard
+    deviations) from the environment."""
+    return (float(os.environ.get("RECIPEBENCH_REGRESSION_FLOOR", "0.05")),
             int(os.environ.get("RECIPEBENCH_BASELINE_RUNS", "7")),
-            int(os.environ.get("RECIPEBENCH_MIN_BASELINE_RUNS", "3")))
+            int(os.environ.get("RECIPEBENCH_MIN_BASELINE_RUNS", "3")),
+            float(os.environ.get("RECIPEBENCH_REGRESSION_SPREAD", "3")))
 
 
-def judge(current: dict[str, Any], history: list[dict[str, Any]], threshold: float, min_runs: int) -> dict[str, Any]:
-    """Compare each metric with the median of the history; a change beyond the threshold in the
-    bad direction is a regression. Returns verdict, baseline size and per-metric details."""
+def band(past: list[float], floor: float, spread: float) -> tuple[float, float]:
+    """(median, relative half-width of the noise band) of a metric's history."""
+    median = statistics.median(past)
+    mad = statistics.median(abs(v - median) for v in past)
+    return median, max(floor, spread * MAD_TO_SIGMA * mad / abs(median)) if median else floor
+
+
+def judge(current: dict[str, Any], history: list[dict[str, Any]], floor: float, min_runs: int,
+          spread: float = 3.0) -> dict[str, Any]:
+    """Compare each metric with the median of the history and its noise band. Returns verdict,
+    baseline size and per metric: value, baseline, band, change, regressed."""
     details: dict[str, Any] = {}
     if len(history) < min_runs:
         return {"verdict": "no-baseline", "baseline_runs": len(history),
@@ -30,23 +47,29 @@ def judge(current: dict[str, Any], history: list[dict[str, Any]], threshold: flo
         past = [h[metric] for h in history if h.get(metric) is not None]
         if value is None or len(past) < min_runs:
             continue
-        baseline = statistics.median(past)
+        baseline, width = band(past, floor, spread)
         if baseline == 0:
             continue
         change = (value - baseline) / baseline
-        bad = change < -threshold if higher_is_better else change > threshold
-        details[metric] = {"value": value, "baseline": baseline, "change": round(change, 4), "regressed": bad}
+        bad = change < -width if higher_is_better else change > width
+        details[metric] = {"value": value, "baseline": baseline, "band": round(width, 4), "change": round(change, 4),
+                           "regressed": bad}
         if bad:
             regressed.append(metric)
     return {"verdict": "regressed" if regressed else "ok", "baseline_runs": len(history), "details": details}
 
 
 def describe(point_id: str, result: dict[str, Any]) -> str:
-    """One log line per point."""
+    """One line per point."""
     if result["verdict"] == "no-baseline":
         return f"{point_id}: no baseline yet ({result['details']['reason']})"
-    parts = [f"{m} {d['change']:+.1%} ({d['value']:.4g} vs median {d['baseline']:.4g})"
-             for m, d in result["details"].items() if d["regressed"]]
+    parts = [f"{m} {d['change']:+.1%} ({d['value']:.4g} vs median {d['baseline']:.4g}, band ±{d['band']:.1%})"
+             for m, d in metric_details(result) if d["regressed"]]
     if parts:
         return f"{point_id}: REGRESSED: " + "; ".join(parts) + f" over {result['baseline_runs']} runs"
     return f"{point_id}: ok against the median of {result['baseline_runs']} runs"
+
+
+def metric_details(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The per-metric entries of a verdict's details (which also carry baseline_run_ids)."""
+    return [(m, result["details"][m]) for m, _ in METRICS if isinstance(result["details"].get(m), dict)]

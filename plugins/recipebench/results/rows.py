@@ -16,8 +16,16 @@ def _date(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, tz=dt.UTC).date().isoformat()
 
 
+def cost_per_million(gpu_count: int, gpu_hour_usd: float | None, output_throughput: float | None) -> float | None:
+    """USD per million output tokens: what the GPUs held cost per hour over the tokens they produced
+    in an hour at the point's measured output throughput."""
+    if not gpu_hour_usd or not output_throughput:
+        return None
+    return gpu_count * gpu_hour_usd / (output_throughput * 3600) * 1e6
+
+
 def result_row(run: RunConfig, point: BenchmarkPoint, record: dict[str, Any], artifact: str,
-               simulated: bool) -> dict[str, Any]:
+               simulated: bool, gpu_hour_usd: float | None = None) -> dict[str, Any]:
     """One results row: the point as configured, the tool's numbers, and derived metrics."""
     recipe = run.recipe
     row: dict[str, Any] = {k: v for k, v in record.items() if k in METRIC_COLUMNS}
@@ -35,6 +43,9 @@ def result_row(run: RunConfig, point: BenchmarkPoint, record: dict[str, Any], ar
         row["output_throughput_per_gpu"] = row["output_throughput"] / recipe.gpu_count
     if row.get("tpot_median_ms"):
         row["tokens_per_s_per_user"] = 1000.0 / row["tpot_median_ms"]
+    row["gpu_hour_usd"] = gpu_hour_usd
+    row["cost_per_million_output_tokens"] = cost_per_million(recipe.gpu_count, gpu_hour_usd,
+                                                             row.get("output_throughput"))
     row |= {
         "run_id": run.run_key, "point_id": point.id, "recipe": recipe.id, "fingerprint": run.fingerprint,
         "run_date": _date(run.started_at), "accelerator": recipe.accelerator, "framework": recipe.framework,

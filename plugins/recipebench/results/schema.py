@@ -12,6 +12,7 @@ from recipebench.catalog.metrics import MEASURED, MEASURED_NAMES, Column
 RUNS: tuple[Column, ...] = (
     Column("run_id", "STRING", "", "recipebench run key (stable across task retries)", True),
     Column("airflow_run_id", "STRING", "", "Airflow DAG run id"),
+    Column("airflow_run_url", "STRING", "", "link to the DAG run in the Airflow UI"),
     Column("recipe", "STRING", "", "recipe id = DAG id", True),
     Column("fingerprint", "STRING", "", "hash of what determines the numbers (recipe.fingerprint)"),
     Column("run_date", "DATE", "", "UTC date the run started; the partitioning column", True),
@@ -54,6 +55,9 @@ RESULTS: tuple[Column, ...] = (
     Column("tool", "STRING", "", "benchmark tool that produced the numbers", True),
     Column("tool_version", "STRING", "", "tool version or era, when the output tells"),
     *MEASURED,
+    Column("gpu_hour_usd", "FLOAT64", "USD/GPU h", "price per GPU-hour the cost was computed with"),
+    Column("cost_per_million_output_tokens", "FLOAT64", "USD/Mtok",
+           "GPUs held x price per GPU-hour / output tokens per hour, per million tokens"),
     Column("artifact", "STRING", "", "address of the raw output this row was parsed from"),
     Column("extra", "JSON", "", "everything else the tool reported, under the tool's own names"),
 )
@@ -68,11 +72,24 @@ VERDICTS: tuple[Column, ...] = (
     Column("details", "JSON", "", "per metric: value, baseline median, relative change, regressed"),
 )
 
-TABLES = {"runs": RUNS, "results": RESULTS, "verdicts": VERDICTS}
-KEYS = {"runs": ("run_id",), "results": ("run_id", "point_id"), "verdicts": ("run_id", "point_id")}
+ALERTS: tuple[Column, ...] = (
+    Column("run_id", "STRING", "", "run that opened or closed the episode", True),
+    Column("kind", "STRING", "", "regression, regression-recovered, failing or failing-recovered", True),
+    Column("recipe", "STRING", "", "recipe id", True),
+    Column("run_date", "DATE", "", "UTC date of the run", True),
+    Column("sent_at", "TIMESTAMP", "", "when the message was sent", True),
+    Column("subject", "STRING", "", "one line"),
+    Column("message", "STRING", "", "the message as sent"),
+    Column("points", "JSON", "", "the points concerned, with value, baseline and change"),
+    Column("channels", "JSON", "", "where it went (log, smtp, slack) and any channel that failed"),
+)
+
+TABLES = {"runs": RUNS, "results": RESULTS, "verdicts": VERDICTS, "alerts": ALERTS}
+KEYS = {"runs": ("run_id",), "results": ("run_id", "point_id"), "verdicts": ("run_id", "point_id"),
+        "alerts": ("run_id", "kind")}
 PARTITION = "run_date"
 CLUSTERING = {"runs": ["accelerator", "framework", "model"], "results": ["accelerator", "framework", "model"],
-              "verdicts": ["recipe"]}
+              "verdicts": ["recipe"], "alerts": ["recipe"]}
 
 METRIC_COLUMNS = MEASURED_NAMES
 

@@ -73,6 +73,7 @@ class Warehouse:
     def _existing_columns(self, table: str) -> set[str] | None: ...
     def _create(self, table: str, columns: tuple[Column, ...]) -> None: ...
     def column_type(self, column: Column) -> str: ...
+    def json_text(self, expr: str) -> str: ...
 
     # -- shared ---------------------------------------------------------------------------------
     def run(self, sql: str, params: dict[str, tuple[Column, Any]] | None = None) -> list[dict]:
@@ -156,7 +157,11 @@ class Warehouse:
 
     def history(self, recipe: str, fingerprint: str, point_id: str, simulated: bool, exclude_run: str,
                 before: dt.datetime, limit: int) -> list[dict]:
-        """Results of the latest successful earlier runs of the same fingerprint and point."""
+        """Results of the latest successful earlier runs of the same fingerprint and point. A point
+        judged regressed is not a baseline: a lasting drop stays a regression until it recovers,
+        instead of becoming the norm after N/2 nights and closing its episode with a false
+        "recovered". Runs a person triggered with a changed plan are not a baseline either: only
+        scheduled runs, and manual runs of the plan as written."""
         p = {k: (_param(k, t), v) for k, t, v in (
             ("recipe", "STRING", recipe), ("fingerprint", "STRING", fingerprint), ("point_id", "STRING", point_id),
             ("simulated", "BOOL", simulated), ("exclude_run", "STRING", exclude_run),
@@ -165,10 +170,34 @@ class Warehouse:
         return self.run(
             f"SELECT r.run_id, u.started_at, r.output_throughput, r.ttft_median_ms, r.tpot_median_ms "
             f"FROM {self.table('results')} AS r JOIN {self.table('runs')} AS u ON r.run_id = u.run_id "
+            f"LEFT JOIN {self.table('verdicts')} AS v ON v.run_id = r.run_id AND v.point_id = r.point_id "
             f"WHERE r.recipe = {ph['recipe']} AND r.fingerprint = {ph['fingerprint']} "
+            f"AND (v.verdict IS NULL OR v.verdict != 'regressed') "
+            f"AND (u.trigger IS NULL OR u.trigger = 'scheduled' OR {self.json_text('u.params')} = '{{}}') "
             f"AND r.point_id = {ph['point_id']} AND r.simulated = {ph['simulated']} AND u.status = 'success' "
             f"AND r.run_id != {ph['exclude_run']} AND u.started_at < {ph['before']} AND r.completed > 0 "
             f"ORDER BY u.started_at DESC LIMIT {int(limit)}", p)
+
+    def select(self, table: str, where: dict[str, Any] | None = None, order: str | None = None,
+               limit: int = 1000, columns: list[str] | None = None) -> list[dict]:
+        """Rows of one table matching column = value for each of `where` (typed from the schema),
+        JSON columns decoded, newest first when `order` is a column name (descending)."""
+        schema = {c.name: c for c in TABLES[table]}
+        params, conds = {}, []
+        for name, value in (where or {}).items():
+            column = schema[name]  # a KeyError here is a programming error, not input
+            params[name] = (column, _coerce(column, value))
+            conds.append(f"{name} = {self.placeholder(column)}")
+        if order is not None and order not in schema:
+            raise WarehouseError(f"{self.label}: {table} has no column {order!r} to order by")
+        rows = self.run(f"SELECT {', '.join(columns or schema)} FROM {self.table(table)}"
+                        f"{' WHERE ' + ' AND '.join(conds) if conds else ''}"
+                        f"{f' ORDER BY {order} DESC' if order else ''} LIMIT {int(limit)}", params)
+        for row in rows:
+            for name, value in row.items():
+                if schema[name].type == "JSON" and isinstance(value, str):
+                    row[name] = json.loads(value)
+        return rows
 
     def count(self, table: str, run_id: str) -> int:
         c = _param("run_id")
@@ -196,6 +225,9 @@ class DuckDBWarehouse(Warehouse):
 
     def placeholder(self, column: Column) -> str:
         return f"${column.name}"
+
+    def json_text(self, expr: str) -> str:
+        return expr  # JSON columns are VARCHAR here, written with sorted keys
 
     def _connect(self):
         """A connection per statement, so the file's lock is held for moments only; another process
@@ -277,6 +309,9 @@ class BigQueryWarehouse(Warehouse):
 
     def placeholder(self, column: Column) -> str:
         return f"PARSE_JSON(@{column.name})" if column.type == "JSON" else f"@{column.name}"
+
+    def json_text(self, expr: str) -> str:
+        return f"TO_JSON_STRING({expr})"
 
     def _run(self, sql, params=None):
         from google.cloud import bigquery

@@ -1,0 +1,100 @@
+"""When to tell people about a recipe: one message when a regression episode or a failure streak
+starts, one when it ends. A pure decision over the recipe's runs and verdicts, newest first.
+
+A night that regresses after nights that did not opens an episode; the nights that stay regressed
+say nothing more; the first night whose points are all back inside their bands closes it. Failed
+runs are their own track: the first failure of a streak is told (with stage and reason), the ones
+after it are not, and the first success after it closes it. A failed night neither opens nor
+closes a regression episode: the regression track looks at successful runs only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from recipebench.results.inputs import input_diff
+from recipebench.results.regressions import metric_details
+
+
+@dataclass
+class Alert:
+    kind: str  # regression | regression-recovered | failing | failing-recovered
+    recipe: str
+    run_id: str
+    subject: str
+    lines: list[str]
+    points: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "\n".join([self.subject, *self.lines])
+
+
+def regressed(verdicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [v for v in verdicts if v.get("verdict") == "regressed"]
+
+
+def judged(verdicts: list[dict[str, Any]]) -> bool:
+    return any(v.get("verdict") in ("ok", "regressed") for v in verdicts)
+
+
+def _point_lines(verdicts: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    lines, points = [], []
+    for v in sorted(verdicts, key=lambda v: v["point_id"]):
+        for metric, d in metric_details(v):
+            if d["regressed"]:
+                lines.append(f"  {v['point_id']}: {metric} {d['change']:+.1%} ({d['value']:.4g} against the median "
+                             f"{d['baseline']:.4g} of {v['baseline_runs']} runs; noise band ±{d['band']:.1%})")
+                points.append({"point_id": v["point_id"], "metric": metric, "value": d["value"],
+                               "baseline": d["baseline"], "change": d["change"], "band": d["band"]})
+    return lines, points
+
+
+def decide(current: dict[str, Any], earlier: list[dict[str, Any]], baseline_run: dict[str, Any] | None,
+           links: dict[str, str]) -> list[Alert]:
+    """current and each of earlier: {"run": runs row, "verdicts": [verdict rows]}; earlier newest
+    first. baseline_run: the runs row of the newest run in the current verdicts' baseline.
+    links: {"run": Airflow run, "results": recipe page, "compare": baseline against this run}."""
+    run = current["run"]
+    recipe, run_id = run["recipe"], run["run_id"]
+    previous = earlier[0]["run"] if earlier else None
+    if run["status"] != "success":
+        if previous is not None and previous["status"] != "success":
+            return []  # the streak was told when it started
+        return [Alert("failing", recipe, run_id,
+                      f"[recipebench] {recipe}: run failed at {run.get('failed_stage')}",
+                      [f"reason: {run.get('reason')}", f"run: {run_id} ({links.get('run', '')})",
+                       "further failures of this streak will not be announced; the next success will be",
+                       f"results: {links.get('results', '')}"])]
+    alerts = []
+    if previous is not None and previous["status"] != "success":
+        streak = next((i for i, e in enumerate(earlier) if e["run"]["status"] == "success"), len(earlier))
+        alerts.append(Alert("failing-recovered", recipe, run_id,
+                            f"[recipebench] {recipe}: succeeded again after {streak} failed run(s)",
+                            [f"run: {run_id} ({links.get('run', '')})", f"results: {links.get('results', '')}"]))
+    last_success = next((e for e in earlier if e["run"]["status"] == "success"), None)
+    was_regressed = bool(last_success and regressed(last_success["verdicts"]))
+    now_regressed = regressed(current["verdicts"])
+    if now_regressed and not was_regressed:
+        lines, points = _point_lines(now_regressed)
+        changes = input_diff(baseline_run, run) if baseline_run else []
+        alerts.append(Alert(
+            "regression", recipe, run_id,
+            f"[recipebench] {recipe}: {len({p['point_id'] for p in points})} point(s) regressed",
+            ["points outside their noise band:", *lines,
+             f"baseline: the last successful runs of fingerprint {run.get('fingerprint')}"
+             + (f", newest {baseline_run['run_id']} of {baseline_run.get('started_at')}" if baseline_run else ""),
+             "inputs changed since that run:" if changes else "inputs unchanged since that run (image digest, "
+             "args, fingerprint): look at the cluster or the data",
+             *(f"  {f}: {a} -> {b}" for f, a, b in changes),
+             f"compare: {links.get('compare', '')}", f"run: {run_id} ({links.get('run', '')})",
+             "this episode will not be announced again until it recovers"],
+            points))
+    elif was_regressed and not now_regressed and judged(current["verdicts"]):
+        alerts.append(Alert("regression-recovered", recipe, run_id,
+                            f"[recipebench] {recipe}: back inside the noise band",
+                            [f"every judged point of run {run_id} is within its band again "
+                             f"(the episode opened at or before {last_success['run']['run_id']})",
+                             f"results: {links.get('results', '')}"]))
+    return alerts
