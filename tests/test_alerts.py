@@ -55,7 +55,7 @@ def test_a_20_percent_drop_alerts_once_and_its_recovery_once(duck):
     assert alert["kind"] == "regression"
     assert {p["point_id"] for p in alert["points"]} == {p.id for p in make_run("x", T0).recipe.benchmark.points}
     text = alert["message"]
-    assert "output_throughput -20." in text and "(800 against the median 1000 of 7 runs; noise band ±5.0%)" in text
+    assert "output_throughput -20." in text and "(800 against the median 1,000 of 7 runs; noise band ±5.0%)" in text
     assert "noise band ±5.0%" in text and "inputs unchanged since that run" in text
     assert "/recipebench/compare?a=rdrop0006&b=rdrop0007" in text
     assert nights.run(805) == [] and nights.run(790) == []  # still down: the episode was told

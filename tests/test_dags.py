@@ -5,6 +5,7 @@ import sys
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
+from recipebench.catalog.recipe import load_recipe
 from recipebench.pipeline.stages import STAGE_NAMES
 
 from tests.test_recipes import EXPECTED
@@ -86,3 +87,37 @@ def test_airflow_cli_lists_the_eight_dags(airflow_db):
     listed = subprocess.run([sys.executable, "-m", "airflow", "dags", "list", "-l", "-o", "plain", "--columns", "dag_id"],
                             capture_output=True, text=True, check=True)
     assert set(EXPECTED) <= set(listed.stdout.split())
+
+
+def test_tasks_link_to_pod_logs_artifacts_and_results():
+    from recipebench.pipeline.dag_factory import build_recipe_dag
+
+    dag = build_recipe_dag(load_recipe("vllm-a4-deepseek-r1"))
+    names = {t.task_id: sorted(link.name for link in t.operator_extra_links) for t in dag.tasks}
+    assert names["deploy"] == names["wait_ready"] == ["Pod logs (Cloud Logging)"]
+    assert names["benchmark"] == ["Pod logs (Cloud Logging)", "Run artifacts"]
+    assert names["load"] == ["Run artifacts"] and names["check_regressions"] == ["Results of this run"]
+    assert names["build_image"] == ["Cloud Build log"]
+
+
+def test_pod_logs_link_to_cloud_logging_on_gke_only(monkeypatch, tmp_path):
+    from urllib.parse import unquote
+
+    from recipebench.catalog.params import build_run_config
+    from recipebench.pipeline.links import task_links
+
+    run = build_run_config(load_recipe("vllm-a4-deepseek-r1"), {}, "rabc123456", "scheduled__x", "scheduled")
+    monkeypatch.delenv("RECIPEBENCH_CLUSTER", raising=False)  # the recipe's GKE cluster
+    links = task_links(run)
+    query = unquote(links["pod_logs"])
+    c = run.recipe.cluster
+    assert query.startswith("https://console.cloud.google.com/logs/query;query=")
+    for part in ('resource.type="k8s_container"', f'resource.labels.cluster_name="{c.name}"',
+                 f'resource.labels.location="{c.location}"', f'resource.labels.namespace_name="{c.namespace}"',
+                 'resource.labels.pod_name:"rabc123456"'):
+        assert part in query
+    assert links["results"].endswith("/recipebench/recipes/vllm-a4-deepseek-r1?run=rabc123456")
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("current-context: lab\ncontexts: [{name: lab, context: {cluster: lab}}]\n")
+    monkeypatch.setenv("RECIPEBENCH_CLUSTER", str(kubeconfig))
+    assert task_links(run)["pod_logs"] == ""  # another cluster's logs are wherever its operators keep them

@@ -17,7 +17,7 @@ ALLOWED = {
     "manifests": {"catalog"},
     "cluster": {"catalog", "manifests"},
     "pipeline": {"catalog", "manifests", "cluster", "parsers", "results"},
-    "ui": {"catalog", "results"},
+    "ui": {"catalog", "results", "pipeline"},  # links and the artifacts location
     "sim": {"catalog", "manifests", "cluster"},
     "cli": {"catalog", "manifests", "cluster", "pipeline", "parsers", "results", "ui", "sim"},
 }

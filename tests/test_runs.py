@@ -114,6 +114,11 @@ def test_a_missing_connection_fails_create_secrets_naming_it(cluster_env, monkey
     (alert,) = open_warehouse().select("alerts", {"run_id": result["run_id"]})
     assert alert["kind"] == "failing" and "run failed at create_secrets" in alert["subject"]
     assert "huggingface_default" in alert["message"]
+    # load's task link to the run's artifacts (pushed to XCom, read back by Airflow at the task's end)
+    db = sqlite3.connect(str(Path(__import__("os").environ["AIRFLOW_HOME"]) / "airflow.db"))
+    (link,) = db.execute("SELECT value FROM xcom WHERE task_id = 'load' AND key = '_link_ArtifactsLink' "
+                         "AND run_id = ?", (result["airflow_run_id"],)).fetchone()
+    assert f"/recipebench/runs/{result['run_id']}/artifacts?recipe=vllm-a4-deepseek-r1" in link
 
 
 def test_bad_trigger_params_are_refused_before_a_run_starts(cluster_env):

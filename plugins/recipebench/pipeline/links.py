@@ -36,17 +36,34 @@ def artifacts_url(base: str, recipe_id: str, run_id: str) -> str:
     return f"{base}{RESULTS_PREFIX}/runs/{quote(run_id, safe='')}/artifacts?{urlencode({'recipe': recipe_id})}"
 
 
-def cloud_logging_url(project: str, cluster: str, location: str, namespace: str, pod_prefix: str) -> str:
+def cloud_logging_url(project: str, cluster: str, location: str, namespace: str, run_key: str) -> str:
     """Cloud Logging's Logs Explorer for the containers of one run's pods on GKE. GKE writes container
     logs with the k8s_container resource whose labels are project_id, location, cluster_name,
-    namespace_name, pod_name, container_name; every pod of a run is named after the run's object
-    name, so `pod_name:` (the query language's "has" operator) selects them."""
+    namespace_name, pod_name, container_name; every object of a run, and so every pod, carries the
+    run key in its name (catalog.naming.object_name), so `pod_name:` (the query language's
+    substring "has" operator) selects them. Without a project the console uses the current one."""
     query = "\n".join((
         'resource.type="k8s_container"',
         f'resource.labels.cluster_name="{cluster}"',
         f'resource.labels.location="{location}"',
         f'resource.labels.namespace_name="{namespace}"',
-        f'resource.labels.pod_name:"{pod_prefix}"',
+        f'resource.labels.pod_name:"{run_key}"',
     ))
-    return (f"https://console.cloud.google.com/logs/query;query={quote(query, safe='')}"
-            f"?project={quote(project, safe='')}")
+    url = f"https://console.cloud.google.com/logs/query;query={quote(query, safe='')}"
+    return f"{url}?project={quote(project, safe='')}" if project else url
+
+
+def task_links(run) -> dict[str, str]:
+    """The addresses a run's tasks link to: its pods' logs (GKE only: another cluster's logs are
+    wherever its operators keep them), its artifacts and its results."""
+    from recipebench.cluster.access import target_for
+
+    base = airflow_base_url()
+    recipe = run.recipe
+    target = target_for(recipe)
+    pod_logs = ""
+    if target.kind == "gke":
+        pod_logs = cloud_logging_url(target.project or "", target.name, target.location, recipe.cluster.namespace,
+                                     run.run_key)
+    return {"pod_logs": pod_logs, "artifacts": artifacts_url(base, recipe.id, run.run_key),
+            "results": results_url(base, recipe.id, run.run_key)}

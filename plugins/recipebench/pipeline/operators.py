@@ -15,6 +15,44 @@ from airflow.sdk import BaseOperator, BaseOperatorLink
 from recipebench.catalog.naming import run_key
 
 
+class PushedLink(BaseOperatorLink):
+    """A task link whose address the task works out while it runs and pushes to XCom under the
+    link's key; Airflow reads it back through get_link when the task finishes."""
+
+    kind = ""  # which address of pipeline.links.task_links
+
+    def get_link(self, operator, *, ti_key):
+        from airflow.sdk.execution_time.xcom import XCom
+
+        return XCom.get_value(key=self.xcom_key, ti_key=ti_key) or ""
+
+
+class CloudBuildLogLink(PushedLink):
+    """The Cloud Build log of the image build, pushed as soon as the build is created."""
+
+    name = "Cloud Build log"
+
+
+class PodLogsLink(PushedLink):
+    name = "Pod logs (Cloud Logging)"
+    kind = "pod_logs"
+
+
+class ArtifactsLink(PushedLink):
+    name = "Run artifacts"
+    kind = "artifacts"
+
+
+class ResultsLink(PushedLink):
+    name = "Results of this run"
+    kind = "results"
+
+
+# which links each stage's task shows (the benchmark point tasks: PointOperator's own)
+STAGE_LINKS = {"deploy": (PodLogsLink(),), "wait_ready": (PodLogsLink(),), "load": (ArtifactsLink(),),
+               "check_regressions": (ResultsLink(),)}
+
+
 class StageOperator(BaseOperator):
     ui_color = "#e8f1fb"
 
@@ -22,6 +60,23 @@ class StageOperator(BaseOperator):
         super().__init__(**kwargs)
         self.stage = stage
         self.recipe_id = recipe_id
+        if stage in STAGE_LINKS:
+            self.operator_extra_links = STAGE_LINKS[stage]
+
+    def push_links(self, context, ctx) -> None:
+        """Push this task's link addresses before its body runs: the pod logs matter most when the
+        stage fails. Never fails the task."""
+        links = [link for link in self.operator_extra_links if getattr(link, "kind", "")]
+        if not links or ctx.run_config_data is None:
+            return
+        try:
+            from recipebench.pipeline.links import task_links
+
+            values = task_links(ctx.run)
+            for link in links:
+                context["ti"].xcom_push(key=link.xcom_key, value=values[link.kind])
+        except Exception as exc:
+            self.log.warning("task links not available: %s: %s", type(exc).__name__, exc)
 
     def stage_context(self, context):
         from recipebench.pipeline.bodies import StageContext
@@ -49,7 +104,9 @@ class StageOperator(BaseOperator):
     def execute(self, context):
         from recipebench.pipeline import bodies
 
-        result = bodies.run_stage(self.stage, self.stage_context(context))
+        ctx = self.stage_context(context)
+        self.push_links(context, ctx)
+        result = bodies.run_stage(self.stage, ctx)
         if isinstance(result, bodies.Deferral):  # wait in the triggerer, not in a worker slot
             self.defer(trigger=result.trigger, method_name="execute_complete", timeout=result.timeout)
         if self.stage == "resolve":
@@ -63,8 +120,9 @@ class StageOperator(BaseOperator):
         """A deferred stage resumes here with its trigger's event (bodies.FINISH)."""
         from recipebench.pipeline import bodies
 
-        return bodies.run_stage(self.stage, self.stage_context(context),
-                                lambda ctx: bodies.FINISH[self.stage](ctx, event or {}))
+        ctx = self.stage_context(context)
+        self.push_links(context, ctx)  # a resumed task is a new try of the process: push again
+        return bodies.run_stage(self.stage, ctx, lambda c: bodies.FINISH[self.stage](c, event or {}))
 
 
 class WaitReadyOperator(StageOperator):
@@ -78,6 +136,8 @@ class PointOperator(StageOperator):
     """One benchmark point (the task is mapped over the run's points, labelled by the point's id)."""
 
     ui_color = "#e2f0d9"
+    # a class attribute: a mapped task takes its links from its operator class
+    operator_extra_links = (PodLogsLink(), ArtifactsLink())
 
     def __init__(self, *, point_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -85,17 +145,6 @@ class PointOperator(StageOperator):
 
 
 RUN_XCOM = "run_config"
-
-
-class CloudBuildLogLink(BaseOperatorLink):
-    """The Cloud Build log of the image build, pushed as soon as the build is created."""
-
-    name = "Cloud Build log"
-
-    def get_link(self, operator, *, ti_key):
-        from airflow.sdk.execution_time.xcom import XCom
-
-        return XCom.get_value(key=self.xcom_key, ti_key=ti_key) or ""
 
 
 class BuildImageOperator(StageOperator):

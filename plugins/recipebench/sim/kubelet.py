@@ -20,6 +20,8 @@ A scenario (RECIPEBENCH_SIM_SCENARIO when the workload is created) decides the l
   model-never-served               pods Ready, /v1/models never lists the recipe's model
   completion-fails                 the model is listed but every completion answers 500
   log-rotated                      the benchmark client's log loses its beginning (kubelet rotation)
+  slower-20                        everything works; per-token latencies are 25% longer, so output
+                                   throughput is 20% lower (a regression to detect)
   api-500-on-delete, api-flaky     faults of the API server itself (server.Faults)
 Time is simulated: TIME_SCALE simulated seconds pass per real second.
 """
@@ -36,7 +38,7 @@ from recipebench.sim.server import BY_PLURAL, ApiError, Store
 
 SCENARIOS = ("ready", "image-pull-failure", "crash-loop", "oom", "unschedulable", "capacity-wait-then-ready",
              "bench-job-failure", "corrupt-output", "helm-failure", "health-before-load", "model-never-served",
-             "completion-fails", "log-rotated", "api-500-on-delete", "api-flaky")
+             "completion-fails", "log-rotated", "api-500-on-delete", "api-flaky", "slower-20")
 DEFAULT_READY_AFTER = 90.0
 BENCH_SECONDS = 120.0
 HELM_SECONDS = 20.0
@@ -369,10 +371,11 @@ class Kubelet:
                                   f"{_host(script)} ssl:default [Connect call failed]"])
             return self._finish(pod, name, 1)
         broken = scenario == "corrupt-output"
+        slowdown = 1.25 if scenario == "slower-20" else 1.0
         if component == "offline":
-            lines = outputs.offline_log(script, seed, broken)
+            lines = outputs.offline_log(script, seed, broken, slowdown)
         else:
-            lines = outputs.bench_log(script, labels.get("recipebench.dev/point", ""), seed, broken)
+            lines = outputs.bench_log(script, labels.get("recipebench.dev/point", ""), seed, broken, slowdown)
         if scenario == "log-rotated":  # kubelet kept only the newest part of the log
             lines = lines[-2:]
         self._log(pod, name, lines)

@@ -7,6 +7,7 @@ runs against the simulator are marked simulated in the warehouse.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -25,6 +26,7 @@ class Load:
     concurrency: int | None
     rate: float | None
     prompts: int
+    slowdown: float = 1.0  # per-token latencies x this (the slower-20 scenario: a server 20% slower)
 
 
 def load_of(point_id: str) -> Load:
@@ -39,8 +41,8 @@ def _model(load: Load, seed: str) -> dict:
     rnd = random.Random(int(hashlib.sha256(seed.encode()).hexdigest()[:8], 16))
     noise = lambda: rnd.uniform(0.98, 1.02)  # noqa: E731
     conc = load.concurrency or min(load.prompts, 256)
-    tpot = (12.0 + 0.05 * conc) * noise()
-    ttft = (30.0 + 0.02 * load.input_len * (1 + conc / 64)) * noise()
+    tpot = (12.0 + 0.05 * conc) * noise() * load.slowdown
+    ttft = (30.0 + 0.02 * load.input_len * (1 + conc / 64)) * noise() * load.slowdown
     e2e = ttft + tpot * (load.output_len - 1)
     duration = load.prompts * e2e / 1000 / conc
     out_tokens = load.prompts * load.output_len
@@ -202,21 +204,21 @@ def corrupt(files: dict[str, str]) -> dict[str, str]:
     return {name: text[: max(len(text) // 3, 1)] for name, text in files.items()}
 
 
-def bench_log(script: str, point_id: str, seed: str, broken: bool) -> list[str]:
+def bench_log(script: str, point_id: str, seed: str, broken: bool, slowdown: float = 1.0) -> list[str]:
     tool = next((k for k in GENERATORS if k in script), None)
     if tool is None:
         raise ValueError("no known benchmark client in the job's script")
-    stdout, files = GENERATORS[tool](load_of(point_id), seed)
+    stdout, files = GENERATORS[tool](dataclasses.replace(load_of(point_id), slowdown=slowdown), seed)
     if broken:
         files = corrupt(files)
     return stdout.split("\n") + frame_outputs(files)
 
 
-def offline_log(script: str, seed: str, broken: bool) -> list[str]:
+def offline_log(script: str, seed: str, broken: bool, slowdown: float = 1.0) -> list[str]:
     """trtllm-bench Job: one text and one JSON report per point, as the offline script prints them."""
     lines, files = ["[TensorRT-LLM] TensorRT-LLM version: 1.3.0rc5"], {}
     for point_id in re.findall(r"--report_json /results/(\S+)\.json", script):
-        text, reports = trtllm(load_of(point_id), f"{seed}/{point_id}")
+        text, reports = trtllm(dataclasses.replace(load_of(point_id), slowdown=slowdown), f"{seed}/{point_id}")
         lines += text.split("\n")
         files |= {f"{point_id}.json": reports["report.json"], f"{point_id}.txt": reports["report.txt"]}
     return lines + frame_outputs(corrupt(files) if broken else files)

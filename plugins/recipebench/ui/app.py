@@ -1,0 +1,197 @@
+"""The results app the api-server mounts at /recipebench (plugins/recipebench_plugin.py).
+
+Authentication and authorisation are Airflow's own: `get_user` (airflow.api_fastapi.core_api.security)
+reads the JWT from the Authorization header or the UI's `_token` cookie and resolves it with the
+configured auth manager; a recipe's numbers are shown to a user the auth manager lets read that
+recipe's DAG (filter_authorized_dag_ids / is_authorized_dag). An anonymous request gets 401, or
+the auth manager's login page when a browser asks for HTML.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+
+PREFIX = "/recipebench"
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+def _user_dependency():
+    from airflow.api_fastapi.core_api.security import get_user
+
+    return get_user
+
+
+User = Annotated[Any, Depends(_user_dependency())]
+
+
+def _auth_manager():
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return get_auth_manager()
+
+
+def allowed(user, recipe_ids: set[str]) -> set[str]:
+    """The recipes (DAG ids) this user may read."""
+    return set(_auth_manager().filter_authorized_dag_ids(dag_ids=set(recipe_ids), user=user, method="GET"))
+
+
+def require(user, recipe_ids: set[str]) -> None:
+    denied = recipe_ids - allowed(user, recipe_ids)
+    if denied:
+        raise HTTPException(403, f"not allowed to read DAG(s) {', '.join(sorted(denied))}")
+
+
+def _env():
+    import jinja2
+
+    from recipebench.ui.data import concurrency_label, number, when
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    env.filters["when"] = when
+    env.filters["num"] = number
+    env.filters["pct"] = lambda v: "–" if v is None else f"{v:+.1%}"
+    env.filters["conc"] = concurrency_label
+    env.filters["q"] = lambda v: quote(str(v), safe="")
+    return env
+
+
+def _warehouse():
+    from recipebench.results.warehouse import WarehouseError, open_warehouse
+
+    try:
+        wh = open_warehouse()
+        wh.ensure_tables()
+        return wh
+    except WarehouseError as exc:
+        raise HTTPException(503, f"the warehouse cannot be read: {exc}") from None
+
+
+def _recipe_ids() -> list[str]:
+    from recipebench.catalog.recipe import load_catalog
+
+    good, broken = load_catalog()
+    return sorted({*good, *broken})
+
+
+def _run_row(wh, run_id: str) -> dict:
+    rows = wh.select("runs", {"run_id": run_id}, limit=1)
+    if not rows:
+        raise HTTPException(404, f"no run {run_id!r} in the warehouse")
+    return rows[0]
+
+
+def _readable_run(user, run_id: str):
+    """(warehouse, runs row, artifacts prefix) of a run this user may read; 404 or 403 otherwise."""
+    from recipebench.pipeline import artifacts
+
+    wh = _warehouse()
+    run = _run_row(wh, run_id)
+    require(user, {run["recipe"]})
+    return wh, run, artifacts.run_prefix(run["recipe"], run_id)
+
+
+def _page(template: str, request: Request, user, **values) -> HTMLResponse:
+    from recipebench.pipeline.links import airflow_base_url
+
+    values.setdefault("any_simulated", False)
+    html = _env().get_template(template).render(prefix=PREFIX, airflow=airflow_base_url(),
+                                                user=getattr(user, "get_name", lambda: "")(), **values)
+    return HTMLResponse(html)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="recipebench results", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(HTTPException)
+    async def _errors(request: Request, exc: HTTPException):
+        wants_html = "text/html" in request.headers.get("accept", "") and not request.url.path.startswith(
+            f"{PREFIX}/api/")
+        if exc.status_code == 401 and wants_html:
+            # a browser without a session goes to Airflow's login and comes back
+            return RedirectResponse(_auth_manager().get_url_login(next_url=str(request.url)), status_code=303)
+        if wants_html:
+            return HTMLResponse(f"<h1>{exc.status_code}</h1><p class='error'>{exc.detail}</p>", exc.status_code)
+        return JSONResponse({"detail": exc.detail}, exc.status_code)
+
+    @app.get("/", response_class=HTMLResponse)
+    def overview_page(request: Request, user: User):
+        from recipebench.ui import data
+
+        wh = _warehouse()
+        ids = sorted(allowed(user, set(_recipe_ids())))
+        runs = [r for r in wh.select("runs", order="started_at", limit=5000) if r["recipe"] in ids]
+        results = wh.select("results", columns=["run_id", "recipe", "point_id", "output_throughput_per_gpu"],
+                            limit=50000)
+        verdicts = wh.select("verdicts", limit=50000)
+        alerts = [a for a in wh.select("alerts", order="sent_at", limit=50) if a["recipe"] in ids]
+        return _page("overview.html", request, user, **data.overview(ids, runs, results, verdicts, alerts))
+
+    @app.get("/recipes/{recipe}", response_class=HTMLResponse)
+    def recipe_view(request: Request, recipe: str, user: User, run: Annotated[str | None, Query()] = None,
+                    airflow_run: Annotated[str | None, Query()] = None):
+        """`run`: a recipebench run key; `airflow_run`: an Airflow run id (the DAG run's tab)."""
+        from recipebench.catalog.naming import run_key
+        from recipebench.ui import data
+
+        require(user, {recipe})
+        run = run or (run_key(recipe, airflow_run) if airflow_run else None)
+        wh = _warehouse()
+        page = data.recipe_page(recipe, wh.select("runs", {"recipe": recipe}, order="started_at", limit=200),
+                                wh.select("results", {"recipe": recipe}, limit=20000),
+                                wh.select("verdicts", {"recipe": recipe}, limit=20000),
+                                wh.select("alerts", {"recipe": recipe}, order="sent_at", limit=20), run)
+        return _page("recipe.html", request, user, **page)
+
+    @app.get("/compare", response_class=HTMLResponse)
+    def compare_view(request: Request, user: User, a: str, b: str):
+        from recipebench.ui import data
+
+        wh = _warehouse()
+        run_a, run_b = _run_row(wh, a), _run_row(wh, b)
+        require(user, {run_a["recipe"], run_b["recipe"]})
+        page = data.compare(run_a, run_b, wh.select("results", {"run_id": a}), wh.select("results", {"run_id": b}))
+        return _page("compare.html", request, user, **page)
+
+    @app.get("/runs/{run_id}/artifacts", response_class=HTMLResponse)
+    def artifacts_view(request: Request, run_id: str, user: User):
+        _, run, prefix = _readable_run(user, run_id)
+        files = sorted(str(p.relative_to(prefix)) for p in prefix.rglob("*") if p.is_file()) if prefix.exists() else []
+        return _page("artifacts.html", request, user, run=run, files=files, location=str(prefix),
+                     any_simulated=bool(run.get("simulated")))
+
+    @app.get("/runs/{run_id}/artifacts/{name:path}", response_class=PlainTextResponse)
+    def artifact_file(run_id: str, name: str, user: User):
+        _, _, prefix = _readable_run(user, run_id)
+        path = prefix / name
+        if ".." in Path(name).parts or not path.is_file():
+            raise HTTPException(404, f"no artifact {name!r} in run {run_id}")
+        return PlainTextResponse(path.read_text(errors="replace"))
+
+    @app.get("/api/runs/{run_id}")
+    def run_json(run_id: str, user: User):
+        wh, run, _ = _readable_run(user, run_id)
+        return JSONResponse(_jsonable({"run": run, "results": wh.select("results", {"run_id": run_id}),
+                                       "verdicts": wh.select("verdicts", {"run_id": run_id})}))
+
+    return app
+
+
+def _jsonable(value):
+    import datetime as dt
+
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    return value
+
+
+app = create_app()

@@ -1,0 +1,204 @@
+"""What the results pages show, computed from warehouse rows: pure functions, no web framework.
+
+Every row set comes from Warehouse.select, so DuckDB and BigQuery serve the same pages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from recipebench.results.inputs import input_diff
+from recipebench.results.regressions import metric_details
+from recipebench.ui.charts import Series, chart
+
+RUNS_SHOWN = 30  # runs per recipe in tables and trends
+FRONTIER_RUNS = 5  # runs drawn on the frontier chart
+POINT_METRICS = (  # (column, label, higher is better) shown per point
+    ("output_throughput", "output tok/s", True), ("output_throughput_per_gpu", "output tok/s/GPU", True),
+    ("tokens_per_s_per_user", "tok/s/user", True), ("ttft_median_ms", "TTFT p50 ms", False),
+    ("tpot_median_ms", "TPOT p50 ms", False), ("e2e_median_ms", "E2E p50 ms", False),
+    ("completed", "completed", True), ("failed", "failed", False),
+    ("cost_per_million_output_tokens", "USD / M output tok", False),
+)
+
+
+def when(value: Any) -> str:
+    if isinstance(value, (int, float)):
+        value = dt.datetime.fromtimestamp(value, tz=dt.UTC)
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
+    return str(value or "")
+
+
+def number(value: Any, digits: int = 4) -> str:
+    """Readable figures: thousands in full with separators, smaller values to `digits` significant."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, int) or abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}g}"
+
+
+def concurrency_label(row: dict) -> str:
+    return str(row.get("concurrency") or "max")
+
+
+def point_key(row: dict) -> tuple:
+    """Sort points by concurrency (unbounded last), then lengths."""
+    c = row.get("concurrency")
+    return (c is None, c or 0, row.get("input_len") or 0, row.get("output_len") or 0, row["point_id"])
+
+
+def group(rows: list[dict], key: str) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        out[row[key]].append(row)
+    return out
+
+
+def regressed_points(verdicts: list[dict]) -> list[dict]:
+    out = []
+    for v in verdicts:
+        if v.get("verdict") != "regressed":
+            continue
+        for metric, d in metric_details(v):
+            if d["regressed"]:
+                out.append({"point_id": v["point_id"], "metric": metric, "change": d["change"], "value": d["value"],
+                            "baseline": d["baseline"], "band": d["band"]})
+    return out
+
+
+# -- overview ----------------------------------------------------------------------------------
+
+def overview(recipe_ids: list[str], runs: list[dict], results: list[dict], verdicts: list[dict],
+             alerts: list[dict]) -> dict[str, Any]:
+    """Per recipe: its latest run, open regressions (those of its latest successful run), and the
+    trend of its best output tokens/s per GPU over its last successful runs."""
+    runs_by_recipe = group(runs, "recipe")  # newest first, as selected
+    best = {rid: max((r["output_throughput_per_gpu"] or 0) for r in rows)
+            for rid, rows in group(results, "run_id").items()}
+    verdicts_by_run = group(verdicts, "run_id")
+    rows, series = [], []
+    for recipe in recipe_ids:
+        recipe_runs = runs_by_recipe.get(recipe, [])
+        latest = recipe_runs[0] if recipe_runs else None
+        successes = [r for r in recipe_runs if r["status"] == "success"][:RUNS_SHOWN]
+        last_ok = successes[0] if successes else None
+        trend = [(-i, best[r["run_id"]]) for i, r in enumerate(successes[:14]) if best.get(r["run_id"])]
+        if trend:
+            series.append(Series(recipe, trend, labels=[f"{recipe}: {v:.4g} tok/s/GPU" for _, v in trend]))
+        rows.append({"recipe": recipe, "latest": latest, "last_ok": last_ok,
+                     "best_per_gpu": best.get(last_ok["run_id"]) if last_ok else None,
+                     "regressions": regressed_points(verdicts_by_run.get(last_ok["run_id"], [])) if last_ok else [],
+                     "simulated": bool(latest and latest.get("simulated"))})
+    trend_chart = chart("overview-trend", "Best output tokens/s per GPU, last successful runs per recipe", series,
+                        "runs ago (0 = latest)", "output tok/s/GPU")
+    return {"rows": rows, "trend_chart": trend_chart, "alerts": alerts[:10],
+            "any_simulated": any(r["simulated"] for r in rows)}
+
+
+# -- one recipe --------------------------------------------------------------------------------
+
+def _baseline_of(verdicts: list[dict]) -> dict[str, float]:
+    """Per point: the output throughput baseline the check used for that run."""
+    out = {}
+    for v in verdicts:
+        d = v.get("details") or {}
+        if isinstance(d.get("output_throughput"), dict):
+            out[v["point_id"]] = d["output_throughput"]["baseline"]
+    return out
+
+
+def recipe_page(recipe: str, runs: list[dict], results: list[dict], verdicts: list[dict], alerts: list[dict],
+                selected: str | None = None) -> dict[str, Any]:
+    runs = runs[:RUNS_SHOWN]
+    by_run = group(results, "run_id")
+    verdicts_by_run = group(verdicts, "run_id")
+    successes = [r for r in runs if r["status"] == "success" and by_run.get(r["run_id"])]
+    current = next((r for r in runs if r["run_id"] == selected), None) if selected else None
+    current = current or (successes[0] if successes else None)
+    charts: dict[str, str] = {}
+    points: list[dict] = []
+    if current is not None:
+        rows = sorted(by_run.get(current["run_id"], []), key=point_key)
+        baseline = _baseline_of(verdicts_by_run.get(current["run_id"], []))
+        ticks = [(i, concurrency_label(r)) for i, r in enumerate(rows)]
+        series = [Series(f"run {current['run_id']}",
+                         [(i, r["output_throughput"]) for i, r in enumerate(rows) if r.get("output_throughput")])]
+        base_pts = [(i, baseline[r["point_id"]]) for i, r in enumerate(rows) if r["point_id"] in baseline]
+        if base_pts:
+            series.append(Series("baseline (median)", base_pts, dashed=True, color="#555"))
+        charts["throughput"] = chart("throughput-concurrency", "Output throughput against concurrency", series,
+                                     "concurrency (max = unbounded)", "output tok/s", x_ticks=ticks)
+        regressed = {(p["point_id"]) for p in regressed_points(verdicts_by_run.get(current["run_id"], []))}
+        verdict_of = {v["point_id"]: v["verdict"] for v in verdicts_by_run.get(current["run_id"], [])}
+        points = [{**r, "verdict": verdict_of.get(r["point_id"], "-"), "regressed": r["point_id"] in regressed}
+                  for r in rows]
+    # the frontier: every point of the latest runs, output tok/s/GPU against tok/s per user
+    frontier = []
+    for run in successes[:FRONTIER_RUNS]:
+        rows = [r for r in by_run[run["run_id"]] if r.get("tokens_per_s_per_user") and
+                r.get("output_throughput_per_gpu")]
+        if rows:
+            frontier.append(Series(f"{run['run_id']} {when(run['started_at'])[5:]}",
+                                   [(r["tokens_per_s_per_user"], r["output_throughput_per_gpu"]) for r in rows],
+                                   labels=[f"concurrency {concurrency_label(r)}: {r['tokens_per_s_per_user']:.3g} "
+                                           f"tok/s/user, {r['output_throughput_per_gpu']:.4g} tok/s/GPU"
+                                           for r in rows]))
+    charts["frontier"] = chart("frontier", "Throughput–interactivity frontier (a point per concurrency)",
+                               frontier, "tokens/s per user (1000 / TPOT p50)", "output tok/s per GPU")
+    # the trend of each point over the nights, with the band the check used, regressions ringed
+    chronological = list(reversed(successes))
+    trends = []
+    point_ids = sorted({r["point_id"] for r in results}, key=lambda p: point_key(
+        next(r for r in results if r["point_id"] == p)))
+    for point in point_ids[:8]:
+        pts, band, marked = [], [], []
+        for i, run in enumerate(chronological):
+            row = next((r for r in by_run[run["run_id"]] if r["point_id"] == point), None)
+            if not row or row.get("output_throughput") is None:
+                continue
+            pts.append((i, row["output_throughput"]))
+            verdict = next((v for v in verdicts_by_run.get(run["run_id"], []) if v["point_id"] == point), None)
+            d = (verdict or {}).get("details") or {}
+            if isinstance(d.get("output_throughput"), dict):
+                b, w = d["output_throughput"]["baseline"], d["output_throughput"]["band"]
+                band.append((i, b * (1 - w), b * (1 + w)))
+            if verdict and verdict["verdict"] == "regressed":
+                marked.append((i, row["output_throughput"]))
+        stamps = [when(r["started_at"]) for r in chronological]
+        same_day = len({s[:10] for s in stamps}) == 1
+        ticks = [(i, s[11:] if same_day else s[5:10]) for i, s in enumerate(stamps)]
+        step = max(1, -(-len(ticks) // 5))
+        trends.append(chart(f"trend-{point}", f"{point} (band: baseline ± noise)",
+                            [Series("output tok/s", pts, band=band, marked=marked)], "run (UTC)", "output tok/s",
+                            x_ticks=ticks[::step], width=480, height=240))
+    return {"recipe": recipe, "runs": runs, "current": current, "points": points, "charts": charts,
+            "trends": trends, "alerts": alerts, "metrics": POINT_METRICS,
+            "previous_ok": {r["run_id"]: next((s["run_id"] for s in successes if s["started_at"] < r["started_at"]),
+                                              None) for r in runs},
+            "any_simulated": any(r.get("simulated") for r in runs)}
+
+
+# -- two runs ----------------------------------------------------------------------------------
+
+def compare(run_a: dict, run_b: dict, rows_a: list[dict], rows_b: list[dict]) -> dict[str, Any]:
+    """Each point side by side (relative change b against a) and what differs in the inputs."""
+    a_by, b_by = {r["point_id"]: r for r in rows_a}, {r["point_id"]: r for r in rows_b}
+    ordered = sorted({*a_by, *b_by}, key=lambda p: point_key(a_by.get(p) or b_by[p]))
+    points = []
+    for point in ordered:
+        a, b = a_by.get(point) or {}, b_by.get(point) or {}
+        cells = []
+        for column, label, higher in POINT_METRICS:
+            va, vb = a.get(column), b.get(column)
+            change = (vb - va) / va if isinstance(va, (int, float)) and isinstance(vb, (int, float)) and va else None
+            worse = change is not None and (change < -0.05 if higher else change > 0.05)
+            cells.append({"label": label, "a": va, "b": vb, "change": change, "worse": worse})
+        points.append({"point_id": point, "concurrency": concurrency_label(a or b), "cells": cells})
+    return {"a": run_a, "b": run_b, "points": points, "diff": input_diff(run_a, run_b),
+            "any_simulated": bool(run_a.get("simulated") or run_b.get("simulated"))}

@@ -1,0 +1,77 @@
+"""The results app in-process (FastAPI's TestClient): what each page shows from warehouse rows, and
+what it refuses. Authentication is replaced by a fixed user here; tests/test_ui_live.py checks
+Airflow's own against a running api-server."""
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from recipebench.ui import app as appmod
+from recipebench.ui.charts import nice_ticks
+from recipebench.ui.data import number
+
+from tests.test_alerts import Nights
+
+
+class Viewer:
+    def get_name(self):
+        return "viewer"
+
+
+@pytest.fixture
+def client(duck, monkeypatch):
+    monkeypatch.setenv("RECIPEBENCH_WAREHOUSE", f"duckdb://{duck.path}")
+    nights = Nights(duck, "rpage")
+    for value in (1000, 1015, 990, 1005, 790):
+        nights.run(value)
+    nights.run(fail=("wait_ready", "ImagePullBackOff: image x:y not found"))
+    readable = {"vllm-a4-deepseek-r1"}
+    monkeypatch.setattr(appmod, "allowed", lambda user, ids: set(ids) & readable)
+    app = appmod.create_app()
+    app.dependency_overrides[appmod._user_dependency()] = Viewer
+    return TestClient(app)
+
+
+def charts(html):
+    return dict(re.findall(r'data-chart="([^"]+)" data-series="\d+" data-points="(\d+)"', html))
+
+
+def test_the_recipe_page_draws_its_charts_and_lists_failures(client):
+    page = client.get("/recipes/vllm-a4-deepseek-r1")
+    assert page.status_code == 200
+    drawn = charts(page.text)
+    assert int(drawn["throughput-concurrency"]) == 2  # the run and its baseline
+    assert int(drawn["frontier"]) == 5 and int(drawn["trend-i1000-o1000-cmax-rinf-n1100"]) == 5
+    assert 'class="regression"' in page.text and 'class="band"' in page.text
+    assert "wait_ready: ImagePullBackOff: image x:y not found" in page.text and "SIMULATED" in page.text
+    assert "compare?a=rpage0003&amp;b=rpage0004" in page.text
+
+
+def test_the_overview_shows_the_open_regression_and_the_failure(client):
+    page = client.get("/")
+    assert page.status_code == 200 and int(charts(page.text)["overview-trend"]) == 5
+    assert re.search(r"output_throughput -2\d\.\d%", page.text) and "ImagePullBackOff" in page.text
+    assert "sglang-a3ultra-llama4-scout" not in page.text  # a recipe the user may not read is not listed
+
+
+def test_compare_shows_the_change_and_the_inputs(client):
+    page = client.get("/compare", params={"a": "rpage0003", "b": "rpage0004"})
+    assert page.status_code == 200
+    assert re.search(r"output tok/s</td><td class=\"num\">1,005</td><td class=\"num\">790</td>\s*"
+                     r"<td class=\"num worse\">-21\.4%", page.text)
+    assert "No difference in image, digest, args, fingerprint or hardware." in page.text
+
+
+def test_what_is_refused(client):
+    assert client.get("/recipes/sglang-a3ultra-llama4-scout").status_code == 403
+    assert client.get("/api/runs/nope").json() == {"detail": "no run 'nope' in the warehouse"}
+    assert client.get("/runs/rpage0004/artifacts/../../ledger.json").status_code == 404
+    listing = client.get("/runs/rpage0004/artifacts")
+    assert listing.status_code == 200 and "ledger.json" in listing.text
+    assert client.get("/runs/rpage0004/artifacts/ledger.json").json()["simulated"] is True
+
+
+def test_axis_ticks_and_numbers_read_well():
+    assert nice_ticks(0, 1036) == [0, 500, 1000, 1500]
+    assert nice_ticks(32.5, 41.3) == [32, 34, 36, 38, 40, 42]
+    assert [number(v) for v in (None, 10430.2, 24.19, 0.006667, 1100)] == ["–", "10,430", "24.19", "0.006667", "1,100"]

@@ -1,0 +1,230 @@
+"""The results pages in a real Airflow: `airflow standalone` (api-server with the plugin, scheduler,
+dag-processor, triggerer) on an AIRFLOW_HOME where two recipes ran a few times against the
+simulated cluster (the fourth vllm night 20% slower: a regression the pages must show).
+
+- the api-server refuses an anonymous request (401, or Airflow's login page for a browser) and
+  answers an authenticated one (JWT from Airflow's /auth/token) with the run's numbers;
+- Debian's chromium, headless, logs in through Airflow's login page, opens the results page, a
+  recipe page and a comparison, fails on a missing chart or an error page, and leaves screenshots
+  in var/screenshots/ (ignored by git).
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from tests.conftest import REPO
+
+SCREENSHOTS = REPO / "var" / "screenshots"
+USERS = {"perf": "perf-viewer-pw-1", "ops": "ops-admin-pw-2"}
+RECIPES = ("vllm-a4-deepseek-r1", "sglang-a3ultra-llama4-scout")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cli(env, *args, scenario=None, exit_code=0):
+    env = {**env, **({"RECIPEBENCH_SIM_SCENARIO": scenario} if scenario else {})}
+    out = subprocess.run([sys.executable, "-m", "recipebench", *args], env=env, capture_output=True, text=True,
+                         timeout=600)
+    errors = [line for line in (out.stdout + out.stderr).splitlines() if "rror" in line or "Exception" in line]
+    assert out.returncode == exit_code, "\n".join([*errors[-15:], out.stdout[-1500:]])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _get(url, headers=None, method="GET", body=None):
+    request = urllib.request.Request(url, headers=headers or {}, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None)
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k):
+            return None
+
+    try:
+        with urllib.request.build_opener(NoRedirect).open(request, timeout=30) as r:
+            return r.status, dict(r.headers), r.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read().decode()
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory):
+    work = tmp_path_factory.mktemp("live")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    passwords = work / "passwords.json"
+    passwords.write_text(json.dumps(USERS))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECIPEBENCH_", "AIRFLOW"))}
+    env.update(
+        PYTHONPATH=str(REPO / "plugins"), AIRFLOW_HOME=str(work / "home"),
+        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"), AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO / "plugins"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False", AIRFLOW__API__HOST="127.0.0.1", AIRFLOW__API__PORT=str(port),
+        AIRFLOW__API__BASE_URL=base, AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="perf:viewer,ops:admin",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(passwords),
+        AIRFLOW__API_AUTH__JWT_SECRET="recipebench-test-jwt-secret-0123456789",
+        AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK="False",
+        RECIPEBENCH_WAREHOUSE=f"duckdb://{work / 'warehouse.duckdb'}",
+        RECIPEBENCH_ARTIFACTS=f"file://{work / 'artifacts'}",
+        RECIPEBENCH_GPU_HOUR_USD=json.dumps({"a4": 10.0, "a3ultra": 9.0}),  # test input, not a price list
+    )
+    # a few nights of two recipes, as DAG runs in this AIRFLOW_HOME's metadata database
+    runs = {"vllm": [_cli(env, "run", RECIPES[0]) for _ in range(3)]}
+    # the regression fails check_regressions, so the run (exit 1); its numbers are loaded
+    runs["vllm"].append(_cli(env, "run", RECIPES[0], scenario="slower-20", exit_code=1))
+    runs["sglang"] = [_cli(env, "run", RECIPES[1], "--param", 'concurrency=["4", "16", "64"]') for _ in range(2)]
+    assert [r["failed_stage"] for rs in runs.values() for r in rs] == [None] * 3 + ["check_regressions"] + [None] * 2
+    log = open(work / "standalone.log", "w")
+    proc = subprocess.Popen(["airflow", "standalone"], env={**env, "PATH": f"{Path(sys.executable).parent}:"
+                                                                           f"{env.get('PATH', '')}"},
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(f"airflow standalone exited: {(work / 'standalone.log').read_text()[-3000:]}")
+            try:
+                if _get(f"{base}/recipebench/api/runs/none")[0] in (401, 403):
+                    break
+            except (urllib.error.URLError, ConnectionError):  # not listening yet
+                pass
+            time.sleep(2)
+        else:
+            raise AssertionError(f"api-server not up: {(work / 'standalone.log').read_text()[-3000:]}")
+        yield {"base": base, "runs": runs, "env": env, "work": work}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def token(base, user):
+    status, _, body = _get(f"{base}/auth/token", {"Content-Type": "application/json"}, "POST",
+                           {"username": user, "password": USERS[user]})
+    assert status in (200, 201), body
+    return json.loads(body)["access_token"]
+
+
+def test_the_api_answers_a_signed_in_user_and_refuses_anyone_else(airflow):
+    base, run = airflow["base"], airflow["runs"]["vllm"][-1]
+    url = f"{base}/recipebench/api/runs/{run['run_id']}"
+    status, _, body = _get(url)
+    assert status == 401, body
+    status, headers, _ = _get(f"{base}/recipebench/", {"Accept": "text/html"})
+    assert status == 303 and "/auth/login" in headers["location"]  # a browser is sent to Airflow's login
+    status, _, _ = _get(url, {"Authorization": "Bearer not-a-token"})
+    assert status in (401, 403)
+    status, _, body = _get(url, {"Authorization": f"Bearer {token(base, 'perf')}"})
+    assert status == 200, body
+    data = json.loads(body)
+    assert data["run"]["run_id"] == run["run_id"] and data["run"]["status"] == "success"
+    assert data["run"]["airflow_run_url"] == f"{base}/dags/{RECIPES[0]}/runs/{quote(run['airflow_run_id'], safe='')}"
+    (row,) = data["results"]
+    assert row["output_throughput"] > 0 and row["simulated"] is True
+    # cost = 8 GPUs x 10 USD/h over the tokens of an hour, per million
+    assert row["cost_per_million_output_tokens"] == pytest.approx(8 * 10.0 / (row["output_throughput"] * 3600) * 1e6)
+    (verdict,) = data["verdicts"]
+    assert verdict["verdict"] == "regressed"  # the slower-20 night
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    assert chromium and driver_path, "Debian's chromium and chromium-driver are needed (.ci/run installs them)"
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1600"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def _page_ok(driver, name):
+    """No error page, and a screenshot of what was shown."""
+    text = driver.find_element("tag name", "body").text
+    assert "Internal Server Error" not in text and "Traceback" not in text, f"{name}: {text[:500]}"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+    return text
+
+
+def _chart(driver, name, min_points=1):
+    from selenium.webdriver.common.by import By
+
+    charts = driver.find_elements(By.CSS_SELECTOR, f'svg.chart[data-chart="{name}"]')
+    assert charts, f"chart {name} missing on {driver.current_url}"
+    assert int(charts[0].get_attribute("data-points")) >= min_points, f"chart {name} has no data"
+    return charts[0]
+
+
+def test_a_browser_logs_in_and_sees_results_charts_and_a_comparison(airflow, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, wait = airflow["base"], WebDriverWait(browser, 60)
+    browser.get(f"{base}/recipebench/")
+    # not signed in: Airflow's own login page
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "input[name='username']")))
+    assert "/auth/login" in browser.current_url
+    _page_ok(browser, "0-login")
+    browser.find_element(By.CSS_SELECTOR, "input[name='username']").send_keys("perf")
+    browser.find_element(By.CSS_SELECTOR, "input[name='password']").send_keys(USERS["perf"])
+    browser.find_element(By.CSS_SELECTOR, "button[type='submit']").click()
+    wait.until(lambda d: "/auth/login" not in d.current_url)
+    # the overview
+    browser.get(f"{base}/recipebench/")
+    wait.until(ec.presence_of_element_located((By.ID, "recipes")))
+    text = _page_ok(browser, "1-overview")
+    _chart(browser, "overview-trend", min_points=5)
+    # the open regression (about -20%: the sim's latencies have ±2% noise per run), marked simulated
+    assert "SIMULATED" in text and re.search(r"output_throughput -(1[5-9]|2[0-5])\.\d%", text), text
+    # the recipe page: concurrency, frontier, the trend with its band and the regression ringed
+    browser.find_element(By.LINK_TEXT, RECIPES[0]).click()
+    wait.until(ec.presence_of_element_located((By.ID, "runs")))
+    _page_ok(browser, "2-recipe-vllm")
+    _chart(browser, "throughput-concurrency")
+    _chart(browser, "frontier", min_points=4)
+    trend = browser.find_element(By.CSS_SELECTOR, 'svg.chart[data-chart^="trend-"]')
+    assert trend.find_elements(By.CSS_SELECTOR, "circle.regression"), "the regressed night is not marked"
+    assert trend.find_elements(By.CSS_SELECTOR, "polygon.band"), "no baseline band"
+    # the sweep recipe: three concurrency levels on the frontier, cost per million tokens shown
+    browser.get(f"{base}/recipebench/recipes/{RECIPES[1]}")
+    wait.until(ec.presence_of_element_located((By.ID, "points")))
+    text = _page_ok(browser, "3-recipe-sglang-sweep")
+    _chart(browser, "frontier", min_points=6)
+    assert "Cost at 9.0 USD per GPU-hour" in text
+    # a comparison: the regressed night against the night before
+    browser.get(f"{base}/recipebench/recipes/{RECIPES[0]}")
+    browser.find_element(By.CSS_SELECTOR, "a.compare").click()
+    wait.until(ec.presence_of_element_located((By.ID, "diff")))
+    text = _page_ok(browser, "4-compare")
+    assert re.search(r"output tok/s [\d,.]+ [\d,.]+ -(1[5-9]|2[0-5])\.\d%", text), text
+    # the entry in Airflow's own navigation: the page inside the Airflow UI
+    browser.get(f"{base}/plugin/recipebench-results")
+    wait.until(ec.presence_of_element_located((By.TAG_NAME, "iframe")))
+    time.sleep(3)
+    _page_ok(browser, "5-inside-airflow")
