@@ -18,10 +18,13 @@ class Viewer:
         return "viewer"
 
 
-@pytest.fixture
-def client(duck, monkeypatch):
-    monkeypatch.setenv("RECIPEBENCH_WAREHOUSE", f"duckdb://{duck.path}")
-    nights = Nights(duck, "rpage")
+@pytest.fixture(params=["duckdb", "bigquery"])
+def client(request, monkeypatch):
+    """The pages over DuckDB and over BigQuery (the official client against the emulator)."""
+    warehouse = request.getfixturevalue("duck" if request.param == "duckdb" else "bq")
+    monkeypatch.setattr(appmod, "_warehouse", lambda: warehouse)
+    prefix = f"rpage{request.param[0]}"
+    nights = Nights(warehouse, prefix)
     for value in (1000, 1015, 990, 1005, 790):
         nights.run(value)
     nights.run(fail=("wait_ready", "ImagePullBackOff: image x:y not found"))
@@ -29,7 +32,9 @@ def client(duck, monkeypatch):
     monkeypatch.setattr(appmod, "allowed", lambda user, ids: set(ids) & readable)
     app = appmod.create_app()
     app.dependency_overrides[appmod._user_dependency()] = Viewer
-    return TestClient(app)
+    client = TestClient(app)
+    client.run = lambda night: f"{prefix}{night:04d}"  # the run key of a night
+    return client
 
 
 def charts(html):
@@ -44,7 +49,7 @@ def test_the_recipe_page_draws_its_charts_and_lists_failures(client):
     assert int(drawn["frontier"]) == 5 and int(drawn["trend-i1000-o1000-cmax-rinf-n1100"]) == 5
     assert 'class="regression"' in page.text and 'class="band"' in page.text
     assert "wait_ready: ImagePullBackOff: image x:y not found" in page.text and "SIMULATED" in page.text
-    assert "compare?a=rpage0003&amp;b=rpage0004" in page.text
+    assert f"compare?a={client.run(3)}&amp;b={client.run(4)}" in page.text
 
 
 def test_the_overview_shows_the_open_regression_and_the_failure(client):
@@ -55,7 +60,7 @@ def test_the_overview_shows_the_open_regression_and_the_failure(client):
 
 
 def test_compare_shows_the_change_and_the_inputs(client):
-    page = client.get("/compare", params={"a": "rpage0003", "b": "rpage0004"})
+    page = client.get("/compare", params={"a": client.run(3), "b": client.run(4)})
     assert page.status_code == 200
     assert re.search(r"output tok/s</td><td class=\"num\">1,005</td><td class=\"num\">790</td>\s*"
                      r"<td class=\"num worse\">-21\.4%", page.text)
@@ -65,10 +70,10 @@ def test_compare_shows_the_change_and_the_inputs(client):
 def test_what_is_refused(client):
     assert client.get("/recipes/sglang-a3ultra-llama4-scout").status_code == 403
     assert client.get("/api/runs/nope").json() == {"detail": "no run 'nope' in the warehouse"}
-    assert client.get("/runs/rpage0004/artifacts/../../ledger.json").status_code == 404
-    listing = client.get("/runs/rpage0004/artifacts")
+    assert client.get(f"/runs/{client.run(4)}/artifacts/../../ledger.json").status_code == 404
+    listing = client.get(f"/runs/{client.run(4)}/artifacts")
     assert listing.status_code == 200 and "ledger.json" in listing.text
-    assert client.get("/runs/rpage0004/artifacts/ledger.json").json()["simulated"] is True
+    assert client.get(f"/runs/{client.run(4)}/artifacts/ledger.json").json()["simulated"] is True
 
 
 def test_axis_ticks_and_numbers_read_well():

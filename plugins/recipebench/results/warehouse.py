@@ -144,7 +144,7 @@ class Warehouse:
         return self.run(
             f"SELECT u.started_at, r.recipe, r.run_id, u.status, r.simulated, r.point_id, r.tool, r.completed, "
             f"r.failed, r.output_throughput, r.output_throughput_per_gpu, r.ttft_median_ms, r.tpot_median_ms, "
-            f"r.e2e_median_ms FROM {self.table('results')} AS r JOIN {self.table('runs')} AS u "
+            f"r.e2e_median_ms, r.cost_per_million_output_tokens AS usd_per_mtok FROM {self.table('results')} AS r JOIN {self.table('runs')} AS u "
             f"ON r.run_id = u.run_id {where} ORDER BY u.started_at DESC, r.point_id LIMIT {int(last)}", params)
 
     def recent_runs(self, recipe: str | None = None, last: int = 20) -> list[dict]:
