@@ -2,6 +2,7 @@
 and its recovery, one per failure streak, sent through Airflow's notifiers, kept in the warehouse."""
 
 import datetime as dt
+import json
 import logging
 
 import pytest
@@ -130,3 +131,17 @@ def test_a_noisy_point_needs_a_bigger_drop():
     steady = [{"output_throughput": v} for v in (1000, 1010, 990, 1005, 995)]
     assert judge({"output_throughput": 800}, steady, 0.05, 3)["verdict"] == "regressed"
     assert judge({"output_throughput": 800}, noisy, 0.05, 3)["verdict"] == "ok"
+
+
+def test_the_input_diff_names_each_changed_recipe_field():
+    from recipebench.catalog.recipe import load_recipe
+    from recipebench.results.inputs import input_diff
+
+    base = load_recipe("vllm-a4-deepseek-r1")
+    args = {**base.serving.args, "max-num-seqs": 256}
+    changed = base.model_copy(update={"serving": base.serving.model_copy(update={"args": args})})
+    row = lambda r: {"fingerprint": r.fingerprint(), "inputs": json.dumps(r.determining()), "image": "x"}  # noqa: E731
+    diff = input_diff(row(base), row(changed))
+    assert [d[0] for d in diff] == ["fingerprint", "serving.args.max-num-seqs"]
+    assert diff[1] == ("serving.args.max-num-seqs", "1024", "256")
+    assert input_diff(row(base), row(base)) == []

@@ -376,10 +376,14 @@ class Recipe(_Strict):
         return self.topology.total_nodes * self.acc.gpus_per_node
 
     def fingerprint(self) -> str:
-        """Hash of everything that determines the numbers, and nothing cosmetic.
+        """Hash of everything that determines the numbers (determining()), and nothing cosmetic."""
+        blob = json.dumps(self.determining(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
-        Owner, schedule, description, tags, timeouts and the point list are left out: the
-        point is part of each result's identity on its own.
+    def determining(self) -> dict:
+        """Everything that determines the numbers: what the fingerprint hashes, and what a
+        comparison of two runs lists field by field. Owner, schedule, description, tags, timeouts
+        and the point list are left out: the point is part of each result's identity on its own.
         """
         determining = self.model_dump(
             include={"accelerator", "framework", "model", "image", "serving", "topology"},
@@ -389,8 +393,7 @@ class Recipe(_Strict):
         determining["model"].pop("size_gb", None)
         determining["benchmark"] = self.benchmark.model_dump(include={"tool", "dataset", "lengths", "endpoint",
                                                                       "extra_args"}, mode="json")
-        blob = json.dumps(determining, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return determining
 
 
 # What a startup budget must cover (ModelSpec.size_gb): a conservative fetch rate (a single Hugging Face

@@ -21,11 +21,29 @@ def _text(value: Any) -> str:
     return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else str(value)
 
 
+def _flat(value: Any, prefix: str) -> dict[str, Any]:
+    """{"serving.args.tp-size": 8, ...} from the nested `inputs` of a runs row."""
+    if isinstance(value, str) and value[:1] == "{":
+        value = json.loads(value)
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out |= _flat(item, f"{prefix}.{key}" if prefix else str(key))
+        return out
+    return {prefix: value}
+
+
 def input_diff(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(field, before, after) for every input field whose value differs between two runs rows."""
+    """(field, before, after) for every input whose value differs between two runs rows: the runs
+    columns, then each recipe field under `inputs` (serving args, topology, model, benchmark)."""
     diff = []
     for field in INPUT_FIELDS:
         a, b = _text(before.get(field)), _text(after.get(field))
         if a != b:
             diff.append((field, a, b))
+    a_fields, b_fields = _flat(before.get("inputs") or {}, ""), _flat(after.get("inputs") or {}, "")
+    for key in sorted(a_fields.keys() | b_fields.keys()):
+        a, b = _text(a_fields.get(key)), _text(b_fields.get(key))
+        if a != b:
+            diff.append((key, a, b))
     return diff

@@ -100,5 +100,6 @@ def run_row(recipe_id: str, run_key: str, ledger: dict[str, Any], run: RunConfig
         row |= {"accelerator": recipe.accelerator, "machine_type": recipe.acc.machine_type,
                 "node_count": recipe.topology.total_nodes, "gpu_count": recipe.gpu_count,
                 "framework": recipe.framework, "framework_version": recipe.image.tag, "model": recipe.model.name,
-                "precision": recipe.model.precision, "image": ledger.get("image") or recipe.image_ref()}
+                "precision": recipe.model.precision, "image": ledger.get("image") or recipe.image_ref(),
+                "inputs": recipe.determining()}
     return row

@@ -33,6 +33,8 @@ RUNS: tuple[Column, ...] = (
     Column("simulated", "BOOL", "", "true when run against the simulated cluster: never a real number", True),
     Column("trigger", "STRING", "", "scheduled or manual"),
     Column("params", "JSON", "", "trigger params of the run"),
+    Column("inputs", "JSON", "", "the recipe fields the fingerprint hashes (image, serving args, topology, "
+           "model, benchmark settings), for comparing two runs field by field"),
     Column("status", "STRING", "", "success or failed", True),
     Column("failed_stage", "STRING", "", "first stage that failed"),
     Column("reason", "STRING", "", "one-line reason of the failure"),
