@@ -29,7 +29,12 @@ def run_states(warehouse, recipe_id: str, run_id: str) -> tuple[dict, list[dict]
     if index is None:
         raise LookupError(f"run {run_id} of {recipe_id} has no runs row in {warehouse.label} (load failed?)")
     chosen = runs[index:index + 1 + EARLIER_RUNS]
-    states = [{"run": r, "verdicts": warehouse.select("verdicts", {"run_id": r["run_id"]})} for r in chosen]
+    wanted = {r["run_id"] for r in chosen}
+    verdicts: dict[str, list[dict]] = {r["run_id"]: [] for r in chosen}
+    for v in warehouse.select("verdicts", {"recipe": recipe_id}, limit=100000):  # one query, not one per run
+        if v["run_id"] in wanted:
+            verdicts[v["run_id"]].append(v)
+    states = [{"run": r, "verdicts": verdicts[r["run_id"]]} for r in chosen]
     return states[0], states[1:]
 
 
