@@ -10,7 +10,10 @@ class RecipebenchPlugin(AirflowPlugin):
     fastapi_apps = [{"app": app, "url_prefix": PREFIX, "name": "recipebench results"}]
     # an external view whose href is on the api-server itself: the UI embeds it in an iframe under
     # /plugin/recipebench-results, next to Airflow's own pages
-    # and a Results tab on every DAG and DAG run page ({DAG_ID}/{RUN_ID} are filled in by the UI)
+    # and a Results tab on every DAG and DAG run page: the UI fills {DAG_ID}/{RUN_ID} in for views
+    # whose destination is not "nav" (apache/airflow airflow-core/src/airflow/ui, the Iframe
+    # component: src.replaceAll("{DAG_ID}", encodeURIComponent(dagId))). The view runs in a sandboxed
+    # iframe without allow-top-navigation, so the pages' links stay in the frame (no target="_top").
     external_views = [
         {"name": "Benchmark results", "href": f"{PREFIX}/", "url_route": "recipebench-results",
          "destination": "nav", "nav_top_level": True},

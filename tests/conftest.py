@@ -59,6 +59,18 @@ def sim():
 
 
 @pytest.fixture
+def own_sim(monkeypatch):
+    """A simulated cluster for this test alone (default scenario), which RECIPEBENCH_CLUSTER names."""
+    from recipebench.sim import SimCluster
+
+    monkeypatch.delenv("RECIPEBENCH_SIM_SCENARIO", raising=False)
+    cluster = SimCluster().start()
+    monkeypatch.setenv("RECIPEBENCH_CLUSTER", cluster.kubeconfig)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
 def cluster_env(sim, airflow_db, monkeypatch):
     """What `recipebench run` sets up for the simulated cluster, with canary credentials; task
     retries wait a moment, not the production two minutes."""

@@ -12,18 +12,13 @@ from recipebench.cluster.api import Cluster
 from recipebench.cluster.janitor import expired, sweep
 from recipebench.cluster.readiness import assess, observe
 from recipebench.manifests.render import example_run, render_workload
-from recipebench.sim import SimCluster
 
 log = logging.getLogger("test")
 
 
 @pytest.fixture
-def sim(monkeypatch):
-    monkeypatch.delenv("RECIPEBENCH_SIM_SCENARIO", raising=False)
-    cluster = SimCluster().start()
-    monkeypatch.setenv("RECIPEBENCH_CLUSTER", cluster.kubeconfig)
-    yield cluster
-    cluster.stop()
+def sim(own_sim):  # a fresh cluster per test here, not the module's shared one
+    return own_sim
 
 
 def deployed(sim, recipe_id="vllm-a4-deepseek-r1", key="rtest00001"):

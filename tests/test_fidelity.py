@@ -18,7 +18,7 @@ from recipebench.manifests import command_lines
 from recipebench.manifests.errors import ManifestError
 from recipebench.manifests.render import example_run, render_all, render_bench_job, render_workload
 from recipebench.manifests.validation import check_invariants, validate_objects
-from recipebench.sim import SimCluster, dynamo
+from recipebench.sim import dynamo
 from recipebench.sim.scheduler import place, seed_nodes
 
 
@@ -32,12 +32,8 @@ def variant(recipe_id, **changes):
 
 
 @pytest.fixture
-def sim(monkeypatch):
-    monkeypatch.delenv("RECIPEBENCH_SIM_SCENARIO", raising=False)
-    cluster = SimCluster().start()
-    monkeypatch.setenv("RECIPEBENCH_CLUSTER", cluster.kubeconfig)
-    yield cluster
-    cluster.stop()
+def sim(own_sim):  # a fresh cluster per test here, not the module's shared one
+    return own_sim
 
 
 def wait_for(fn, timeout=20):

@@ -6,9 +6,9 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from recipebench.results.regressions import number
 from recipebench.ui import app as appmod
 from recipebench.ui.charts import nice_ticks
-from recipebench.ui.data import number
 
 from tests.test_alerts import Nights
 
@@ -31,7 +31,7 @@ def client(request, monkeypatch):
     readable = {"vllm-a4-deepseek-r1"}
     monkeypatch.setattr(appmod, "allowed", lambda user, ids: set(ids) & readable)
     app = appmod.create_app()
-    app.dependency_overrides[appmod._user_dependency()] = Viewer
+    app.dependency_overrides[appmod.current_user] = Viewer
     client = TestClient(app)
     client.run = lambda night: f"{prefix}{night:04d}"  # the run key of a night
     return client

@@ -21,7 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -226,5 +226,20 @@ def test_a_browser_logs_in_and_sees_results_charts_and_a_comparison(airflow, bro
     # the entry in Airflow's own navigation: the page inside the Airflow UI
     browser.get(f"{base}/plugin/recipebench-results")
     wait.until(ec.presence_of_element_located((By.TAG_NAME, "iframe")))
-    time.sleep(3)
+    browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
+    wait.until(ec.presence_of_element_located((By.ID, "recipes")))
+    browser.switch_to.default_content()
     _page_ok(browser, "5-inside-airflow")
+    # from inside the embedded page, a run's "Airflow run" link reaches that run in Airflow's UI
+    browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
+    browser.find_element(By.LINK_TEXT, RECIPES[0]).click()
+    wait.until(ec.presence_of_element_located((By.ID, "runs")))
+    # (the UI's iframe sandbox has no allow-top-navigation: a target="_top" link would do nothing)
+    link = browser.find_element(By.LINK_TEXT, "Airflow run")
+    expected = link.get_attribute("href")
+    link.click()
+    # the Airflow UI shows the run's path decoded
+    wait.until(lambda d: unquote(d.execute_script("return window.location.href")) == unquote(expected))
+    wait.until(ec.presence_of_element_located((By.ID, "root")))  # Airflow's UI, not an error page
+    browser.switch_to.default_content()
+    _page_ok(browser, "6-airflow-run-from-results")

@@ -37,11 +37,16 @@ def artifacts_url(base: str, recipe_id: str, run_id: str) -> str:
 
 
 def cloud_logging_url(project: str, cluster: str, location: str, namespace: str, run_key: str) -> str:
-    """Cloud Logging's Logs Explorer for the containers of one run's pods on GKE. GKE writes container
-    logs with the k8s_container resource whose labels are project_id, location, cluster_name,
-    namespace_name, pod_name, container_name; every object of a run, and so every pod, carries the
-    run key in its name (catalog.naming.object_name), so `pod_name:` (the query language's
-    substring "has" operator) selects them. Without a project the console uses the current one."""
+    """Cloud Logging's Logs Explorer for the containers of one run's pods on GKE.
+
+    GKE writes container logs under the `k8s_container` monitored resource, labelled project_id,
+    location, cluster_name, namespace_name (googleapis google/monitoring/v3/service.proto,
+    Service.GkeNamespace: "the field names correspond to the resource metadata labels on monitored
+    resources ... k8s_container or k8s_pod"), pod_name and container_name (Service.GkePod; the same
+    mapping in census-ecosystem/opencensus-go-exporter-stackdriver RESOURCE.md). Every object of a
+    run, so every pod, carries the run key in its name (catalog.naming.object_name); `:` is the
+    Logging query language's "has" (substring) operator. Not opened against real GKE logs here.
+    Without a project the console uses the current one."""
     query = "\n".join((
         'resource.type="k8s_container"',
         f'resource.labels.cluster_name="{cluster}"',

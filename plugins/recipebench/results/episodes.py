@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recipebench.results.inputs import input_diff
-from recipebench.results.regressions import metric_details
+from recipebench.results.regressions import metric_details, number
 
 
 @dataclass
@@ -39,17 +39,13 @@ def judged(verdicts: list[dict[str, Any]]) -> bool:
     return any(v.get("verdict") in ("ok", "regressed") for v in verdicts)
 
 
-def _n(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
-
-
 def _point_lines(verdicts: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
     lines, points = [], []
     for v in sorted(verdicts, key=lambda v: v["point_id"]):
         for metric, d in metric_details(v):
             if d["regressed"]:
-                lines.append(f"  {v['point_id']}: {metric} {d['change']:+.1%} ({_n(d['value'])} against the median "
-                             f"{_n(d['baseline'])} of {v['baseline_runs']} runs; noise band ±{d['band']:.1%})")
+                lines.append(f"  {v['point_id']}: {metric} {d['change']:+.1%} ({number(d['value'])} against the median "
+                             f"{number(d['baseline'])} of {v['baseline_runs']} runs; noise band ±{d['band']:.1%})")
                 points.append({"point_id": v["point_id"], "metric": metric, "value": d["value"],
                                "baseline": d["baseline"], "change": d["change"], "band": d["band"]})
     return lines, points

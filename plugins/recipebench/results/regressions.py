@@ -73,3 +73,14 @@ def describe(point_id: str, result: dict[str, Any]) -> str:
 def metric_details(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The per-metric entries of a verdict's details (which also carry baseline_run_ids)."""
     return [(m, result["details"][m]) for m, _ in METRICS if isinstance(result["details"].get(m), dict)]
+
+
+def number(value: Any, digits: int = 4) -> str:
+    """Readable figures: thousands in full with separators, smaller values to `digits` significant."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, int) or abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}g}"

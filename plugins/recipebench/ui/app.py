@@ -15,18 +15,25 @@ from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 PREFIX = "/recipebench"
 TEMPLATES = Path(__file__).with_name("templates")
 
 
-def _user_dependency():
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def current_user(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)):
+    """The signed-in user, resolved by Airflow's own get_user (Bearer header, else the UI's cookie).
+    Imported here, not at module level: every Airflow component loads plugins, only the api-server
+    serves these pages, and the security module is heavy to import."""
     from airflow.api_fastapi.core_api.security import get_user
 
-    return get_user
+    return await get_user(request, None, credentials)
 
 
-User = Annotated[Any, Depends(_user_dependency())]
+User = Annotated[Any, Depends(current_user)]
 
 
 def _auth_manager():
@@ -49,7 +56,8 @@ def require(user, recipe_ids: set[str]) -> None:
 def _env():
     import jinja2
 
-    from recipebench.ui.data import concurrency_label, number, when
+    from recipebench.results.regressions import number
+    from recipebench.ui.data import concurrency_label, when
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined)
@@ -96,7 +104,7 @@ def _readable_run(user, run_id: str):
     return wh, run, artifacts.run_prefix(run["recipe"], run_id)
 
 
-def _page(template: str, request: Request, user, **values) -> HTMLResponse:
+def _page(template: str, user, **values) -> HTMLResponse:
     from recipebench.pipeline.links import airflow_base_url
 
     values.setdefault("any_simulated", False)
@@ -120,7 +128,7 @@ def create_app() -> FastAPI:
         return JSONResponse({"detail": exc.detail}, exc.status_code)
 
     @app.get("/", response_class=HTMLResponse)
-    def overview_page(request: Request, user: User):
+    def overview_page(user: User):
         from recipebench.ui import data
 
         wh = _warehouse()
@@ -130,10 +138,10 @@ def create_app() -> FastAPI:
                             limit=50000)
         verdicts = wh.select("verdicts", limit=50000)
         alerts = [a for a in wh.select("alerts", order="sent_at", limit=50) if a["recipe"] in ids]
-        return _page("overview.html", request, user, **data.overview(ids, runs, results, verdicts, alerts))
+        return _page("overview.html", user, **data.overview(ids, runs, results, verdicts, alerts))
 
     @app.get("/recipes/{recipe}", response_class=HTMLResponse)
-    def recipe_view(request: Request, recipe: str, user: User, run: Annotated[str | None, Query()] = None,
+    def recipe_view(recipe: str, user: User, run: Annotated[str | None, Query()] = None,
                     airflow_run: Annotated[str | None, Query()] = None):
         """`run`: a recipebench run key; `airflow_run`: an Airflow run id (the DAG run's tab)."""
         from recipebench.catalog.naming import run_key
@@ -146,23 +154,23 @@ def create_app() -> FastAPI:
                                 wh.select("results", {"recipe": recipe}, limit=20000),
                                 wh.select("verdicts", {"recipe": recipe}, limit=20000),
                                 wh.select("alerts", {"recipe": recipe}, order="sent_at", limit=20), run)
-        return _page("recipe.html", request, user, **page)
+        return _page("recipe.html", user, **page)
 
     @app.get("/compare", response_class=HTMLResponse)
-    def compare_view(request: Request, user: User, a: str, b: str):
+    def compare_view(user: User, a: str, b: str):
         from recipebench.ui import data
 
         wh = _warehouse()
         run_a, run_b = _run_row(wh, a), _run_row(wh, b)
         require(user, {run_a["recipe"], run_b["recipe"]})
         page = data.compare(run_a, run_b, wh.select("results", {"run_id": a}), wh.select("results", {"run_id": b}))
-        return _page("compare.html", request, user, **page)
+        return _page("compare.html", user, **page)
 
     @app.get("/runs/{run_id}/artifacts", response_class=HTMLResponse)
-    def artifacts_view(request: Request, run_id: str, user: User):
+    def artifacts_view(run_id: str, user: User):
         _, run, prefix = _readable_run(user, run_id)
         files = sorted(str(p.relative_to(prefix)) for p in prefix.rglob("*") if p.is_file()) if prefix.exists() else []
-        return _page("artifacts.html", request, user, run=run, files=files, location=str(prefix),
+        return _page("artifacts.html", user, run=run, files=files, location=str(prefix),
                      any_simulated=bool(run.get("simulated")))
 
     @app.get("/runs/{run_id}/artifacts/{name:path}", response_class=PlainTextResponse)

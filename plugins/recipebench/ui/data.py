@@ -32,17 +32,6 @@ def when(value: Any) -> str:
     return str(value or "")
 
 
-def number(value: Any, digits: int = 4) -> str:
-    """Readable figures: thousands in full with separators, smaller values to `digits` significant."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, int) or abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:,.{digits}g}"
-
-
 def concurrency_label(row: dict) -> str:
     return str(row.get("concurrency") or "max")
 
