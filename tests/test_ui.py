@@ -80,3 +80,89 @@ def test_axis_ticks_and_numbers_read_well():
     assert nice_ticks(0, 1036) == [0, 500, 1000, 1500]
     assert nice_ticks(32.5, 41.3) == [32, 34, 36, 38, 40, 42]
     assert [number(v) for v in (None, 10430.2, 24.19, 0.006667, 1100)] == ["–", "10,430", "24.19", "0.006667", "1,100"]
+
+
+# -- what a hostile signed-in user tries (security round two, items 1, 2 and 12) ------------------------
+
+ESCAPES = ["//etc/passwd", "%2Fetc%2Fpasswd", "%2Fproc%2Fself%2Fenviron", "..%2F..%2Fledger.json",
+           "raw/..%2F..%2F..%2Fother-recipe%2Fr1%2Fledger.json", "a%5C..%5C..%5Cledger.json"]
+
+
+@pytest.mark.parametrize("name", ESCAPES)
+def test_no_file_outside_the_runs_prefix_is_served(client, name):
+    page = client.get(f"/runs/{client.run(4)}/artifacts/{name}")
+    assert page.status_code == 404, page.text
+    assert "root:" not in page.text and "PATH=" not in page.text
+
+
+def test_a_symlink_inside_the_prefix_is_not_followed_out(client):
+    from recipebench.pipeline import artifacts
+
+    prefix = artifacts.run_prefix("vllm-a4-deepseek-r1", client.run(4))
+    import os
+
+    os.symlink("/etc/passwd", os.path.join(prefix.path, "passwd"))
+    os.symlink("/proc/self", os.path.join(prefix.path, "proc"))
+    assert client.get(f"/runs/{client.run(4)}/artifacts/passwd").status_code == 404
+    assert client.get(f"/runs/{client.run(4)}/artifacts/proc/environ").status_code == 404
+    listing = client.get(f"/runs/{client.run(4)}/artifacts").text
+    assert "passwd" not in listing and "environ" not in listing and "ledger.json" in listing
+
+
+def test_a_run_of_a_recipe_the_user_may_not_read_does_not_exist(client, monkeypatch):
+    monkeypatch.setattr(appmod, "allowed", lambda user, ids: set())
+    for path in (f"/runs/{client.run(4)}/artifacts", f"/runs/{client.run(4)}/artifacts/ledger.json",
+                 f"/api/runs/{client.run(4)}"):
+        assert client.get(path).status_code == 404
+
+
+PAYLOAD = '<script>alert(document.cookie)</script><img src=x onerror=alert(1)>'
+
+
+def test_what_the_request_says_comes_back_escaped(client):
+    echoed = 0
+    for path, params in (("/compare", {"a": PAYLOAD, "b": PAYLOAD}), (f"/runs/{PAYLOAD}/artifacts", None),
+                         (f"/runs/{client.run(4)}/artifacts/{PAYLOAD}", None), (f"/{PAYLOAD}", None)):
+        page = client.get(path, params=params, headers={"Accept": "text/html"})
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+        assert "<script>" not in page.text and "<img" not in page.text
+        echoed += "&lt;script&gt;alert(document.cookie)&lt;/script&gt;" in page.text
+    assert echoed >= 2  # the compare and artifact pages name what was asked for, escaped
+
+
+def test_every_page_sends_the_security_headers(client):
+    for path in ("/", "/recipes/vllm-a4-deepseek-r1", "/nope", f"/runs/{client.run(4)}/artifacts/ledger.json",
+                 "/static/style.css"):
+        headers = client.get(path, headers={"Accept": "text/html"}).headers
+        csp = headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "frame-ancestors 'self'" in csp and "script-src" not in csp
+        assert headers["x-content-type-options"] == "nosniff" and headers["x-frame-options"] == "SAMEORIGIN"
+    assert client.get("/static/style.css").headers["content-type"].startswith("text/css")
+
+
+def test_no_template_and_no_handler_writes_html_by_hand():
+    """Every HTML string comes out of an autoescaping Jinja template: no f-string builds markup."""
+    import ast
+    from pathlib import Path
+
+    for module in Path(appmod.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.JoinedStr):
+                text = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+                assert not re.search(r"<(h\d|p|div|span|a|td|tr|table)\b", text), f"{module.name}: {text}"
+
+
+def test_a_corrupt_warehouse_is_a_503_with_the_reason(monkeypatch, tmp_path):
+    from recipebench.results.warehouse import DuckDBWarehouse
+
+    path = tmp_path / "corrupt.duckdb"
+    DuckDBWarehouse(str(path)).ensure_tables()
+    data = bytearray(path.read_bytes())
+    data[4096:12288] = b"\xff" * 8192  # the header survives, the catalog does not
+    path.write_bytes(bytes(data))
+    monkeypatch.setattr(appmod, "_warehouse", lambda: DuckDBWarehouse(str(path)))
+    monkeypatch.setattr(appmod, "allowed", lambda user, ids: set(ids))
+    app = appmod.create_app()
+    app.dependency_overrides[appmod.current_user] = Viewer
+    page = TestClient(app).get("/", headers={"Accept": "text/html"})
+    assert page.status_code == 503 and "the warehouse cannot be read" in page.text

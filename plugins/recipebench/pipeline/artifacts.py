@@ -94,3 +94,29 @@ def point_id(entry: dict) -> str:
     from recipebench.catalog.recipe import BenchmarkPoint
 
     return BenchmarkPoint.model_validate(entry["point"]).id
+
+
+class NotInside(ValueError):
+    """A name that would leave the run's prefix (absolute, `..`, a path separator where none may be, a
+    symlink that points out)."""
+
+
+def relative_parts(name: str) -> list[str]:
+    """The parts of a relative POSIX name, refused when it could leave the folder it is joined to:
+    absolute (`/etc/passwd`, `//x`), `.` or `..` parts, empty parts, backslashes or NUL (pure)."""
+    parts = name.split("/")
+    if not name or "\\" in name or "\x00" in name or any(p in ("", ".", "..") for p in parts):
+        raise NotInside(f"{name!r} is not a relative name inside the run's folder")
+    return parts
+
+
+def inside(prefix, name: str):
+    """prefix / name, only when it stays inside prefix: lexically for every store, and for local
+    folders also once symlinks are resolved (a link inside the prefix may point anywhere)."""
+    path = prefix.joinpath(*relative_parts(name))
+    if getattr(prefix, "protocol", "file") in ("file", "local", ""):
+        root = os.path.realpath(prefix.path)
+        real = os.path.realpath(path.path)
+        if os.path.commonpath([root, real]) != root:
+            raise NotInside(f"{name!r} resolves outside the run's folder")
+    return path

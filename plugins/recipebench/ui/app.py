@@ -14,11 +14,12 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 PREFIX = "/recipebench"
 TEMPLATES = Path(__file__).with_name("templates")
+STYLESHEET = Path(__file__).with_name("static") / "style.css"
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -95,37 +96,74 @@ def _run_row(wh, run_id: str) -> dict:
 
 
 def _readable_run(user, run_id: str):
-    """(warehouse, runs row, artifacts prefix) of a run this user may read; 404 or 403 otherwise."""
+    """(warehouse, runs row, artifacts prefix) of a run this user may read; 404 otherwise: a run of a
+    recipe the user may not read is not admitted to exist."""
     from recipebench.pipeline import artifacts
 
     wh = _warehouse()
     run = _run_row(wh, run_id)
-    require(user, {run["recipe"]})
+    if not allowed(user, {run["recipe"]}):
+        raise HTTPException(404, f"no run {run_id!r} in the warehouse")
     return wh, run, artifacts.run_prefix(run["recipe"], run_id)
 
 
-def _page(template: str, user, **values) -> HTMLResponse:
+def _page(template: str, user, status: int = 200, **values) -> HTMLResponse:
+    """A page from its template; every value is escaped (autoescape), none is put into HTML by hand."""
     from recipebench.pipeline.links import airflow_base_url
 
     values.setdefault("any_simulated", False)
     html = _env().get_template(template).render(prefix=PREFIX, airflow=airflow_base_url(),
                                                 user=getattr(user, "get_name", lambda: "")(), **values)
-    return HTMLResponse(html)
+    return HTMLResponse(html, status)
+
+
+# The pages run no script and load only their own stylesheet. Airflow's UI embeds them in an iframe
+# of the same origin (the external views of recipebench_plugin), so framing is allowed from there
+# and nowhere else.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+                               "frame-ancestors 'self'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Referrer-Policy": "same-origin",
+}
 
 
 def create_app() -> FastAPI:
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from recipebench.results.warehouse import WarehouseError
+
     app = FastAPI(title="recipebench results", docs_url=None, redoc_url=None, openapi_url=None)
 
-    @app.exception_handler(HTTPException)
-    async def _errors(request: Request, exc: HTTPException):
-        wants_html = "text/html" in request.headers.get("accept", "") and not request.url.path.startswith(
-            f"{PREFIX}/api/")
-        if exc.status_code == 401 and wants_html:
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    def _error(request: Request, status: int, detail: str):
+        wants_html = "text/html" in request.headers.get("accept", "") and "/api/" not in request.url.path
+        if status == 401 and wants_html:
             # a browser without a session goes to Airflow's login and comes back
             return RedirectResponse(_auth_manager().get_url_login(next_url=str(request.url)), status_code=303)
         if wants_html:
-            return HTMLResponse(f"<h1>{exc.status_code}</h1><p class='error'>{exc.detail}</p>", exc.status_code)
-        return JSONResponse({"detail": exc.detail}, exc.status_code)
+            return _page("error.html", None, status, code=status, detail=detail)
+        return JSONResponse({"detail": detail}, status)
+
+    @app.exception_handler(StarletteHTTPException)  # ours, and the router's own 404/405
+    async def _errors(request: Request, exc: StarletteHTTPException):
+        return _error(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(WarehouseError)
+    async def _warehouse_down(request: Request, exc: WarehouseError):
+        # a warehouse that is down or corrupt is the warehouse's failure, said as such, not a 500
+        return _error(request, 503, f"the warehouse cannot be read: {exc}")
+
+    @app.get("/static/style.css")
+    def stylesheet():
+        return Response(STYLESHEET.read_text(), media_type="text/css")
 
     @app.get("/", response_class=HTMLResponse)
     def overview_page(user: User):
@@ -169,15 +207,19 @@ def create_app() -> FastAPI:
     @app.get("/runs/{run_id}/artifacts", response_class=HTMLResponse)
     def artifacts_view(run_id: str, user: User):
         _, run, prefix = _readable_run(user, run_id)
-        files = sorted(str(p.relative_to(prefix)) for p in prefix.rglob("*") if p.is_file()) if prefix.exists() else []
-        return _page("artifacts.html", user, run=run, files=files, location=str(prefix),
+        return _page("artifacts.html", user, run=run, files=_listing(prefix), location=str(prefix),
                      any_simulated=bool(run.get("simulated")))
 
     @app.get("/runs/{run_id}/artifacts/{name:path}", response_class=PlainTextResponse)
     def artifact_file(run_id: str, name: str, user: User):
+        from recipebench.pipeline.artifacts import NotInside, inside
+
         _, _, prefix = _readable_run(user, run_id)
-        path = prefix / name
-        if ".." in Path(name).parts or not path.is_file():
+        try:
+            path = inside(prefix, name)
+        except NotInside:
+            path = None
+        if path is None or not path.is_file():
             raise HTTPException(404, f"no artifact {name!r} in run {run_id}")
         return PlainTextResponse(path.read_text(errors="replace"))
 
@@ -188,6 +230,24 @@ def create_app() -> FastAPI:
                                        "verdicts": wh.select("verdicts", {"run_id": run_id})}))
 
     return app
+
+
+def _listing(prefix) -> list[str]:
+    """The run's files, relative to its prefix; only those that resolve inside it (a symlink
+    placed in the folder is not followed out)."""
+    from recipebench.pipeline.artifacts import NotInside, inside
+
+    if not prefix.exists():
+        return []
+    names = []
+    for path in prefix.rglob("*"):
+        name = str(path.relative_to(prefix))
+        try:
+            if inside(prefix, name).is_file():
+                names.append(name)
+        except NotInside:
+            continue
+    return sorted(names)
 
 
 def _jsonable(value):
