@@ -68,11 +68,16 @@ def sigterm_interrupts():
     DAG's teardown then runs) or, between tasks and in an inline trigger, stops dag.test."""
     import signal
 
+    main = threading.main_thread().ident
+
     def forward():
         signal.sigwait({signal.SIGTERM})
         STOP.set()
         print("recipebench: SIGTERM: stopping the run (teardown follows)", file=sys.stderr)
-        os.kill(os.getpid(), signal.SIGINT)
+        # to the main thread itself: a process-wide kill may land in this or another thread, and the
+        # main thread, blocked in a socket read that never returns, would not look at the flag until
+        # the read ended; a signal to it interrupts the read (EINTR), and Python raises there
+        signal.pthread_kill(main, signal.SIGINT)
 
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # threads started later inherit it
     threading.Thread(target=forward, name="sigterm", daemon=True).start()

@@ -84,8 +84,43 @@ def target_for(recipe: Recipe) -> Target:
                   project=c.project, location=c.location, name=c.name)
 
 
+# Every call to the API server has a connect and a read timeout: the kubernetes client sets none
+# unless asked per call (kubernetes/client/rest.py, RESTClientObject.request: no _request_timeout
+# means urllib3 waits forever), so one connection that never answers would outlast every limit of
+# the run. Real seconds; the simulator's clock makes them shorter, never below the floors.
+CONNECT_TIMEOUT_S, READ_TIMEOUT_S = 10.0, 60.0
+TIMEOUT_FLOORS_S = (2.0, 5.0)
+
+
+def call_timeouts(target: Target) -> tuple[float, float]:
+    """(connect, read) seconds for one API call on this cluster's clock."""
+    connect = float(os.environ.get("RECIPEBENCH_K8S_CONNECT_TIMEOUT") or CONNECT_TIMEOUT_S)
+    read = float(os.environ.get("RECIPEBENCH_K8S_READ_TIMEOUT") or READ_TIMEOUT_S)
+    return max(target.seconds(connect), TIMEOUT_FLOORS_S[0]), max(target.seconds(read), TIMEOUT_FLOORS_S[1])
+
+
+def with_timeouts(client, timeouts: tuple[float, float]):
+    """The ApiClient, every request of which gets `timeouts` unless its caller set its own, and is tried
+    once by urllib3: cluster.api.with_retries decides what is repeated, with its own bound (urllib3's
+    default of three more tries would make each of those four read timeouts)."""
+    rest = client.rest_client
+    rest.pool_manager.connection_pool_kw["retries"] = False
+    rest.pool_manager.clear()  # pools made before (a hook's client) take the setting when made again
+    request = rest.request
+
+    def bounded(method, url, *args, _request_timeout=None, **kwargs):
+        return request(method, url, *args, _request_timeout=_request_timeout or timeouts, **kwargs)
+
+    rest.request = bounded
+    return client
+
+
 def api_client(target: Target):
-    """A kubernetes.client.ApiClient for the target."""
+    """A kubernetes.client.ApiClient for the target, every call bounded (call_timeouts)."""
+    return with_timeouts(_api_client(target), call_timeouts(target))
+
+
+def _api_client(target: Target):
     try:
         if target.kind == "kubeconfig":
             from kubernetes import config
@@ -98,7 +133,7 @@ def api_client(target: Target):
         from airflow.providers.google.cloud.hooks.kubernetes_engine import GKEHook, GKEKubernetesHook
 
         cluster = GKEHook(gcp_conn_id=target.gcp_conn_id, location=target.location).get_cluster(
-            name=target.name, project_id=target.project)
+            name=target.name, project_id=target.project, timeout=call_timeouts(target)[1])
         return GKEKubernetesHook(cluster_url=f"https://{cluster.endpoint}",
                                  ssl_ca_cert=cluster.master_auth.cluster_ca_certificate,
                                  gcp_conn_id=target.gcp_conn_id).api_client

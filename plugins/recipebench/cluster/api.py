@@ -32,8 +32,12 @@ KINDS = (
 
 
 T = TypeVar("T")
-# 429 (priority and fairness throttling), 500 (etcd timeouts), 502-504 (a control plane being upgraded)
-TRANSIENT_STATUS = {429, 500, 502, 503, 504}
+# What the Kubernetes API documents as worth repeating (k8s.io/apimachinery/pkg/api/errors/errors.go:
+# IsTooManyRequests, IsServerTimeout, IsInternalError, IsServiceUnavailable, IsTimeout; and
+# IsResourceExpired/IsGone, 410, which tells a client to list again): 429 (priority and fairness
+# throttling), 500 (etcd timeouts), 502-504 (a control plane being upgraded), 410. A refusal (400,
+# 403, 404, 409, 422) is not repeated: it would be refused again.
+TRANSIENT_STATUS = {410, 429, 500, 502, 503, 504}
 ATTEMPTS = 8
 FIRST_BACKOFF_S, MAX_BACKOFF_S = 1.0, 30.0  # real seconds: 1, 2, 4 ... 30, about 90 s in all
 
@@ -54,14 +58,42 @@ def api_message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0][:300] if lines else ''}"
 
 
+class MalformedAnswer(ClusterError):
+    """The API server (or something between us and it) answered with what is not the Kubernetes
+    object the call returns: cut off, garbled, or another kind. Repeated like a dropped connection."""
+
+
 def transient(exc: BaseException) -> bool:
-    """Worth retrying: the server was busy or briefly away, not a refusal of what we asked."""
+    """Worth retrying: the server was busy or briefly away (a read timeout included), or its answer was
+    garbled on the way, not a refusal of what we asked."""
     import urllib3
     from kubernetes.client.exceptions import ApiException
 
     if isinstance(exc, ApiException):
         return exc.status in TRANSIENT_STATUS
-    return isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError))
+    return isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError, MalformedAnswer))
+
+
+def decoded(call: Callable[[], Any], expect: dict | None = None) -> dict:
+    """call()'s answer (a ResourceInstance) as a dict; MalformedAnswer when the body was not JSON, not
+    an object, or (with `expect`: kind and name) not the object asked about."""
+    try:
+        answer = call()
+        data = answer.to_dict() if hasattr(answer, "to_dict") else answer
+    except (ValueError, AttributeError, TypeError) as exc:  # json.loads, or ResourceInstance over a non-object
+        raise MalformedAnswer(f"the API server's answer is not a Kubernetes object ({type(exc).__name__}: "
+                              f"{str(exc)[:120]})") from exc
+    if not isinstance(data, dict):
+        raise MalformedAnswer(f"the API server's answer is not a Kubernetes object (a {type(data).__name__}: "
+                              f"{str(data)[:60]!r})")
+    if expect:
+        got = {"kind": data.get("kind"), "name": (data.get("metadata") or {}).get("name")}
+        if any(expect.get(k) and got[k] != expect[k] for k in got):
+            raise MalformedAnswer(f"the API server answered with {got['kind']}/{got['name']}, not "
+                                  f"{expect.get('kind')}/{expect.get('name')}")
+    if "items" in data and not isinstance(data["items"], list):
+        raise MalformedAnswer("the API server's list has no list of items")
+    return data
 
 
 def with_retries(what: str, call: Callable[[], T], sleep: Callable[[float], None],
@@ -80,6 +112,10 @@ def with_retries(what: str, call: Callable[[], T], sleep: Callable[[float], None
             sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF_S)
     raise AssertionError("unreachable")
+
+
+def _expected(obj: dict) -> dict:
+    return {"kind": obj.get("kind"), "name": (obj.get("metadata") or {}).get("name")}
 
 
 def oid(obj: dict) -> str:
@@ -121,8 +157,11 @@ class Cluster:
                 raise ClusterError(f"{self.target.label} does not serve {obj['kind']} ({obj['apiVersion']}): "
                                    "is its CRD installed? (ensure_platform installs LeaderWorkerSet and Dynamo)")
             ns = obj["metadata"].get("namespace") if res.namespaced else None
-            self.retry(f"apply {oid(obj)}", lambda: self.dyn.server_side_apply(
-                res, body=obj, namespace=ns, field_manager=FIELD_MANAGER, force_conflicts=True))  # noqa: B023
+            what = f"apply {oid(obj)}"
+            # an apply is only done when the server answers with the object (a garbled 200 is not success)
+            self.retry(what, lambda: decoded(lambda: self.dyn.server_side_apply(  # noqa: B023
+                res, body=obj, namespace=ns, field_manager=FIELD_MANAGER, force_conflicts=True),  # noqa: B023
+                {"kind": obj["kind"], "name": obj["metadata"]["name"]}))  # noqa: B023
             applied.append(oid(obj))
         return applied
 
@@ -130,14 +169,16 @@ class Cluster:
         """Create; a 409 (it exists already) is the caller's to handle."""
         res = self._served(obj)
         ns = obj["metadata"].get("namespace") if res.namespaced else None
-        return self.retry(f"create {oid(obj)}", lambda: res.create(body=obj, namespace=ns)).to_dict()
+        what = f"create {oid(obj)}"
+        return self.retry(what, lambda: decoded(lambda: res.create(body=obj, namespace=ns), _expected(obj)))
 
     def replace(self, obj: dict) -> dict:
         """Update with the object's resourceVersion as precondition: a 409 Conflict means another
         writer came first (the caller reads again)."""
         res = self._served(obj)
         ns = obj["metadata"].get("namespace") if res.namespaced else None
-        return self.retry(f"replace {oid(obj)}", lambda: res.replace(body=obj, namespace=ns)).to_dict()
+        what = f"replace {oid(obj)}"
+        return self.retry(what, lambda: decoded(lambda: res.replace(body=obj, namespace=ns), _expected(obj)))
 
     def _served(self, obj: dict):
         res = self.resource(obj["apiVersion"], obj["kind"])
@@ -151,9 +192,10 @@ class Cluster:
         res = self.resource(api_version, kind)
         if res is None:
             return None
+        what = f"get {kind}/{namespace or '-'}/{name}"
         try:
-            return self.retry(f"get {kind}/{namespace or '-'}/{name}",
-                              lambda: res.get(name=name, namespace=namespace).to_dict())
+            return self.retry(what, lambda: decoded(lambda: res.get(name=name, namespace=namespace),
+                                                    {"kind": kind, "name": name}))
         except NotFoundError:
             return None
 
@@ -165,8 +207,9 @@ class Cluster:
         kwargs: dict[str, Any] = {"label_selector": label_selector, "field_selector": field_selector}
         if namespace and res.namespaced:
             kwargs["namespace"] = namespace
-        found = self.retry(f"list {kind}", lambda: res.get(**{k: v for k, v in kwargs.items() if v}))
-        return [item.to_dict() for item in found.items]
+        what = f"list {kind}"
+        found = self.retry(what, lambda: decoded(lambda: res.get(**{k: v for k, v in kwargs.items() if v})))
+        return [item for item in found.get("items") or [] if isinstance(item, dict)]
 
     def list_labelled(self, selector: str, namespace: str | None = None, kinds=KINDS) -> list[dict]:
         found = []

@@ -154,6 +154,36 @@ def assess(obs: dict[str, Any], capacity_waited_s: float, ready_waited_s: float,
     return Assessment("starting", f"{len(pods)} pod(s) placed, waiting for the server to answer its readiness probe")
 
 
+def _timestamp(value: str | None) -> float | None:
+    import datetime as dt
+
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def placed_at(pods: list[dict], now: float | None = None) -> float | None:
+    """When the last of the pods was placed on a node (PodScheduled turned True: its lastTransitionTime,
+    which the scheduler's binding sets, k8s.io/api core/v1 PodCondition), None while any pod waits.
+    Read from the cluster, so a trigger rebuilt after a triggerer restart counts from the same moment;
+    a condition without its time counts from `now`, the first time it is seen (pure)."""
+    import time
+
+    if not pods:
+        return None
+    times = []
+    for pod in pods:
+        cond = next((c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "PodScheduled"),
+                    None)
+        if cond is None or str(cond.get("status")) != "True":
+            return None
+        times.append(_timestamp(cond.get("lastTransitionTime")) or (time.time() if now is None else now))
+    return max(times)
+
+
 def observe(cluster, shape: str, namespace: str, name: str, run_key: str, with_server_log: bool = False) -> dict:
     """Everything `assess` needs, read from the cluster."""
     api_version, kind = WORKLOAD_KIND[shape]

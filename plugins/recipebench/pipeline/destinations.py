@@ -50,5 +50,5 @@ def check_destinations(timeout_s: float | None = None) -> list[str]:
     limit = timeout_s if timeout_s is not None else float(os.environ.get("RECIPEBENCH_PROBE_TIMEOUT",
                                                                         DEFAULT_TIMEOUT_S))
     within(limit, f"the artifacts location {artifacts.artifacts_root()}", artifacts.probe)
-    within(limit, f"the warehouse {warehouse_url()}", lambda: open_warehouse().ensure_tables())
+    within(limit, f"the warehouse {warehouse_url()}", lambda: open_warehouse().probe())
     return [artifacts.artifacts_root(), warehouse_url()]

@@ -1,14 +1,22 @@
 """The triggers: they run in the triggerer while a task is deferred (no worker slot held).
 
 They live in plugins/ (on every component's sys.path, the triggerer's included) and poll the
-cluster through the same sync client code as the workers, in a thread, every poll interval.
-Each poll of a run's trigger also renews the run's GPU Lease (cluster.capacity), if it holds one.
+cluster through the same sync client code as the workers, in a thread (every API call has its own
+timeouts, cluster.access.call_timeouts), so the triggerer's event loop never waits on a call.
+One polling loop (PollingTrigger.run) serves all three; each says what one look decides.
+
+Each trigger's start time travels in its own serialized arguments, as the cncf.kubernetes
+provider's KubernetesPodTrigger carries `trigger_start_time`: the triggerer rebuilds a trigger from
+them after a restart (airflow/jobs/triggerer_job_runner.py), so its limits still count from the
+first deferral instead of starting over. Each poll of a run's trigger also renews the run's GPU
+Lease (cluster.capacity), if it holds one.
 
 - CapacityTrigger (reserve_gpus): until the run holds its node pool's Lease, in the order runs asked.
 - ReadyTrigger (wait_ready): ready takes two steps: the workload reports ready
   (cluster.readiness.assess), then the server serves the model (cluster.readiness.assess_serving:
-  /v1/models lists it and one completion succeeds). Both count against the same ready limit;
-  waiting for capacity has its own.
+  /v1/models lists it and one completion succeeds). The ready limit counts from when the pods were
+  placed (their PodScheduled condition, read from the cluster, so it survives a restart); waiting
+  for capacity has its own limit, from the first deferral.
 - JobTrigger (each benchmark point): until the point's client Job is done, failed or stuck.
 """
 
@@ -16,179 +24,168 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 
-class ReadyTrigger(BaseTrigger):
-    def __init__(self, target: dict, shape: str, namespace: str, name: str, run_key: str,
-                 capacity_limit_s: float, ready_limit_s: float, poll_s: float, service: str | None = None,
-                 port: int | None = None, model: str | None = None, lock: dict | None = None):
+class PollingTrigger(BaseTrigger):
+    """check(cluster) every poll_s in a thread until it returns a final payload; its reason is logged
+    whenever it changes. The arguments in FIELDS (with started_at) are what serialize() returns."""
+
+    FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, target: dict, poll_s: float, started_at: float | None = None):
         super().__init__()
-        self.target, self.shape, self.namespace, self.name, self.run_key = target, shape, namespace, name, run_key
-        self.capacity_limit_s, self.ready_limit_s, self.poll_s = capacity_limit_s, ready_limit_s, poll_s
-        # what serves requests, and the model it must serve (None: a trigger deferred by the previous
-        # release, which checked the workload only)
-        self.service, self.port, self.model = service, port, model
-        self.lock = lock  # the run's GPU Lease, renewed at every poll (None: no lock, or an older release)
+        self.target, self.poll_s = target, poll_s
+        self.started_at = started_at if started_at is not None else time.time()  # wall clock: survives restarts
         # limits are in seconds of this cluster's clock; messages give them in real minutes
         self.time_scale = float((target or {}).get("time_scale") or 1.0)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return ("recipebench.pipeline.triggers.ReadyTrigger", {
-            "target": self.target, "shape": self.shape, "namespace": self.namespace, "name": self.name,
-            "run_key": self.run_key, "capacity_limit_s": self.capacity_limit_s, "ready_limit_s": self.ready_limit_s,
-            "poll_s": self.poll_s, "service": self.service, "port": self.port, "model": self.model,
-            "lock": self.lock})
+        names = ("target", "poll_s", "started_at", *self.FIELDS)
+        return (f"{type(self).__module__}.{type(self).__name__}", {n: getattr(self, n) for n in names})
 
-    def _check(self, cluster, capacity_waited: float, ready_waited: float):
-        from recipebench.cluster.capacity import LockLost, LockSpec, renew
-        from recipebench.cluster.readiness import Assessment, assess, assess_serving, minutes, observe, probe_serving
+    def elapsed(self) -> float:
+        return time.time() - self.started_at
 
-        try:
-            renew(cluster, LockSpec.from_dict(self.lock), time.time())
-        except LockLost as exc:
-            return Assessment("failed", str(exc))
-        late = ready_waited > self.ready_limit_s
-        obs = observe(cluster, self.shape, self.namespace, self.name, self.run_key, with_server_log=late)
-        result = assess(obs, capacity_waited, ready_waited, self.capacity_limit_s, self.ready_limit_s,
-                        self.time_scale)
-        if result.state != "ready" or not self.service or not self.model:
-            return result
-        serving = assess_serving(probe_serving(cluster, self.namespace, self.service, self.port, self.model), self.model)
-        if serving.state == "ready":
-            return serving
-        if late:
-            return Assessment("failed", f"not serving after {minutes(self.ready_limit_s, self.time_scale)}: "
-                                        f"{obs['kind']} {self.name} reports ready, but {serving.reason}",
-                              serving.evidence)
-        return Assessment("starting", f"{obs['kind']} {self.name} reports ready; {serving.reason}")
+    def check(self, cluster) -> tuple[bool, dict]:
+        """One look: (final?, payload with state and reason). Runs in a thread."""
+        raise NotImplementedError
+
+    failure_state = "error"
 
     async def run(self):
         from recipebench.cluster.access import Target
-        from recipebench.cluster.api import Cluster
+        from recipebench.cluster.api import Cluster, api_message
 
-        cluster = None
-        capacity_waited, ready_since, last_tick, last_reason = 0.0, None, time.monotonic(), None
+        cluster, last = None, None
         while True:
             try:
                 if cluster is None:
                     cluster = await asyncio.to_thread(Cluster, Target.from_dict(self.target))
-                now = time.monotonic()
-                ready_waited = now - ready_since if ready_since else 0.0
-                result = await asyncio.to_thread(self._check, cluster, capacity_waited, ready_waited)
-            except Exception as exc:  # an unreachable API server is reported, not retried forever
-                yield TriggerEvent({"state": "failed", "reason": f"cluster error while waiting: {exc}",
-                                    "evidence": []})
+                final, payload = await asyncio.to_thread(self.check, cluster)
+            except Exception as exc:  # an unreachable API server ends the wait (its calls were retried first)
+                yield TriggerEvent({"state": self.failure_state, "evidence": [], "at": time.time(),
+                                    "reason": f"cluster error while waiting: {api_message(exc)}"
+                                    if getattr(exc, "status", None) else f"cluster error while waiting: {exc}"})
                 return
-            now = time.monotonic()
-            if result.state == "capacity":
-                capacity_waited += now - last_tick
-            elif ready_since is None:  # placed: the ready limit runs from here, serving included
-                ready_since = now
-            last_tick = now
-            if result.reason != last_reason:
-                self.log.info("%s: %s", result.state, result.reason)
-                last_reason = result.reason
-            if result.state in ("ready", "failed"):  # `at`: when it was seen, for the GPU idle time after it
-                yield TriggerEvent({"state": result.state, "reason": result.reason, "evidence": result.evidence,
-                                    "at": time.time()})
+            if payload.get("reason") != last:
+                self.log.info("%s: %s", payload.get("state"), payload.get("reason"))
+                last = payload.get("reason")
+            if final:  # `at`: when it was seen, for the GPU idle time after it
+                yield TriggerEvent({**payload, "at": time.time()})
                 return
             await asyncio.sleep(self.poll_s)
 
 
-async def _poll(trigger: BaseTrigger, target: dict, check, poll_s: float):
-    """Run check(cluster) in a thread every poll_s until it returns a final payload; its reason is
-    logged whenever it changes. An unreachable API server ends the wait (its calls retried first)."""
-    from recipebench.cluster.access import Target
-    from recipebench.cluster.api import Cluster
+class ReadyTrigger(PollingTrigger):
+    FIELDS = ("shape", "namespace", "name", "run_key", "capacity_limit_s", "ready_limit_s", "service", "port",
+              "model", "lock")
+    failure_state = "failed"
 
-    cluster, last = None, None
-    while True:
+    def __init__(self, target: dict, shape: str, namespace: str, name: str, run_key: str,
+                 capacity_limit_s: float, ready_limit_s: float, poll_s: float, service: str | None = None,
+                 port: int | None = None, model: str | None = None, lock: dict | None = None,
+                 started_at: float | None = None):
+        super().__init__(target, poll_s, started_at)
+        self.shape, self.namespace, self.name, self.run_key = shape, namespace, name, run_key
+        self.capacity_limit_s, self.ready_limit_s = capacity_limit_s, ready_limit_s
+        # what serves requests, and the model it must serve (None: a trigger deferred by an older
+        # release, which checked the workload only)
+        self.service, self.port, self.model = service, port, model
+        self.lock = lock  # the run's GPU Lease, renewed at every poll (None: no lock, or an older release)
+        self.placed_at: float | None = None  # when all pods were first seen placed
+
+    def check(self, cluster) -> tuple[bool, dict]:
+        from recipebench.cluster.capacity import LockLost, LockSpec, renew
+        from recipebench.cluster.readiness import (
+            Assessment,
+            assess,
+            assess_serving,
+            minutes,
+            observe,
+            placed_at,
+            probe_serving,
+        )
+
+        now = time.time()
         try:
-            if cluster is None:
-                cluster = await asyncio.to_thread(Cluster, Target.from_dict(target))
-            final, payload = await asyncio.to_thread(check, cluster)
-        except Exception as exc:
-            yield TriggerEvent({"state": "error", "reason": f"cluster error while waiting: {exc}", "evidence": [],
-                                "at": time.time()})
-            return
-        if payload.get("reason") != last:
-            trigger.log.info("%s: %s", payload.get("state"), payload.get("reason"))
-            last = payload.get("reason")
-        if final:
-            yield TriggerEvent({**payload, "at": time.time()})
-            return
-        await asyncio.sleep(poll_s)
+            renew(cluster, LockSpec.from_dict(self.lock), now)
+        except LockLost as exc:
+            return True, _payload(Assessment("failed", str(exc)))
+        ready_waited = now - self.placed_at if self.placed_at else 0.0
+        late = ready_waited > self.ready_limit_s
+        obs = observe(cluster, self.shape, self.namespace, self.name, self.run_key, with_server_log=late)
+        self.placed_at = self.placed_at or placed_at(obs.get("pods") or [])
+        capacity_waited = (self.placed_at or now) - self.started_at
+        ready_waited = now - self.placed_at if self.placed_at else 0.0
+        result = assess(obs, capacity_waited, ready_waited, self.capacity_limit_s, self.ready_limit_s,
+                        self.time_scale)
+        if result.state == "ready" and self.service and self.model:
+            serving = assess_serving(probe_serving(cluster, self.namespace, self.service, self.port, self.model),
+                                     self.model)
+            if serving.state == "ready":
+                result = serving
+            elif late:
+                result = Assessment("failed", f"not serving after {minutes(self.ready_limit_s, self.time_scale)}: "
+                                              f"{obs['kind']} {self.name} reports ready, but {serving.reason}",
+                                    serving.evidence)
+            else:
+                result = Assessment("starting", f"{obs['kind']} {self.name} reports ready; {serving.reason}")
+        return result.state in ("ready", "failed"), _payload(result)
 
 
-class CapacityTrigger(BaseTrigger):
+class CapacityTrigger(PollingTrigger):
     """Until this run holds its node pool's Lease (cluster.capacity.take_step), or limit_s passes."""
 
-    def __init__(self, target: dict, lock: dict, limit_s: float, poll_s: float):
-        super().__init__()
-        self.target, self.lock, self.limit_s, self.poll_s = target, lock, limit_s, poll_s
-        self.time_scale = float((target or {}).get("time_scale") or 1.0)
+    FIELDS = ("lock", "limit_s")
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return ("recipebench.pipeline.triggers.CapacityTrigger", {
-            "target": self.target, "lock": self.lock, "limit_s": self.limit_s, "poll_s": self.poll_s})
+    def __init__(self, target: dict, lock: dict, limit_s: float, poll_s: float, started_at: float | None = None):
+        super().__init__(target, poll_s, started_at)
+        self.lock, self.limit_s = lock, limit_s
 
-    async def run(self):
+    def check(self, cluster) -> tuple[bool, dict]:
         from recipebench.cluster.capacity import LockSpec, take_step
         from recipebench.cluster.readiness import minutes
 
-        spec, started = LockSpec.from_dict(self.lock), time.monotonic()
-
-        def check(cluster):
-            result = take_step(cluster, spec, time.time())
-            if result.acquired:
-                return True, {"state": "acquired", "reason": result.status}
-            if time.monotonic() - started > self.limit_s:
-                # leave the queue, so the runs behind this one are not held up by it
-                take_step(cluster, spec, time.time(), want=False)
-                return True, {"state": "failed", "reason": f"no GPUs after {minutes(self.limit_s, self.time_scale)} "
-                                                           f"(timeouts.lock_minutes): {result.status}"}
-            return False, {"state": "waiting", "reason": result.status}
-
-        async for event in _poll(self, self.target, check, self.poll_s):
-            yield event
+        spec = LockSpec.from_dict(self.lock)
+        result = take_step(cluster, spec, time.time())
+        if result.acquired:
+            return True, {"state": "acquired", "reason": result.status}
+        if self.elapsed() > self.limit_s:
+            # leave the queue, so the runs behind this one are not held up by it
+            take_step(cluster, spec, time.time(), want=False)
+            return True, {"state": "failed", "reason": f"no GPUs after {minutes(self.limit_s, self.time_scale)} "
+                                                       f"(timeouts.lock_minutes): {result.status}"}
+        return False, {"state": "waiting", "reason": result.status}
 
 
-class JobTrigger(BaseTrigger):
+class JobTrigger(PollingTrigger):
     """Until a benchmark point's client Job is done, failed or stuck (cluster.readiness.assess_job),
     or timeout_s passes; renews the run's Lease at every poll."""
 
+    FIELDS = ("namespace", "name", "timeout_s", "lock")
+
     def __init__(self, target: dict, namespace: str, name: str, timeout_s: float, poll_s: float,
-                 lock: dict | None = None):
-        super().__init__()
-        self.target, self.namespace, self.name = target, namespace, name
-        self.timeout_s, self.poll_s, self.lock = timeout_s, poll_s, lock
-        self.time_scale = float((target or {}).get("time_scale") or 1.0)
+                 lock: dict | None = None, started_at: float | None = None):
+        super().__init__(target, poll_s, started_at)
+        self.namespace, self.name, self.timeout_s, self.lock = namespace, name, timeout_s, lock
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return ("recipebench.pipeline.triggers.JobTrigger", {
-            "target": self.target, "namespace": self.namespace, "name": self.name, "timeout_s": self.timeout_s,
-            "poll_s": self.poll_s, "lock": self.lock})
-
-    async def run(self):
+    def check(self, cluster) -> tuple[bool, dict]:
         from recipebench.cluster.capacity import LockLost, LockSpec, renew
         from recipebench.cluster.readiness import assess_job, minutes, observe_job
 
-        started = time.monotonic()
+        try:
+            renew(cluster, LockSpec.from_dict(self.lock), time.time())
+        except LockLost as exc:
+            return True, {"state": "aborted", "reason": str(exc), "evidence": []}
+        outcome = assess_job(*observe_job(cluster, self.namespace, self.name))
+        if outcome.state == "running" and self.elapsed() > self.timeout_s:
+            return True, {"state": "aborted", "reason": f"Job {self.namespace}/{self.name} did not finish within "
+                                                       f"{minutes(self.timeout_s, self.time_scale)}", "evidence": []}
+        return outcome.state != "running", _payload(outcome)
 
-        def check(cluster):
-            try:
-                renew(cluster, LockSpec.from_dict(self.lock), time.time())
-            except LockLost as exc:
-                return True, {"state": "aborted", "reason": str(exc), "evidence": []}
-            outcome = assess_job(*observe_job(cluster, self.namespace, self.name))
-            if outcome.state == "running" and time.monotonic() - started > self.timeout_s:
-                return True, {"state": "aborted", "reason": f"Job {self.namespace}/{self.name} did not finish within "
-                                                           f"{minutes(self.timeout_s, self.time_scale)}", "evidence": []}
-            return outcome.state != "running", {"state": outcome.state, "reason": outcome.reason,
-                                                "evidence": outcome.evidence}
 
-        async for event in _poll(self, self.target, check, self.poll_s):
-            yield event
+def _payload(assessment) -> dict:
+    return {"state": assessment.state, "reason": assessment.reason, "evidence": assessment.evidence}

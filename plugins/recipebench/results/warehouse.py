@@ -101,6 +101,13 @@ class Warehouse:
                     self.run(f"ALTER TABLE {self.table(name)} ADD COLUMN IF NOT EXISTS {column.name} "
                              f"{self.column_type(column)}")
 
+    def probe(self) -> None:
+        """The tables exist and can be read: a real read of each, since a file whose catalog is intact
+        but whose data is corrupt opens and lists its columns without complaint."""
+        self.ensure_tables()
+        for name in TABLES:
+            self.run(f"SELECT * FROM {self.table(name)} LIMIT 1")
+
     def upsert(self, table: str, rows: list[dict]) -> int:
         """MERGE each row on the table's key; returns how many rows were written."""
         columns = TABLES[table]

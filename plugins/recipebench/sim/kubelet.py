@@ -29,6 +29,7 @@ Time is simulated: TIME_SCALE simulated seconds pass per real second.
 from __future__ import annotations
 
 import copy
+import datetime
 import hashlib
 import re
 
@@ -453,6 +454,16 @@ class Kubelet:
             cur = self.store.get(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
         except ApiError:
             return
+        # a condition's lastTransitionTime is when its status last changed (k8s.io/api core/v1
+        # PodCondition); the wait_ready trigger reads PodScheduled's to count its ready limit. Real
+        # clusters write whole seconds (metav1.Time); here a second is minutes of simulated time, so
+        # the fraction is kept
+        before = {c.get("type"): c for c in (cur.get("status") or {}).get("conditions") or []}
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        for cond in status.get("conditions") or []:
+            old = before.get(cond.get("type"))
+            cond.setdefault("lastTransitionTime", old.get("lastTransitionTime") if old and old.get("status") ==
+                            cond.get("status") and old.get("lastTransitionTime") else stamp)
         cur["status"] = status
         if gates is not None:
             cur["spec"]["schedulingGates"] = gates
