@@ -2,11 +2,14 @@
 UI's navigation (AirflowPlugin.fastapi_apps / external_views, airflow/plugins_manager.py)."""
 
 from airflow.plugins_manager import AirflowPlugin
+from recipebench.pipeline import listener
 from recipebench.ui.app import PREFIX, app
 
 
 class RecipebenchPlugin(AirflowPlugin):
     name = "recipebench"
+    # a run marked failed or successful from the UI or the API still gets its runs row
+    listeners = [listener]
     fastapi_apps = [{"app": app, "url_prefix": PREFIX, "name": "recipebench results"}]
     # an external view whose href is on the api-server itself: the UI embeds it in an iframe under
     # /plugin/recipebench-results, next to Airflow's own pages

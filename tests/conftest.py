@@ -77,6 +77,7 @@ def cluster_env(sim, airflow_db, monkeypatch):
     monkeypatch.setenv("RECIPEBENCH_CLUSTER", sim.kubeconfig)
     monkeypatch.setenv("RECIPEBENCH_IMAGES", "assume-present")
     monkeypatch.setenv("RECIPEBENCH_RETRY_DELAY_SECONDS", "0.3")
+    monkeypatch.setenv("RECIPEBENCH_POINT_RETRY_DELAY_SECONDS", "0.1")
     monkeypatch.setenv("AIRFLOW_CONN_HUGGINGFACE_DEFAULT", json.dumps({"conn_type": "generic", "password": SECRET}))
     monkeypatch.setenv("AIRFLOW_CONN_NGC_DEFAULT", json.dumps({"conn_type": "generic", "password": NGC}))
     monkeypatch.delenv("RECIPEBENCH_SIM_SCENARIO", raising=False)

@@ -10,6 +10,8 @@ spent). What a rule can do, as an unreliable network or API server does:
   bad-json   answer 200 with a body that is not JSON
   wrong-object  answer 200 with a JSON object of another kind (a proxy that mixed up answers)
   drop       close the connection without an answer
+  echo-422   refuse with 422 Invalid, quoting the request's body in the message (as admission errors
+             that print the object do)
 
 The kubeconfig it writes is the simulator's, pointed at the proxy: the client code cannot tell.
 """
@@ -84,6 +86,10 @@ class FaultProxy:
                                                         "message": f"{reason.lower()} (injected by the fault proxy "
                                                                    f"for {method} {path})",
                                                         "reason": reason, "code": code}).encode())
+                if action == "echo-422":
+                    return self._send(422, json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                                       "reason": "Invalid", "code": 422, "message": "admission "
+                                                       f"webhook denied the request: {(body or b'').decode()}"}).encode())
                 if action == "bad-json":
                     return self._send(200, b"<html>502 Bad Gateway</html>\n{not json")
                 status, headers, data = proxy.forward(method, self.path, dict(self.headers), body)

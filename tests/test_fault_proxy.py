@@ -115,3 +115,29 @@ def test_sigterm_ends_a_run_stuck_in_a_call_that_never_answers(tmp_path):
     (stage,) = duckdb.connect(str(tmp_path / "w.duckdb")).execute(
         "SELECT failed_stage FROM runs WHERE run_id = ?", [outcome["run_id"]]).fetchone()
     assert stage == "deploy"
+
+
+def test_an_api_error_that_echoes_a_secret_shows_neither_form_of_it(cluster_env, behind_proxy, monkeypatch, capfd,
+                                                                    caplog):
+    """A refusal that quotes the Secret it refused carries its data base64-encoded: masked as well."""
+    import base64
+    import logging
+
+    from tests.conftest import NGC, SECRET
+
+    cluster, proxy = behind_proxy
+    proxy.rules = [Rule("PATCH", r"/secrets/", "echo-422")]
+    monkeypatch.setenv("RECIPEBENCH_CLUSTER", proxy.kubeconfig)
+    try:
+        with caplog.at_level(logging.INFO):
+            result = run("dynamo-a4x-deepseek-r1-1p1d")
+    finally:
+        proxy.rules = []
+    out, err = capfd.readouterr()
+    text = out + err + caplog.text
+    # the platform install (its NGC Secret) or create_secrets: both apply a Secret
+    assert result["failed_stage"] in ("ensure_platform", "create_secrets") and "HTTP 422" in result["reason"], result
+    assert "admission webhook denied the request" in text, "the echoed refusal was not logged at all"
+    encoded = [base64.b64encode(v.encode()).decode() for v in (SECRET, NGC, f"$oauthtoken:{NGC}")]
+    for value in (SECRET, NGC, *encoded):
+        assert value not in text and value not in json.dumps(runs_row(result["run_id"]), default=str)

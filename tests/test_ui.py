@@ -153,16 +153,12 @@ def test_no_template_and_no_handler_writes_html_by_hand():
 
 
 def test_a_corrupt_warehouse_is_a_503_with_the_reason(monkeypatch, tmp_path):
-    from recipebench.results.warehouse import DuckDBWarehouse
+    from tests.test_hardening import corrupt_duckdb
 
-    path = tmp_path / "corrupt.duckdb"
-    DuckDBWarehouse(str(path)).ensure_tables()
-    data = bytearray(path.read_bytes())
-    data[4096:12288] = b"\xff" * 8192  # the header survives, the catalog does not
-    path.write_bytes(bytes(data))
-    monkeypatch.setattr(appmod, "_warehouse", lambda: DuckDBWarehouse(str(path)))
+    warehouse = corrupt_duckdb(tmp_path / "corrupt.duckdb")
+    monkeypatch.setattr(appmod, "_warehouse", lambda: warehouse)
     monkeypatch.setattr(appmod, "allowed", lambda user, ids: set(ids))
     app = appmod.create_app()
     app.dependency_overrides[appmod.current_user] = Viewer
     page = TestClient(app).get("/", headers={"Accept": "text/html"})
-    assert page.status_code == 503 and "the warehouse cannot be read" in page.text
+    assert page.status_code == 503 and "the warehouse cannot be read" in page.text and "Corrupt" in page.text

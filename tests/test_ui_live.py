@@ -243,3 +243,23 @@ def test_a_browser_logs_in_and_sees_results_charts_and_a_comparison(airflow, bro
     wait.until(ec.presence_of_element_located((By.ID, "root")))  # Airflow's UI, not an error page
     browser.switch_to.default_content()
     _page_ok(browser, "6-airflow-run-from-results")
+
+
+def test_a_viewer_reads_no_file_outside_a_runs_artifacts_and_gets_payloads_back_escaped(airflow):
+    """Against the real api-server: a signed-in viewer asks for the api-server's own files (an absolute
+    name, an encoded one, its environment) and for another recipe's artifacts by traversal: 404 each,
+    and nothing of those files in the answers; a script in a query comes back escaped."""
+    base, runs = airflow["base"], airflow["runs"]
+    bearer = {"Authorization": f"Bearer {token(base, 'perf')}", "Accept": "text/html"}
+    vllm, sglang = runs["vllm"][0]["run_id"], runs["sglang"][0]["run_id"]
+    own = f"{base}/recipebench/runs/{vllm}/artifacts"
+    assert _get(f"{own}/ledger.json", bearer)[0] == 200  # the run's own files are served
+    for name in ("//etc/passwd", "%2Fetc%2Fpasswd", "%2Fproc%2Fself%2Fenviron", "..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+                 f"..%2F..%2F{RECIPES[1]}%2F{sglang}%2Fledger.json"):
+        status, headers, body = _get(f"{own}/{name}", bearer)
+        assert status == 404, (name, status, body[:200])
+        assert "root:" not in body and "AIRFLOW" not in body and "JWT" not in body
+    payload = "<script>alert(document.cookie)</script>"
+    status, headers, body = _get(f"{base}/recipebench/compare?a={quote(payload)}&b=x", bearer)
+    assert status == 404 and payload not in body and "&lt;script&gt;" in body, body[:300]
+    assert "default-src 'none'" in headers["content-security-policy"] and headers["x-content-type-options"] == "nosniff"

@@ -12,6 +12,8 @@ RECIPE_LABEL = f"{LABEL_PREFIX}/recipe"
 RUN_LABEL = f"{LABEL_PREFIX}/run"
 OWNER_LABEL = f"{LABEL_PREFIX}/owner"
 EXPIRES_LABEL = f"{LABEL_PREFIX}/expires"  # unix seconds: when the janitor may delete it
+# "lease": the run renews a heartbeat Lease (cluster.liveness), so the janitor may judge its objects by it
+LIVENESS_LABEL = f"{LABEL_PREFIX}/liveness"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
@@ -57,6 +59,7 @@ def run_labels(recipe_id: str, key: str, owner: str, expires_at: int) -> dict[st
         RUN_LABEL: key,
         OWNER_LABEL: label_value(owner),
         EXPIRES_LABEL: str(int(expires_at)),
+        LIVENESS_LABEL: "lease",
     }
 
 

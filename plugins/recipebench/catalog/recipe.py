@@ -457,7 +457,14 @@ def _problem(error: dict) -> str:
     if error["type"] == "value_error":
         return f"{where}: {error['msg'].removeprefix('Value error, ')}"
     shown = error["type"] not in ("missing", "extra_forbidden") and not isinstance(error["input"], dict)
-    return f"{where}: {error['msg']}" + (f" (got {error['input']!r})" if shown else "")
+    return f"{where}: {error['msg']}" + (f" (got {_quoted(error['input'])})" if shown else "")
+
+
+def _quoted(value: Any, limit: int = 80) -> str:
+    """A value as an error may quote it: its first line, cut at `limit` characters."""
+    text = repr(value)
+    first = text.splitlines()[0] if text else text
+    return first if len(first) <= limit else first[:limit] + "..."
 
 
 _BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -468,10 +475,20 @@ class _UniqueKeyLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
     parse time), refusing a key given twice in one mapping: YAML's last-wins would silently drop
     the first value."""
 
+    def construct_object(self, node, deep=False):
+        # an alias hands the constructor a node it has already built: refused, so a few lines of
+        # anchors cannot expand into gigabytes (the "billion laughs") in validation and merging
+        seen = self.__dict__.setdefault("_nodes_seen", set())
+        if id(node) in seen and node not in self.recursive_objects:
+            raise yaml.constructor.ConstructorError(None, None, "aliases (*name) are not allowed in recipe files",
+                                                    node.start_mark)
+        seen.add(id(node))
+        return super().construct_object(node, deep=deep)
+
     def construct_mapping(self, node, deep=False):
         seen: dict = {}
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else repr(key_node.value)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     "while constructing a mapping", node.start_mark,
@@ -480,8 +497,23 @@ class _UniqueKeyLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
         return super().construct_mapping(node, deep=deep)
 
 
+MAX_RECIPE_BYTES = 256 * 1024  # the largest catalog recipe is a few kB
+
+
 def load_recipe_file(path: Path) -> Recipe:
-    """One recipe file, validated; every way it can be unusable is a RecipeError naming it."""
+    """One recipe file, validated; every way it can be unusable is a RecipeError naming it. A file that
+    resolves outside its folder (a symlink to /etc/shadow) is not read, and an error quotes at most the
+    one line that fails."""
+    folder = path.parent.resolve()
+    try:
+        real = path.resolve()
+        if real.parent != folder:
+            raise RecipeError(f"{path}: a link out of the recipes folder {folder}: not read")
+        size = real.stat().st_size
+    except OSError as exc:
+        raise RecipeError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    if size > MAX_RECIPE_BYTES:
+        raise RecipeError(f"{path}: {size} bytes, more than a recipe file may hold ({MAX_RECIPE_BYTES}): not read")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

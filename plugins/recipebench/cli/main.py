@@ -211,7 +211,7 @@ def cmd_run(args) -> int:
     apply_params(load_recipe(args.recipe), params)  # refuse bad params before anything starts
     with sigterm_interrupts(), environment():
         result = run_and_report(args.recipe, params)
-    return 0 if result["status"] == "success" else 1
+    return {"success": 0, "refused": 2}.get(result["status"], 1)  # 2: the input was refused, as for a bad --param
 
 
 def cmd_load(args) -> int:

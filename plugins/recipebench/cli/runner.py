@@ -102,6 +102,7 @@ def environment():
             os.environ.setdefault("RECIPEBENCH_IMAGES", "assume-present")  # the sim cannot reach Google
             # the simulated world runs time_scale times faster; so do the waits between task tries
             os.environ.setdefault("RECIPEBENCH_RETRY_DELAY_SECONDS", str(120 / sim.time_scale))
+            os.environ.setdefault("RECIPEBENCH_POINT_RETRY_DELAY_SECONDS", str(5 / sim.time_scale))
             for name, conn in SIM_CONNECTIONS.items():
                 os.environ.setdefault(name, json.dumps(conn))
             print(f"recipebench: no cluster configured: using the simulated cluster at {sim.url} "
@@ -146,7 +147,9 @@ def run_recipe(recipe_id: str, params: dict[str, Any]) -> dict[str, Any]:
     ledger = _guarded(problems, "artifacts", lambda: _ledger(recipe_id, key)) or {}
     failure = {k: ledger.get(k) for k in ("failed_stage", "reason")} if ledger.get("failed_stage") else \
         _guarded(problems, "metadata database", lambda: pushed_failure(dag_run)) or {}
-    outcome |= failure | {"simulated": ledger.get("simulated")}
+    outcome |= {k: failure.get(k) for k in ("failed_stage", "reason")} | {"simulated": ledger.get("simulated")}
+    if failure.get("refused") or ledger.get("refused"):
+        outcome["status"] = "refused"
     if outcome["reason"] == INTERRUPTED:  # Ctrl-C inside a task: the run stopped, so does `demo`
         STOP.set()
     outcome["result_rows"] = _guarded(problems, "warehouse", lambda: _result_rows(key))

@@ -28,6 +28,7 @@ KINDS = (
     ("v1", "ConfigMap"),
     ("v1", "Secret"),
     ("v1", "Pod"),
+    ("coordination.k8s.io/v1", "Lease"),  # the run's heartbeat (cluster.liveness): last, once all else is gone
 )
 
 
@@ -42,19 +43,39 @@ ATTEMPTS = 8
 FIRST_BACKOFF_S, MAX_BACKOFF_S = 1.0, 30.0  # real seconds: 1, 2, 4 ... 30, about 90 s in all
 
 
+def redacted(text: str) -> str:
+    """text with every value Airflow's secrets masker knows replaced (the run's credentials and their
+    base64 forms, cluster.secrets.mask_encoded): an API error may quote the Secret it refused."""
+    try:
+        from airflow.sdk.log import redact
+    except ImportError:  # no Airflow (a bare client): nothing was masked either
+        return text
+    return str(redact(text))
+
+
+def scrub(exc: BaseException) -> BaseException:
+    """The exception with its response body redacted, so that its traceback in the task log does not
+    carry what the masker knows either; returned for `raise scrub(exc)`."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, (bytes, str)):
+        exc.body = redacted(body.decode(errors="replace") if isinstance(body, bytes) else body)
+    return exc
+
+
 def api_message(exc: BaseException) -> str:
-    """What the API server said (its Status message), else the client's own words; one line."""
+    """What the API server said (its Status message), else the client's own words; one line, redacted
+    before it is cut short (a cut secret is no longer recognised)."""
     status = getattr(exc, "status", None)
     body = getattr(exc, "body", None)
     if status is not None and body is not None:
-        text = body.decode(errors="replace") if isinstance(body, bytes) else str(body)
+        text = redacted(body.decode(errors="replace") if isinstance(body, bytes) else str(body))
         try:
             message = json.loads(text).get("message") or text
         except (ValueError, AttributeError):
             message = text
         return f"HTTP {status} {getattr(exc, 'reason', '') or ''}: {' '.join(str(message).split())[:300]}".replace(
             " :", ":")
-    lines = str(exc).strip().splitlines()
+    lines = redacted(str(exc)).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0][:300] if lines else ''}"
 
 
@@ -106,7 +127,7 @@ def with_retries(what: str, call: Callable[[], T], sleep: Callable[[float], None
             return call()
         except Exception as exc:
             if not transient(exc):
-                raise
+                raise scrub(exc) from exc.__cause__
             if attempt == attempts:
                 raise ClusterError(f"{what}: {api_message(exc)} (still failing after {attempts} tries)") from exc
             sleep(delay)

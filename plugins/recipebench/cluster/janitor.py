@@ -27,10 +27,12 @@ def expired(objects: list[dict], now: float) -> list[dict]:
 
 
 def sweep(cluster: Cluster, log, now: float | None = None) -> list[str]:
+    """Delete the objects of runs that have stopped (cluster.liveness: ended, paused or gone), then
+    every object whose expiry has passed."""
     now = time.time() if now is None else now
     candidates = cluster.list_labelled(f"{managed_selector()},{EXPIRES_LABEL}")
-    deleted = []
-    for obj in expired(candidates, now):
+    deleted = free_stopped_runs(cluster, candidates, log, now)
+    for obj in expired([o for o in candidates if oid(o) not in deleted], now):
         if cluster.delete(obj):
             age = now - int(obj["metadata"]["labels"][EXPIRES_LABEL])
             log.info("janitor: deleted %s on %s (expired %.0f s ago, run %s)", oid(obj), cluster.target.label, age,
@@ -54,3 +56,18 @@ def sweep_all(log) -> dict[str, list[str]]:
     if errors and not results:
         raise ClusterError("; ".join(errors))
     return results
+
+
+def free_stopped_runs(cluster: Cluster, objects: list[dict], log, now: float) -> list[str]:
+    """Every object of each run whose heartbeat says it stopped, deleted; what was deleted."""
+    from recipebench.catalog.naming import LIVENESS_LABEL, run_selector
+    from recipebench.cluster.liveness import GRACE_S, stopped_runs
+
+    leases = cluster.list("coordination.k8s.io/v1", "Lease", label_selector=f"{managed_selector()},{LIVENESS_LABEL}")
+    deleted: list[str] = []
+    for key, why in stopped_runs(objects, leases, now, cluster.target.seconds(GRACE_S)).items():
+        gone = cluster.delete_labelled(run_selector(key), log=log, failed={})
+        log.warning("janitor: run %s on %s: %s; deleted %d object(s): %s", key, cluster.target.label, why, len(gone),
+                    ", ".join(gone[:6]))
+        deleted += gone
+    return deleted

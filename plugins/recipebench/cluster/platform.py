@@ -108,12 +108,14 @@ def install(run: RunConfig, cluster: Cluster, chart: Chart, log) -> None:
     env = []
     cluster.ensure_namespace(chart.namespace)
     if chart.ngc:
-        from recipebench.cluster.secrets import NGC_CONN, connection_password
+        from recipebench.cluster.secrets import NGC_CONN, connection_password, mask_encoded
 
         key = connection_password(NGC_CONN, "NGC API key")
-        cluster.apply([{"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {
+        secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {
             "name": PLATFORM_NGC_SECRET, "namespace": chart.namespace, "labels": {MANAGED_BY: MANAGER}},
-            "data": {"NGC_API_KEY": base64.b64encode(key.encode()).decode()}}])
+            "data": {"NGC_API_KEY": base64.b64encode(key.encode()).decode()}}
+        mask_encoded([secret])
+        cluster.apply([secret])
         env = [{"name": "NGC_API_KEY", "valueFrom": {"secretKeyRef": {"name": PLATFORM_NGC_SECRET,
                                                                       "key": "NGC_API_KEY"}}}]
     cluster.apply(_runner_objects(run, chart))

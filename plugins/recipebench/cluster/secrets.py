@@ -49,6 +49,16 @@ def secret_objects(run, names: dict[str, str | None], hf_token: str | None, ngc_
     return objects
 
 
+def mask_encoded(objects: list[dict]) -> None:
+    """Mask the base64 forms too: an API error that echoes a Secret (a 422 quoting the object, say)
+    carries its data encoded, which the masker of the plain value does not catch."""
+    from airflow.sdk.log import mask_secret
+
+    for obj in objects:
+        for value in (obj.get("data") or {}).values():
+            mask_secret(value)
+
+
 def create_secrets(run, cluster, log) -> list[str]:
     from recipebench.manifests.render import secret_names
 
@@ -57,6 +67,7 @@ def create_secrets(run, cluster, log) -> list[str]:
     ngc = connection_password(NGC_CONN, "NGC API key") if names["ngc"] else None
     cluster.ensure_namespace(run.recipe.cluster.namespace)
     objects = secret_objects(run, names, hf, ngc)
+    mask_encoded(objects)
     try:
         cluster.apply(objects)
     except Exception:

@@ -67,6 +67,29 @@ def start_point(run: RunConfig, cluster: Cluster, point: BenchmarkPoint, index: 
     return name
 
 
+def reusable_point_job(run: RunConfig, cluster: Cluster, index: int, log) -> str | None:
+    """The point's Job from an earlier try when it can still give this try its output (running, or
+    complete and not yet collected): its name. A Job that failed is deleted, so the retry runs the
+    point again (applying the same Job would change nothing: a finished Job does not run twice)."""
+    from recipebench.cluster.readiness import assess_job, observe_job
+
+    ns, name = run.recipe.cluster.namespace, bench_job_name(run, index)
+    job, pods, events = observe_job(cluster, ns, name)
+    if job is None:
+        return None
+    verdict = assess_job(job, pods, events)
+    if verdict.state in ("running", "done"):
+        return name
+    log.info("point Job %s from an earlier try: %s; deleting it to run the point again", name, verdict.reason)
+    cluster.delete(job | {"apiVersion": "batch/v1", "kind": "Job"})
+    deadline = time.monotonic() + cluster.target.seconds(120)
+    while cluster.get("batch/v1", "Job", ns, name) is not None:
+        if time.monotonic() > deadline:
+            raise BenchmarkFailed(f"the failed Job {ns}/{name} of an earlier try is still being deleted")
+        time.sleep(cluster.target.seconds(2))
+    return None
+
+
 def collect_point(run: RunConfig, cluster: Cluster, point: BenchmarkPoint, index: int, outcome: dict,
                   log) -> PointOutput:
     """The point's output once its Job ended (`outcome`: the JobTrigger's event); BenchmarkFailed, with

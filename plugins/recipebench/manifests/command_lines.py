@@ -297,6 +297,10 @@ def unframe_outputs(log: str) -> dict[str, str]:
     files = {}
     for entry in entries:
         name, size, digest, enc = entry.rsplit(":", 3)
+        if "/" in name or "\\" in name or name in (".", "..") or not name:
+            # the name becomes a file under the run's artifacts: a pod must not choose where
+            raise OutputsIncomplete(f"the pod printed a result file named {name[:80]!r}: a result file's name may "
+                                    "not hold a path separator")
         if name not in bodies:
             raise OutputsIncomplete(f"{name} ({size} bytes) is missing from the pod log: kubelet keeps only the newest "
                                     "10 MiB of a container's log by default, so the log was rotated or cut before "

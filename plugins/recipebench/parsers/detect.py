@@ -238,9 +238,32 @@ def _same_family(asked: str, found: str) -> bool:
     return asked == found or any(asked in f and found in f for f in families)
 
 
+MAX_OUTPUT_BYTES = 512 << 20  # the largest real output we know (10k requests' details) is 58 MB
+
+
+def read_output(path: str, limit: int | None = None) -> str:
+    """A benchmark output's text: at most `limit` bytes are read (a huge file, or /dev/zero, is refused
+    before it fills the memory); a gzip-compressed file is read decompressed, within the same bound."""
+    import gzip
+    import os
+
+    limit = limit or int(os.environ.get("RECIPEBENCH_PARSE_MAX_BYTES") or MAX_OUTPUT_BYTES)
+    with open(path, "rb") as fh:
+        compressed = fh.read(2) == b"\x1f\x8b"  # gzip's magic number (RFC 1952)
+        fh.seek(0)
+        stream = gzip.GzipFile(fileobj=fh) if compressed else fh
+        try:
+            data = stream.read(limit + 1)
+        except (OSError, EOFError) as exc:  # a cut or corrupt gzip stream
+            raise ParseError(path, f"gzip-compressed, but it does not decompress: {exc}") from None
+    if len(data) > limit:
+        raise ParseError(path, f"more than {limit >> 20} MiB{' once decompressed' if compressed else ''}: "
+                               "not a benchmark output this parser reads (RECIPEBENCH_PARSE_MAX_BYTES sets the bound)")
+    return data.decode("utf-8", errors="replace")
+
+
 def parse_file(path: str, tool: str | None = None) -> Parsed:
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        return parse(fh.read(), path, tool)
+    return parse(read_output(path), path, tool)
 
 
 def to_json(parsed: Parsed) -> str:

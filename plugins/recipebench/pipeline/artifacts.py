@@ -37,11 +37,19 @@ def read_json(recipe_id: str, run_key: str, name: str) -> Any | None:
     return json.loads(path.read_text())
 
 
+class ArtifactsLost(RuntimeError):
+    """The run's artifacts location cannot be written or lost what the run wrote; names where."""
+
+
 def write_text(recipe_id: str, run_key: str, name: str, text: str) -> str:
     """Archive one raw output; returns its address, which the results rows keep."""
-    path = run_prefix(recipe_id, run_key) / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    path = run_prefix(recipe_id, run_key).joinpath(*relative_parts(name))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as exc:
+        raise ArtifactsLost(f"cannot write {path} (the run's artifacts location {artifacts_root()}): "
+                            f"{type(exc).__name__}: {exc.strerror or exc}") from exc
     return str(path)
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from recipebench.catalog.params import RunConfig, build_run_config
-from recipebench.catalog.recipe import load_recipe
+from recipebench.catalog.recipe import RecipeError, load_recipe
 from recipebench.pipeline import artifacts
 from recipebench.pipeline.stages import STAGE_NAMES
 
@@ -28,7 +28,9 @@ class StageContext:
     ti: Any = None
     operator: Any = None
     point_id: str | None = None  # the benchmark point of a mapped benchmark task
+    stage: str = ""
     _run: RunConfig | None = field(default=None, repr=False)
+    _ledger: dict | None = field(default=None, repr=False)
 
     @property
     def run(self) -> RunConfig:
@@ -40,13 +42,47 @@ class StageContext:
 
     @property
     def ledger(self) -> dict:
-        return artifacts.ledger(self.recipe_id, self.run_key)
+        """The run's ledger as this stage found it: read once (artifacts.record writes through)."""
+        if self._ledger is None:
+            self._ledger = artifacts.ledger(self.recipe_id, self.run_key)
+        return self._ledger
+
+    def cluster_state(self) -> dict:
+        """What the run acts on the cluster with (its target and GPU Lease): the ledger's copy, else the
+        one resolve pushed to XCom, so a run whose artifacts vanished still tears down."""
+        if self.ledger.get("target"):
+            return {"target": self.ledger["target"], "lock": self.ledger.get("lock")}
+        pushed = self.ti.xcom_pull(task_ids="resolve", key=CLUSTER_XCOM) if self.ti is not None else None
+        if pushed and self.stage in AFTER_THE_RUN:
+            _log(self).warning("the run's ledger under %s is gone (was the artifacts location removed?): acting on "
+                               "the cluster resolve named", artifacts.run_prefix(self.recipe_id, self.run_key))
+            return pushed
+        raise artifacts.ArtifactsLost(f"the run's ledger {artifacts.run_prefix(self.recipe_id, self.run_key)}/"
+                                      f"{artifacts.LEDGER} is gone: the artifacts location was removed or changed "
+                                      "mid-run")
+
+    def target(self):
+        from recipebench.cluster.access import Target
+
+        return Target.from_dict(self.cluster_state()["target"])
 
     def cluster(self):
-        from recipebench.cluster.access import Target
+        """The run's cluster; opening it renews the run's heartbeat (cluster.liveness) in the stages
+        that hold the run's objects (create_secrets makes the heartbeat with the run's first objects)."""
         from recipebench.cluster.api import Cluster
+        from recipebench.cluster.liveness import renew
 
-        return Cluster(Target.from_dict(self.ledger["target"]))
+        cluster = Cluster(self.target())
+        if self.stage in HEARTBEAT_STAGES:
+            renew(cluster, self.heartbeat(), time.time())
+        return cluster
+
+    def heartbeat(self):
+        from recipebench.cluster.liveness import heartbeat_for
+
+        if self.run_config_data is None:
+            return None
+        return heartbeat_for(self.run, self.target().time_scale)
 
     def digests(self) -> dict:
         """role (server, client) -> the image digest build_image found or built (None: pin by tag)."""
@@ -56,7 +92,7 @@ class StageContext:
         """The node pool's Lease this run takes (cluster.capacity), None when Kueue arbitrates."""
         from recipebench.cluster.capacity import LockSpec
 
-        return LockSpec.from_dict(self.ledger.get("lock"))
+        return LockSpec.from_dict(self.cluster_state().get("lock"))
 
 
 @dataclass(frozen=True)
@@ -74,14 +110,21 @@ def resolve(ctx: StageContext) -> dict:
     from recipebench.pipeline.destinations import check_destinations
 
     recipe = load_recipe(ctx.recipe_id)
-    run = build_run_config(recipe, ctx.params, ctx.run_key, ctx.airflow_run_id, ctx.trigger)
+    try:
+        run = build_run_config(recipe, ctx.params, ctx.run_key, ctx.airflow_run_id, ctx.trigger)
+    except RecipeError as exc:
+        if str(exc).startswith(PARAMS_SOURCE):  # the trigger's input, not the recipe: refused, not failed
+            raise InputRefused(str(exc)) from None
+        raise
     target = target_for(run.recipe)
     ctx.log.info("outputs go to %s", " and ".join(check_destinations()))
     lock = lock_spec(run.recipe, run.run_key, target.time_scale) if needs_lock(run.recipe, load_catalog()[0]) else None
     artifacts.write_json(recipe.id, ctx.run_key, "run.json", run.model_dump(mode="json"))  # for `recipebench load`
-    artifacts.record(recipe.id, ctx.run_key, target=target.to_dict(), cluster=target.label,
-                     simulated=target.simulated, image=run.recipe.image_ref(),
-                     artifacts=str(artifacts.run_prefix(recipe.id, ctx.run_key)), lock=lock.to_dict() if lock else None)
+    state = {"target": target.to_dict(), "lock": lock.to_dict() if lock else None}
+    if ctx.ti is not None:  # the cluster the run acts on, also where a lost ledger cannot take it
+        ctx.ti.xcom_push(key=CLUSTER_XCOM, value=state)
+    artifacts.record(recipe.id, ctx.run_key, cluster=target.label, simulated=target.simulated,
+                     image=run.recipe.image_ref(), artifacts=str(artifacts.run_prefix(recipe.id, ctx.run_key)), **state)
     ctx.log.info("run %s of %s on %s%s: %d point(s), fingerprint %s, objects expire at %s", run.run_key, recipe.id,
                  target.label, " (SIMULATED)" if target.simulated else "", len(run.recipe.benchmark.points),
                  run.fingerprint, run.expires_at)
@@ -106,19 +149,27 @@ def record_images(recipe_id: str, run_key: str, images: dict, digests: dict) -> 
 def ensure_platform(ctx: StageContext) -> dict:
     from recipebench.cluster.platform import ensure_platform as ensure
 
-    return ensure(ctx.run, ctx.cluster(), ctx.ledger["target"], ctx.log)
+    return ensure(ctx.run, ctx.cluster(), ctx.cluster_state()["target"], ctx.log)
 
 
 def create_secrets(ctx: StageContext) -> list[str]:
+    """The run's first objects: its heartbeat, then its Secrets, all or nothing (Airflow runs no
+    teardown when the first setup failed)."""
+    from recipebench.cluster.liveness import lease, renew
     from recipebench.cluster.secrets import create_secrets as create
 
-    return create(ctx.run, ctx.cluster(), ctx.log)
+    cluster = ctx.cluster()
+    renew(cluster, ctx.heartbeat(), time.time())
+    try:
+        return create(ctx.run, cluster, ctx.log)
+    except BaseException:
+        cluster.delete_or_leave(lease(ctx.heartbeat(), time.time()), ctx.log)
+        raise
 
 
 def reserve_gpus(ctx: StageContext):
     """Take the node pool's Lease before anything lands on the GPUs, or defer until it is this run's
     turn (no worker slot held; its own limit, timeouts.lock_minutes)."""
-    from recipebench.cluster.access import Target
     from recipebench.cluster.capacity import take_step
     from recipebench.pipeline.triggers import CapacityTrigger
 
@@ -130,9 +181,10 @@ def reserve_gpus(ctx: StageContext):
     ctx.log.info("%s", step.status)
     if step.acquired:
         return {"lock": spec.name}
-    target = Target.from_dict(ctx.ledger["target"])
+    target = ctx.target()
     limit = target.seconds(ctx.run.recipe.timeouts.lock_minutes * 60)
-    trigger = CapacityTrigger(target=target.to_dict(), lock=spec.to_dict(), limit_s=limit, poll_s=target.seconds(20))
+    trigger = CapacityTrigger(target=target.to_dict(), lock=spec.to_dict(), limit_s=limit, poll_s=target.seconds(20),
+                              heartbeat=ctx.heartbeat().to_dict())
     return Deferral(trigger, timedelta(seconds=limit + target.seconds(600)))
 
 
@@ -154,7 +206,7 @@ def deploy(ctx: StageContext) -> list[str]:
     return apply_workload(ctx.run, cluster, ctx.digests(), ctx.log)
 
 
-def ready_trigger(run: RunConfig, target, lock: dict | None = None):
+def ready_trigger(run: RunConfig, target, lock: dict | None = None, heartbeat=None):
     from recipebench.cluster.workload import readiness_limits
     from recipebench.manifests.render import service_endpoint
     from recipebench.pipeline.triggers import ReadyTrigger
@@ -165,15 +217,14 @@ def ready_trigger(run: RunConfig, target, lock: dict | None = None):
     trigger = ReadyTrigger(target=target.to_dict(), shape=run.recipe.topology.shape,
                            namespace=run.recipe.cluster.namespace, name=run.name, run_key=run.run_key,
                            capacity_limit_s=capacity, ready_limit_s=ready, poll_s=poll, service=service, port=port,
-                           model=run.recipe.served_model_name if serves else None, lock=lock)
+                           model=run.recipe.served_model_name if serves else None, lock=lock,
+                           heartbeat=heartbeat.to_dict() if heartbeat else None)
     return trigger, timedelta(seconds=capacity + ready + target.seconds(600))
 
 
 def wait_ready(ctx: StageContext) -> Deferral:
     """Defer to the readiness trigger: the worker slot is released while the cluster comes up."""
-    from recipebench.cluster.access import Target
-
-    trigger, timeout = ready_trigger(ctx.run, Target.from_dict(ctx.ledger["target"]), ctx.ledger.get("lock"))
+    trigger, timeout = ready_trigger(ctx.run, ctx.target(), ctx.cluster_state().get("lock"), ctx.heartbeat())
     ctx.log.info("deferring until %s %s is ready (capacity limit %.0f s, ready limit %.0f s on this cluster's clock)",
                  ctx.run.recipe.topology.shape, ctx.run.name, trigger.capacity_limit_s, trigger.ready_limit_s)
     return Deferral(trigger, timeout)
@@ -216,7 +267,6 @@ def benchmark(ctx: StageContext):
     the workload Job was the benchmark; its report of this point is collected. A point an earlier try
     collected is not run again."""
     from recipebench.cluster import workload
-    from recipebench.cluster.access import Target
     from recipebench.cluster.capacity import renew
     from recipebench.pipeline.collect import ingest, log_point
     from recipebench.pipeline.triggers import JobTrigger
@@ -224,22 +274,34 @@ def benchmark(ctx: StageContext):
     run, cluster = ctx.run, ctx.cluster()
     recipe = run.recipe
     index, point = _point(ctx)
-    if point.id in {artifacts.point_id(e) for e in artifacts.parsed_entries(recipe.id, run.run_key)}:
+    earlier = next((e for e in artifacts.parsed_entries(recipe.id, run.run_key) if artifacts.point_id(e) == point.id),
+                   None)
+    if earlier is not None:
         ctx.log.info("point %s: already collected by an earlier try", point.id)
-        return {"point": point.id, "collected": "earlier"}
+        return {"point": point.id, "collected": "earlier", "entry": earlier}
     if recipe.topology.shape == "offline":
         out = workload.offline_output(run, cluster)
-        log_point(ctx.log, point.id, ingest(recipe.id, run.run_key, recipe.benchmark.tool, point, out.log_text,
-                                            out.pod))
-        return {"point": point.id}
+        entry = ingest(recipe.id, run.run_key, recipe.benchmark.tool, point, out.log_text, out.pod)
+        log_point(ctx.log, point.id, entry)
+        return {"point": point.id, "entry": entry}
+    failures = (ctx.ledger.get("stages", {}).get(f"benchmark:{point.id}") or {}).get("failures", 0)
+    if failures >= POINT_ATTEMPTS:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(f"point {point.id} failed {failures} time(s), its budget: not tried again")
     renew(cluster, ctx.lock(), time.time())
-    name = workload.start_point(run, cluster, point, index, ctx.digests(), ctx.log)
-    artifacts.record(recipe.id, run.run_key, point_times={**ctx.ledger.get("point_times", {}),
-                                                          point.id: [time.time(), None]})
-    target = Target.from_dict(ctx.ledger["target"])
+    reused = workload.reusable_point_job(run, cluster, index, ctx.log)
+    if reused:  # an earlier try started it and was retried by Airflow without a failure: wait for it again
+        name = reused
+        ctx.log.info("point %s: Job %s from an earlier try is still there: collecting it", point.id, name)
+    else:
+        name = workload.start_point(run, cluster, point, index, ctx.digests(), ctx.log)
+        artifacts.record(recipe.id, run.run_key, point_times={**ctx.ledger.get("point_times", {}),
+                                                              point.id: [time.time(), None]})
+    target = ctx.target()
     limit, poll = workload.point_limits(run, target)
     trigger = JobTrigger(target=target.to_dict(), namespace=recipe.cluster.namespace, name=name, timeout_s=limit,
-                         poll_s=poll, lock=ctx.ledger.get("lock"))
+                         poll_s=poll, lock=ctx.cluster_state().get("lock"), heartbeat=ctx.heartbeat().to_dict())
     return Deferral(trigger, timedelta(seconds=limit + target.seconds(600)))
 
 
@@ -259,10 +321,12 @@ def finish_point(ctx: StageContext, event: dict) -> dict:
         if exc.pod:  # keep what the failed client printed
             artifacts.write_text(recipe.id, run.run_key, f"raw/{point.id}/{exc.pod}.log", exc.log_text)
         raise
-    log_point(ctx.log, point.id, ingest(recipe.id, run.run_key, recipe.benchmark.tool, point, out.log_text, out.pod))
+    entry = ingest(recipe.id, run.run_key, recipe.benchmark.tool, point, out.log_text, out.pod)
+    log_point(ctx.log, point.id, entry)
     artifacts.record(recipe.id, run.run_key, point_times={**times, point.id: [out.applied_at, out.done_at]})
     workload.delete_point_job(run, cluster, index, ctx.log)
-    return {"point": point.id}
+    # the parsed point also travels in XCom: load still has it if the artifacts location is lost
+    return {"point": point.id, "entry": entry}
 
 
 def load(ctx: StageContext) -> dict:
@@ -270,7 +334,37 @@ def load(ctx: StageContext) -> dict:
     from recipebench.results.warehouse import open_warehouse
 
     run = ctx.run if ctx.run_config_data is not None else None
-    return load_run(ctx.recipe_id, ctx.run_key, run, open_warehouse(), ctx.log, fallback=pushed_failure(ctx))
+    return load_run(ctx.recipe_id, ctx.run_key, run, open_warehouse(), ctx.log, fallback=pushed_failure(ctx),
+                    pushed=pushed_points(ctx), known=known_target(ctx))
+
+
+def known_target(ctx: StageContext) -> dict:
+    """The ledger's facts about the cluster that a runs row needs, from resolve's XCom when the ledger
+    lost them (a simulated run must never be loaded as a real one)."""
+    try:
+        target = ctx.cluster_state()["target"]
+    except (artifacts.ArtifactsLost, KeyError, TypeError):
+        return {}
+    return {"target": target, "simulated": bool(target.get("simulated")), "cluster": target.get("label")}
+
+
+def pushed_points(ctx: StageContext) -> list[dict]:
+    """The parsed points the benchmark tasks returned (XCom), for when the artifacts cannot be read."""
+    if ctx.ti is None:
+        return []
+    try:
+        values = ctx.ti.xcom_pull(task_ids="benchmark", key="return_value")
+    except Exception as exc:  # an XCom backend that is down must not stop the load of what the artifacts hold
+        _log(ctx).warning("the benchmark tasks' results could not be read from XCom: %s", exc)
+        return []
+    if isinstance(values, dict):
+        values = [values]
+    return [v["entry"] for v in values or [] if isinstance(v, dict) and v.get("entry")]
+
+
+def was_refused(ctx: StageContext) -> bool:
+    failure = ctx.ti.xcom_pull(task_ids="resolve", key=FAILURE_XCOM) if ctx.ti is not None else None
+    return bool(failure and failure.get("refused"))
 
 
 def pushed_failure(ctx: StageContext) -> dict | None:
@@ -286,6 +380,8 @@ def pushed_failure(ctx: StageContext) -> dict | None:
 
 
 def teardown(ctx: StageContext) -> dict:
+    """Delete everything labelled with the run (the cluster comes from the ledger, else from resolve's
+    XCom: a run whose artifacts vanished is still torn down) and give the GPUs back."""
     from recipebench.cluster.capacity import release
     from recipebench.cluster.workload import TeardownIncomplete
     from recipebench.cluster.workload import teardown as delete_run
@@ -294,13 +390,27 @@ def teardown(ctx: StageContext) -> dict:
     try:
         result = delete_run(ctx.run, cluster, ctx.log)
     except TeardownIncomplete as exc:
-        artifacts.record(ctx.recipe_id, ctx.run_key, leftover=exc.left)
+        _note_leftover(ctx, exc.left)
         raise  # the GPUs are not free: the Lease stays until it expires
-    artifacts.record(ctx.recipe_id, ctx.run_key, leftover=result["left"], workload_deleted_at=result["deleted_at"])
-    # a kept-alive server keeps its pool until its expiry label passes
+    _note_leftover(ctx, result["left"], workload_deleted_at=result["deleted_at"])
+    # a kept-alive server keeps its pool, and its heartbeat, until its expiry label passes
     until = ctx.run.expires_at if ctx.run.keep_alive else None
     ctx.log.info("%s", release(cluster, ctx.lock(), time.time(), until))
+    if until is not None:
+        from recipebench.cluster.liveness import renew
+
+        renew(cluster, ctx.heartbeat(), time.time(), duration_s=until - time.time())
     return result
+
+
+def _note_leftover(ctx: StageContext, left: list[str], **more) -> None:
+    """What teardown left, in XCom and the ledger (either may be unavailable; neither stops teardown)."""
+    if ctx.ti is not None:
+        ctx.ti.xcom_push(key=LEFTOVER_XCOM, value=left)
+    try:
+        artifacts.record(ctx.recipe_id, ctx.run_key, leftover=left, **more)
+    except artifacts.ArtifactsLost as exc:
+        ctx.log.error("%s", exc)
 
 
 def check_regressions(ctx: StageContext) -> list:
@@ -311,8 +421,10 @@ def check_regressions(ctx: StageContext) -> list:
     from recipebench.pipeline.loading import check_run
     from recipebench.results.warehouse import open_warehouse
 
-    verdicts = check_run(ctx.run, open_warehouse(), ctx.log)
+    verdicts = check_run(ctx.run, open_warehouse(), ctx.log, pushed_points(ctx), known_target(ctx).get("simulated"))
     left = ctx.ledger.get("leftover")
+    if left is None and ctx.ti is not None:
+        left = ctx.ti.xcom_pull(task_ids="teardown", key=LEFTOVER_XCOM)
     if left:
         raise TeardownIncomplete(f"teardown left {len(left)} object(s) of the run in the cluster: "
                                  f"{', '.join(left[:6])}", left)
@@ -338,9 +450,41 @@ FINISH: dict[str, Callable[[StageContext, dict], Any]] = {
     "wait_ready": finish_ready,
     "benchmark": finish_point,
 }
+PARAMS_SOURCE = "trigger params"  # how catalog.params names the trigger's input in its errors
+
+
+class InputRefused(RecipeError):
+    """The run's trigger params were refused (a typo in a key, a point out of bounds): the run ends as
+    `refused`, which is not a failure of the recipe. Airflow pauses a DAG after N failed runs in a row
+    whatever their kind (models/dagrun.py, DagRun._check_last_n_dagruns_failed), so three typos in
+    manual triggers would pause a nightly recipe: a refused run is skipped instead."""
+
+
+class DeferralFailed(RuntimeError):
+    """A deferred stage that Airflow resumed only to fail it: its wait outlived the deferral timeout
+    (the trigger never reported: the triggerer was down, or restarted and lost it), or the trigger
+    itself crashed."""
+
+
+def deferral_failure(stage: str, kwargs: dict) -> DeferralFailed:
+    error = str(kwargs.get("error") or "unknown")
+    if "timeout" in error.lower():
+        return DeferralFailed(f"{stage}: no answer from its trigger within Airflow's deferral timeout (the stage's "
+                              "own limits plus 10 minutes): was the triggerer down?")
+    return DeferralFailed(f"{stage}: its trigger failed in the triggerer ({error[:200]})")
+
+
 # Airflow signals these with exceptions; they are not failures of the stage
 NOT_FAILURES = ("TaskDeferred", "AirflowSkipException", "DownstreamTasksSkipped")
 FAILURE_XCOM = "failure"
+CLUSTER_XCOM = "cluster"  # resolve's: the target and GPU Lease of the run
+LEFTOVER_XCOM = "leftover"  # teardown's: objects it could not delete
+POINT_ATTEMPTS = 2  # real failures a point may have (its first try and one retry)
+# the stages after the run's first objects exist: each renews the run's heartbeat when it opens the cluster
+HEARTBEAT_STAGES = ("reserve_gpus", "deploy", "wait_ready", "benchmark", "teardown")
+# the stages that go on when the run's ledger is lost (they free the GPUs and record the run); every
+# other stage needs what the ledger holds and fails saying it is gone
+AFTER_THE_RUN = ("teardown", "load", "check_regressions")
 INTERRUPTED = "interrupted: the process received SIGTERM or SIGINT"
 
 
@@ -364,11 +508,31 @@ def run_stage(stage: str, ctx: StageContext, body: Callable[[StageContext], Any]
     key = f"{stage}:{ctx.point_id}" if ctx.point_id else stage  # a mapped task's entry is its point's
     try:
         result = (body or BODIES[stage])(ctx)
+    except InputRefused as exc:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        _record_failure(stage, key, ctx, started, cap(reason_of(exc)), refused=True)
+        raise AirflowSkipException(f"refused: {exc}") from None
     except BaseException as exc:
-        if type(exc).__name__ in NOT_FAILURES:
+        if type(exc).__name__ in NOT_FAILURES or type(exc).__name__ == "AirflowFailException":
             raise
-        _record_failure(stage, key, ctx, started, reason_of(exc))
+        failures = _record_failure(stage, key, ctx, started, cap(reason_of(exc)))
+        if ctx.point_id and failures >= POINT_ATTEMPTS and isinstance(exc, Exception):
+            from airflow.sdk.exceptions import AirflowFailException
+
+            # the point's budget is spent: no further try (the task's extra retries are for races)
+            raise AirflowFailException(f"point {ctx.point_id}: {failures} failures, the last: "
+                                       f"{cap(reason_of(exc))}") from exc
         raise
+    try:
+        _record_success(stage, key, ctx, started, result)
+    except Exception as exc:  # the stage did its work; a ledger that cannot be written must not undo that
+        _log(ctx).error("could not record %s in the run's ledger under %s: %s", stage, artifacts.artifacts_root(),
+                        reason_of(exc))
+    return result
+
+
+def _record_success(stage: str, key: str, ctx: StageContext, started: float, result: Any) -> None:
     ledger = artifacts.ledger(ctx.recipe_id, ctx.run_key)
     previous = ledger.get("stages", {}).get(key, {})
     now = time.time()
@@ -376,17 +540,31 @@ def run_stage(stage: str, ctx: StageContext, body: Callable[[StageContext], Any]
     # seconds it held a worker slot, deferrals excluded
     entries: dict[str, Any] = {"stages": {**ledger.get("stages", {}), key: {
         "start": previous.get("start", started), "end": now, "busy": round(previous.get("busy", 0) + now - started, 3),
-        "state": "deferred" if isinstance(result, Deferral) else "success"}}}
+        "state": "deferred" if isinstance(result, Deferral) else "success", "failures": previous.get("failures", 0)}}}
     if ledger.get("failed_stage") == stage and not isinstance(result, Deferral):
         entries |= {"failed_stage": None, "reason": None}
     artifacts.record(ctx.recipe_id, ctx.run_key, **entries)
-    return result
 
 
-def _record_failure(stage: str, key: str, ctx: StageContext, started: float, reason: str) -> None:
+MAX_REASON = 500  # characters: a reason is one line a person reads, not a copy of the input
+
+
+def cap(reason: str) -> str:
+    """A reason as it may be stored and shown: what Airflow's secrets masker knows redacted (an API
+    error can quote a Secret it refused), and at most MAX_REASON characters."""
+    from airflow.sdk.log import redact
+
+    reason = str(redact(reason))
+    return reason if len(reason) <= MAX_REASON else reason[:MAX_REASON - 20] + f" ... ({len(reason)} chars)"
+
+
+def _record_failure(stage: str, key: str, ctx: StageContext, started: float, reason: str,
+                    refused: bool = False) -> int:
+    """Record the failure; how many times this stage (or point) has failed in the run so far."""
+    failure = {"failed_stage": stage, "reason": reason, **({"refused": True} if refused else {})}
     if ctx.ti is not None:
         try:
-            ctx.ti.xcom_push(key=FAILURE_XCOM, value={"failed_stage": stage, "reason": reason})
+            ctx.ti.xcom_push(key=FAILURE_XCOM, value=failure)
         except Exception as exc:  # the failure itself must surface, not this
             _log(ctx).error("could not push the failure of %s to XCom: %s", stage, exc)
     try:
@@ -394,13 +572,16 @@ def _record_failure(stage: str, key: str, ctx: StageContext, started: float, rea
         previous = ledger.get("stages", {}).get(key, {})
         entries: dict[str, Any] = {"stages": {**ledger.get("stages", {}), key: {
             "start": previous.get("start", started), "end": time.time(), "state": "failed",
-            "busy": round(previous.get("busy", 0) + time.time() - started, 3)}}}
+            "busy": round(previous.get("busy", 0) + time.time() - started, 3),
+            "failures": previous.get("failures", 0) + 1}}}
         if not ledger.get("failed_stage"):  # the first failure is the run's
-            entries |= {"failed_stage": stage, "reason": reason}
+            entries |= failure
         artifacts.record(ctx.recipe_id, ctx.run_key, **entries)
+        return entries["stages"][key]["failures"]
     except Exception as exc:
         _log(ctx).error("could not record the failure of %s in the ledger under %s: %s", stage,
                         artifacts.artifacts_root(), reason_of(exc))
+        return 1
 
 
 def _log(ctx: StageContext):

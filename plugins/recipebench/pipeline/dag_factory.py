@@ -22,6 +22,7 @@ from recipebench.pipeline.operators import (
 from recipebench.pipeline.stages import STAGES, minutes_for, run_minutes
 
 MAX_CONSECUTIVE_FAILURES = 3
+POINT_RETRIES = 3  # Airflow's tries of a point: its real failures are bounded by bodies.POINT_ATTEMPTS
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +120,15 @@ def build_recipe_dag(recipe: Recipe) -> DAG:
         # one task per point, mapped over the points resolve worked out (trigger params can change
         # them), labelled with the point's id, one at a time against the same server; a retry re-runs
         # only its own point
+        # Airflow 3.3 can mark a deferred task up_for_retry when its trigger fires within seconds of the
+        # deferral (a stale executor event: apache/airflow issues 67287, 72716, not yet fixed in a
+        # release). Such a retry only collects a Job that already finished, so a point's retries come
+        # quickly, and more of them: the point's own budget of real failures (bodies.POINT_ATTEMPTS) is
+        # counted in the run's ledger, and a race spends none of it.
+        point_delay = timedelta(seconds=float(os.environ.get("RECIPEBENCH_POINT_RETRY_DELAY_SECONDS", "5")))
         t["benchmark"] = PointOperator.partial(
-            task_id="benchmark", stage="benchmark", recipe_id=recipe.id, retries=1, retry_delay=retry_delay,
+            task_id="benchmark", stage="benchmark", recipe_id=recipe.id, retries=POINT_RETRIES,
+            retry_delay=point_delay,
             execution_timeout=timedelta(minutes=minutes_for("benchmark", recipe)), max_active_tis_per_dagrun=1,
             map_index_template="{{ task.point_id }}",
         ).expand(point_id=XComArg(t["resolve"]))

@@ -15,8 +15,25 @@ from recipebench.results.rows import result_row, run_row
 from recipebench.results.warehouse import Warehouse
 
 
+def point_entries(recipe_id: str, run_key: str, log, pushed: list[dict] | None = None) -> list[dict]:
+    """The run's parsed points: the artifacts' copies, and for any point they lack (the location was
+    lost or cannot be read) the copy its benchmark task returned."""
+    try:
+        entries = artifacts.parsed_entries(recipe_id, run_key)
+    except Exception as exc:
+        log.error("cannot read the parsed points of run %s under %s: %s", run_key, artifacts.artifacts_root(), exc)
+        entries = []
+    have = {artifacts.point_id(e) for e in entries}
+    recovered = [e for e in pushed or [] if artifacts.point_id(e) not in have]
+    if recovered:
+        log.warning("%d point(s) of run %s are not in its artifacts (removed?): loaded from what their tasks "
+                    "returned", len(recovered), run_key)
+    return entries + recovered
+
+
 def load_run(recipe_id: str, run_key: str, run: RunConfig | None, warehouse: Warehouse, log,
-             fallback: dict | None = None) -> dict[str, Any]:
+             fallback: dict | None = None, pushed: list[dict] | None = None,
+             known: dict | None = None) -> dict[str, Any]:
     """Write the runs row (whatever the outcome) and one results row per parsed point. Idempotent:
     every row is merged on its key, so a retried load leaves one copy. `fallback` ({failed_stage,
     reason}) stands in for the ledger's failure when the ledger lacks one: a stage that failed
@@ -26,6 +43,7 @@ def load_run(recipe_id: str, run_key: str, run: RunConfig | None, warehouse: War
     except Exception as exc:  # an unreadable artifacts location must not lose the runs row
         log.error("cannot read the ledger of run %s under %s: %s", run_key, artifacts.artifacts_root(), exc)
         ledger = {}
+    ledger = {**(known or {}), **ledger}  # what resolve said of the cluster, where the ledger lost it
     if fallback and not ledger.get("failed_stage"):
         ledger = {**ledger, **fallback}
     base = None
@@ -41,14 +59,13 @@ def load_run(recipe_id: str, run_key: str, run: RunConfig | None, warehouse: War
 
         row["airflow_run_url"] = airflow_run_url(airflow_base_url(), recipe_id, run.airflow_run_id)
     results = []
-    if run is not None and ledger:
+    if run is not None:
         price = _price(run, log)
-        for entry in artifacts.parsed_entries(recipe_id, run_key):
+        for entry in point_entries(recipe_id, run_key, log, pushed):
             point = BenchmarkPoint.model_validate(entry["point"])
             results.append(result_row(run, point, entry["record"], entry["artifact"], row["simulated"], price))
     warehouse.ensure_tables()
-    warehouse.upsert("runs", [row])
-    warehouse.upsert("results", results)
+    warehouse.write_run(row, results)
     log.info("loaded run %s of %s into %s: status %s%s, %d result row(s)", run_key, recipe_id, warehouse.label,
              row["status"], f" (failed at {row['failed_stage']}: {row['reason']})" if row["failed_stage"] else "",
              len(results))
@@ -63,6 +80,55 @@ def _price(run: RunConfig, log) -> float | None:
     except ValueError as exc:
         log.error("no cost columns for run %s: %s", run.run_key, exc)
         return None
+
+
+def stopped_stage(ledger: dict) -> str | None:
+    """Where a run that ended from outside stopped: the first stage whose record is not a success, else
+    the one after the last stage recorded (pure)."""
+    from recipebench.pipeline.stages import STAGE_NAMES
+
+    stages = ledger.get("stages") or {}
+    before_load = STAGE_NAMES[:STAGE_NAMES.index("load")]
+    last = None
+    for name in before_load:
+        entries = [v for k, v in stages.items() if k.split(":")[0] == name]
+        if any(e.get("state") != "success" for e in entries):
+            return name
+        if entries:
+            last = name
+    following = before_load[before_load.index(last) + 1:] if last else before_load
+    return following[0] if following else None
+
+
+def record_ended_run(recipe_id: str, airflow_run_id: str, why: str, warehouse: Warehouse | None = None,
+                     log=None) -> bool:
+    """Every ended run gets its runs row, whatever ended it: a run marked failed (or success) from the
+    UI or the API has its load task skipped, so the DAG's callbacks and the plugin's listener call this.
+    Writes the row from the run's artifacts only when load did not; True when it wrote one."""
+    import logging
+
+    from recipebench.catalog.naming import run_key
+    from recipebench.results.warehouse import open_warehouse
+
+    log = log or logging.getLogger("recipebench")
+    key = run_key(recipe_id, airflow_run_id)
+    warehouse = warehouse or open_warehouse()
+    warehouse.ensure_tables()
+    if warehouse.select("runs", {"run_id": key}, limit=1, columns=["run_id"]):
+        return False
+    try:
+        ledger = artifacts.ledger(recipe_id, key)
+        data = artifacts.read_json(recipe_id, key, "run.json")
+    except Exception as exc:
+        log.error("run %s of %s: its artifacts cannot be read (%s): the runs row says only what is known", key,
+                  recipe_id, exc)
+        ledger, data = {}, None
+    run = RunConfig.model_validate(data) if data else None
+    stage = stopped_stage(ledger) or "unknown"
+    load_run(recipe_id, key, run, warehouse, log, fallback={
+        "failed_stage": stage, "reason": f"the run ended during {stage} without its load stage: {why}"})
+    log.warning("run %s of %s ended without its load stage (%s): its runs row is written now", key, recipe_id, why)
+    return True
 
 
 class RegressionFound(RuntimeError):
@@ -86,12 +152,13 @@ def judge_rows(rows: list[dict[str, Any]], started: dt.datetime, warehouse: Ware
     return verdicts
 
 
-def check_run(run: RunConfig, warehouse: Warehouse, log) -> list[dict[str, Any]]:
-    ledger = artifacts.ledger(run.recipe.id, run.run_key)
-    simulated = bool(ledger.get("simulated", False))
+def check_run(run: RunConfig, warehouse: Warehouse, log, pushed: list[dict] | None = None,
+              simulated: bool | None = None) -> list[dict[str, Any]]:
+    if simulated is None:
+        simulated = bool(artifacts.ledger(run.recipe.id, run.run_key).get("simulated", False))
     started = dt.datetime.fromtimestamp(run.started_at, tz=dt.UTC)
     rows = [result_row(run, BenchmarkPoint.model_validate(e["point"]), e["record"], e["artifact"], simulated)
-            for e in artifacts.parsed_entries(run.recipe.id, run.run_key)]
+            for e in point_entries(run.recipe.id, run.run_key, log, pushed)]
     verdicts = judge_rows(rows, started, warehouse)
     lines = [regressions.describe(v["point_id"], v) for v in verdicts]
     for line in lines:

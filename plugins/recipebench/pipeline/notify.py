@@ -35,7 +35,8 @@ def run_states(warehouse, recipe_id: str, run_id: str) -> tuple[dict, list[dict]
         if v["run_id"] in wanted:
             verdicts[v["run_id"]].append(v)
     states = [{"run": r, "verdicts": verdicts[r["run_id"]]} for r in chosen]
-    return states[0], states[1:]
+    # a run refused for its trigger params tells nobody and neither breaks nor extends a streak
+    return states[0], [s for s in states[1:] if s["run"]["status"] != "refused"]
 
 
 def baseline_run(warehouse, verdicts: list[dict]) -> dict | None:
@@ -64,8 +65,14 @@ def channels() -> list[tuple[str, Any]]:
 
         found.append(("slack", lambda subject, text: SlackNotifier(
             slack_conn_id=os.environ.get("RECIPEBENCH_ALERT_SLACK_CONN", "slack_api_default"), channel=channel,
-            text=text, username="recipebench")))
+            text=slack_text(text), username="recipebench")))
     return found
+
+
+def slack_text(text: str) -> str:
+    """Plain text as Slack shows it, not as commands: Slack reads `<!channel>`, `<@U123>` and links in
+    angle brackets, so &, < and > are escaped as its "Formatting text" guide says (only those three)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _html(text: str) -> str:
@@ -135,12 +142,17 @@ class RecipeNotifier(BaseNotifier):
 
     def notify(self, context):
         from recipebench.catalog.naming import run_key
+        from recipebench.pipeline.loading import record_ended_run
 
-        dag_run = context["dag_run"]
-        key = run_key(self.recipe_id, dag_run.run_id)
+        # the DAG processor may call back with a minimal context (dag, run_id, reason: processor.py,
+        # _execute_dag_callbacks), without a dag_run
+        dag_run = context.get("dag_run")
+        run_id = context.get("run_id") or dag_run.run_id
+        key = run_key(self.recipe_id, run_id)
         try:
+            record_ended_run(self.recipe_id, run_id, f"Airflow ended the DAG run ({context.get('reason') or 'no reason'})")
             notify_run(self.recipe_id, key, context)
         except Exception as exc:
             # the warehouse is down or load never wrote the row: say what is known, loudly
             log.error("ALERT [recipebench] %s: run %s ended %s and its alerts could not be decided: %s: %s",
-                      self.recipe_id, dag_run.run_id, getattr(dag_run, "state", "?"), type(exc).__name__, exc)
+                      self.recipe_id, run_id, getattr(dag_run, "state", "?"), type(exc).__name__, exc)

@@ -99,12 +99,18 @@ class StageOperator(BaseOperator):
             ti=ti,
             operator=self,
             point_id=getattr(self, "point_id", None),
+            stage=self.stage,
         )
 
     def execute(self, context):
         from recipebench.pipeline import bodies
 
         ctx = self.stage_context(context)
+        if ctx.run_config_data is None and self.stage not in ("resolve", "load") and bodies.was_refused(ctx):
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            # ensure_platform runs after a skipped build_image (none_failed), so it sees a refused run too
+            raise AirflowSkipException("nothing to do: resolve refused the run's trigger params")
         self.push_links(context, ctx)
         result = bodies.run_stage(self.stage, ctx)
         if isinstance(result, bodies.Deferral):  # wait in the triggerer, not in a worker slot
@@ -115,6 +121,21 @@ class StageOperator(BaseOperator):
             context["ti"].xcom_push(key=RUN_XCOM, value=result)
             return bodies.point_ids(result)
         return result
+
+    def resume_execution(self, next_method: str, next_kwargs, context):
+        """A deferred task resumes here. When Airflow resumes it only to fail it (its deferral timed out,
+        or the trigger crashed: BaseOperator.resume_execution's "__fail__"), the failure goes through
+        the stage like any other, so the runs row names the stage and why, not `unknown`."""
+        from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
+
+        if next_method != TRIGGER_FAIL_REPR:
+            return super().resume_execution(next_method, next_kwargs, context)
+        from recipebench.pipeline import bodies
+
+        def fail(_ctx):
+            raise bodies.deferral_failure(self.stage, next_kwargs or {})
+
+        return bodies.run_stage(self.stage, self.stage_context(context), fail)
 
     def execute_complete(self, context, event=None):
         """A deferred stage resumes here with its trigger's event (bodies.FINISH)."""

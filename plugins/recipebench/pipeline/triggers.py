@@ -9,7 +9,7 @@ Each trigger's start time travels in its own serialized arguments, as the cncf.k
 provider's KubernetesPodTrigger carries `trigger_start_time`: the triggerer rebuilds a trigger from
 them after a restart (airflow/jobs/triggerer_job_runner.py), so its limits still count from the
 first deferral instead of starting over. Each poll of a run's trigger also renews the run's GPU
-Lease (cluster.capacity), if it holds one.
+Lease (cluster.capacity), if it holds one, and its heartbeat (cluster.liveness).
 
 - CapacityTrigger (reserve_gpus): until the run holds its node pool's Lease, in the order runs asked.
 - ReadyTrigger (wait_ready): ready takes two steps: the workload reports ready
@@ -35,19 +35,29 @@ class PollingTrigger(BaseTrigger):
 
     FIELDS: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, target: dict, poll_s: float, started_at: float | None = None):
+    def __init__(self, target: dict, poll_s: float, started_at: float | None = None, heartbeat: dict | None = None):
         super().__init__()
         self.target, self.poll_s = target, poll_s
+        self.heartbeat = heartbeat  # the run's heartbeat Lease, renewed at every poll (None: an older release)
         self.started_at = started_at if started_at is not None else time.time()  # wall clock: survives restarts
         # limits are in seconds of this cluster's clock; messages give them in real minutes
         self.time_scale = float((target or {}).get("time_scale") or 1.0)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        names = ("target", "poll_s", "started_at", *self.FIELDS)
+        names = ("target", "poll_s", "started_at", "heartbeat", *self.FIELDS)
         return (f"{type(self).__module__}.{type(self).__name__}", {n: getattr(self, n) for n in names})
 
     def elapsed(self) -> float:
         return time.time() - self.started_at
+
+    def renew(self, cluster, lock: dict | None) -> None:
+        """The run is alive (its heartbeat) and keeps its node pool (its Lease, if it holds one); LockLost
+        when another run took the pool."""
+        from recipebench.cluster import capacity, liveness
+
+        now = time.time()
+        liveness.renew(cluster, liveness.Heartbeat.from_dict(self.heartbeat), now)
+        capacity.renew(cluster, capacity.LockSpec.from_dict(lock), now)
 
     def check(self, cluster) -> tuple[bool, dict]:
         """One look: (final?, payload with state and reason). Runs in a thread."""
@@ -87,8 +97,8 @@ class ReadyTrigger(PollingTrigger):
     def __init__(self, target: dict, shape: str, namespace: str, name: str, run_key: str,
                  capacity_limit_s: float, ready_limit_s: float, poll_s: float, service: str | None = None,
                  port: int | None = None, model: str | None = None, lock: dict | None = None,
-                 started_at: float | None = None):
-        super().__init__(target, poll_s, started_at)
+                 started_at: float | None = None, heartbeat: dict | None = None):
+        super().__init__(target, poll_s, started_at, heartbeat)
         self.shape, self.namespace, self.name, self.run_key = shape, namespace, name, run_key
         self.capacity_limit_s, self.ready_limit_s = capacity_limit_s, ready_limit_s
         # what serves requests, and the model it must serve (None: a trigger deferred by an older
@@ -98,7 +108,7 @@ class ReadyTrigger(PollingTrigger):
         self.placed_at: float | None = None  # when all pods were first seen placed
 
     def check(self, cluster) -> tuple[bool, dict]:
-        from recipebench.cluster.capacity import LockLost, LockSpec, renew
+        from recipebench.cluster.capacity import LockLost
         from recipebench.cluster.readiness import (
             Assessment,
             assess,
@@ -111,7 +121,7 @@ class ReadyTrigger(PollingTrigger):
 
         now = time.time()
         try:
-            renew(cluster, LockSpec.from_dict(self.lock), now)
+            self.renew(cluster, self.lock)
         except LockLost as exc:
             return True, _payload(Assessment("failed", str(exc)))
         ready_waited = now - self.placed_at if self.placed_at else 0.0
@@ -141,14 +151,16 @@ class CapacityTrigger(PollingTrigger):
 
     FIELDS = ("lock", "limit_s")
 
-    def __init__(self, target: dict, lock: dict, limit_s: float, poll_s: float, started_at: float | None = None):
-        super().__init__(target, poll_s, started_at)
+    def __init__(self, target: dict, lock: dict, limit_s: float, poll_s: float, started_at: float | None = None,
+                 heartbeat: dict | None = None):
+        super().__init__(target, poll_s, started_at, heartbeat)
         self.lock, self.limit_s = lock, limit_s
 
     def check(self, cluster) -> tuple[bool, dict]:
         from recipebench.cluster.capacity import LockSpec, take_step
         from recipebench.cluster.readiness import minutes
 
+        self.renew(cluster, None)  # the heartbeat only: the pool is what this run waits for
         spec = LockSpec.from_dict(self.lock)
         result = take_step(cluster, spec, time.time())
         if result.acquired:
@@ -168,16 +180,16 @@ class JobTrigger(PollingTrigger):
     FIELDS = ("namespace", "name", "timeout_s", "lock")
 
     def __init__(self, target: dict, namespace: str, name: str, timeout_s: float, poll_s: float,
-                 lock: dict | None = None, started_at: float | None = None):
-        super().__init__(target, poll_s, started_at)
+                 lock: dict | None = None, started_at: float | None = None, heartbeat: dict | None = None):
+        super().__init__(target, poll_s, started_at, heartbeat)
         self.namespace, self.name, self.timeout_s, self.lock = namespace, name, timeout_s, lock
 
     def check(self, cluster) -> tuple[bool, dict]:
-        from recipebench.cluster.capacity import LockLost, LockSpec, renew
+        from recipebench.cluster.capacity import LockLost
         from recipebench.cluster.readiness import assess_job, minutes, observe_job
 
         try:
-            renew(cluster, LockSpec.from_dict(self.lock), time.time())
+            self.renew(cluster, self.lock)
         except LockLost as exc:
             return True, {"state": "aborted", "reason": str(exc), "evidence": []}
         outcome = assess_job(*observe_job(cluster, self.namespace, self.name))

@@ -59,6 +59,8 @@ def decide(current: dict[str, Any], earlier: list[dict[str, Any]], baseline_run:
     run = current["run"]
     recipe, run_id = run["recipe"], run["run_id"]
     previous = earlier[0]["run"] if earlier else None
+    if run["status"] == "refused":  # the person who triggered it was told by the run itself
+        return []
     if run["status"] != "success":
         if previous is not None and previous["status"] != "success":
             return []  # the streak was told when it started

@@ -58,6 +58,7 @@ def result_row(run: RunConfig, point: BenchmarkPoint, record: dict[str, Any], ar
 # the stages that write the row and judge it; every other stage ends before, the last of them
 # (teardown, as a rule) when the run finished
 AFTER_ROW = ("load", "check_regressions")
+LEDGER_LOST = "artifacts"  # failed_stage of a run whose ledger vanished between its stages
 
 
 def run_row(recipe_id: str, run_key: str, ledger: dict[str, Any], run: RunConfig | None, now: float,
@@ -70,7 +71,10 @@ def run_row(recipe_id: str, run_key: str, ledger: dict[str, Any], run: RunConfig
     if failed_stage in AFTER_ROW:  # the row is being written and judged now: not its own failure
         failed_stage = None
     points = [v for k, v in stages.items() if k.split(":")[0] == "benchmark"]  # one entry per point
-    if failed_stage is None and (not points or any(v.get("state") != "success" for v in points)):
+    if failed_stage is None and run is not None and "resolve" not in stages:
+        failed_stage, reason = LEDGER_LOST, ("the run's ledger was lost after it started (its artifacts location "
+                                             "removed or changed?): its stage records are gone")
+    elif failed_stage is None and (not points or any(v.get("state") != "success" for v in points)):
         failed_stage, reason = "unknown", "no stage recorded a failure, but the benchmark did not finish (task killed?)"
     else:
         reason = ledger.get("reason") if failed_stage else None
@@ -87,7 +91,8 @@ def run_row(recipe_id: str, run_key: str, ledger: dict[str, Any], run: RunConfig
     row: dict[str, Any] = {
         "run_id": run_key, "recipe": recipe_id, "run_date": _date(started), "started_at": started,
         "finished_at": finished, "simulated": bool(ledger.get("simulated", False)),
-        "status": "failed" if failed_stage else "success", "failed_stage": failed_stage, "reason": reason,
+        "status": ("refused" if ledger.get("refused") else "failed") if failed_stage else "success",
+        "failed_stage": failed_stage, "reason": reason,
         "stage_seconds": {k: round(v["end"] - v["start"], 3) for k, v in stages.items() if "end" in v},
         "gpu_hours": gpu_hours, "leftover_objects": ledger.get("leftover") or None,
         "cluster": ledger.get("cluster"), "image_digest": ledger.get("image_digest"),

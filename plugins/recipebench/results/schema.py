@@ -35,8 +35,9 @@ RUNS: tuple[Column, ...] = (
     Column("params", "JSON", "", "trigger params of the run"),
     Column("inputs", "JSON", "", "the recipe fields the fingerprint hashes (image, serving args, topology, "
            "model, benchmark settings), for comparing two runs field by field"),
-    Column("status", "STRING", "", "success or failed", True),
-    Column("failed_stage", "STRING", "", "first stage that failed"),
+    Column("status", "STRING", "", "success, failed, or refused (its trigger params were refused: not a failure "
+           "of the recipe)", True),
+    Column("failed_stage", "STRING", "", "first stage that failed ('artifacts': the run's ledger was lost between stages)"),
     Column("reason", "STRING", "", "one-line reason of the failure"),
     Column("stage_seconds", "JSON", "s", "seconds spent per stage"),
     Column("gpu_hours", "FLOAT64", "GPU h", "GPUs held x hours from the start of deploy to the end of teardown"),

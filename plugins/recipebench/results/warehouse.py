@@ -143,6 +143,13 @@ class Warehouse:
             )
         return len(rows)
 
+    def write_run(self, run_row: dict, results: list[dict]) -> None:
+        """A run's results and its runs row, so that a run is never in the table as loaded without its
+        results: here results first and the runs row last (a failure in between leaves no runs row, and
+        the retried load writes both); DuckDB does both in one transaction."""
+        self.upsert("results", results)
+        self.upsert("runs", [run_row])
+
     def recent_results(self, recipe: str | None = None, last: int = 20) -> list[dict]:
         where, params = "", {}
         if recipe:
@@ -261,8 +268,10 @@ class DuckDBWarehouse(Warehouse):
             except Exception as exc:
                 raise WarehouseError(f"{self.label}: cannot open: {exc}") from exc
 
+    _held = None  # the connection of a transaction in progress
+
     def _run(self, sql, params=None):
-        con = self._connect()
+        con = self._held or self._connect()
         try:
             cur = con.execute(sql, {k: v for k, (_, v) in (params or {}).items()})
             if cur.description is None:
@@ -270,6 +279,22 @@ class DuckDBWarehouse(Warehouse):
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
         finally:
+            if self._held is None:
+                con.close()
+
+    def write_run(self, run_row: dict, results: list[dict]) -> None:
+        """Both in one transaction: all of it or none of it."""
+        con = self._connect()
+        self._held = con
+        try:
+            con.execute("BEGIN TRANSACTION")
+            super().write_run(run_row, results)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            self._held = None
             con.close()
 
     def _existing_columns(self, table):
