@@ -31,7 +31,7 @@ constraints: $(STAMP)
 
 test: $(STAMP) lint
 	scripts/ensure-chromium.sh
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 clean:
 	rm -rf var .pytest_cache

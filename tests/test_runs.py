@@ -177,12 +177,12 @@ def test_a_warehouse_that_is_down_loses_nothing(cluster_env, monkeypatch, tmp_pa
 
 
 def test_a_conf_key_that_is_no_param_is_refused_naming_it(cluster_env):
-    """As a run from the UI or the REST API would carry it: the run itself refuses it (resolve); four
-    such runs in a row do not pause the recipe (only failures count toward that)."""
+    """As a run from the UI or the REST API would carry it: the run itself refuses it (resolve); three
+    such runs in a row (max_consecutive_failed_dag_runs) do not pause the recipe: only failures count."""
     from airflow.models.dag import DagModel
     from airflow.utils.session import create_session
 
-    results = [run("vllm-a4-deepseek-r1", {"concurency": ["8", "64"], "k" * 100_000: 1}) for _ in range(4)]
+    results = [run("vllm-a4-deepseek-r1", {"concurency": ["8", "64"], "k" * 100_000: 1}) for _ in range(3)]
     for result in results:
         assert result["status"] == "refused" and result["failed_stage"] == "resolve", result
         assert "unknown param(s) 'concurency'" in result["reason"] and result["leftover_objects"] is None

@@ -93,10 +93,14 @@ TIMEOUT_FLOORS_S = (2.0, 5.0)
 
 
 def call_timeouts(target: Target) -> tuple[float, float]:
-    """(connect, read) seconds for one API call on this cluster's clock."""
-    connect = float(os.environ.get("RECIPEBENCH_K8S_CONNECT_TIMEOUT") or CONNECT_TIMEOUT_S)
-    read = float(os.environ.get("RECIPEBENCH_K8S_READ_TIMEOUT") or READ_TIMEOUT_S)
-    return max(target.seconds(connect), TIMEOUT_FLOORS_S[0]), max(target.seconds(read), TIMEOUT_FLOORS_S[1])
+    """(connect, read) seconds for one API call: the defaults on this cluster's clock, above the floors;
+    RECIPEBENCH_K8S_CONNECT_TIMEOUT / RECIPEBENCH_K8S_READ_TIMEOUT, when set, as given."""
+    def one(variable: str, default: float, floor: float) -> float:
+        given = os.environ.get(variable)
+        return float(given) if given else max(target.seconds(default), floor)
+
+    return (one("RECIPEBENCH_K8S_CONNECT_TIMEOUT", CONNECT_TIMEOUT_S, TIMEOUT_FLOORS_S[0]),
+            one("RECIPEBENCH_K8S_READ_TIMEOUT", READ_TIMEOUT_S, TIMEOUT_FLOORS_S[1]))
 
 
 def with_timeouts(client, timeouts: tuple[float, float]):
