@@ -26,7 +26,7 @@ bench: $(STAMP)
 # the versions the image installs under: what the test suite ran with (dev tools left out)
 constraints: $(STAMP)
 	{ sed -n '1,3p' docker/constraints.txt; $(BIN)/pip freeze --exclude-editable | \
-	  grep -v -i -E '^(recipebench|pytest|ruff|hypothesis|bqemulator|iniconfig|pluggy|sortedcontainers|selenium|trio|trio-websocket|wsproto|pysocks)([=@ ]|$$)'; } \
+	  grep -v -i -E '^(recipebench|pytest|pytest-xdist|execnet|ruff|hypothesis|bqemulator|iniconfig|pluggy|sortedcontainers|selenium|trio|trio-websocket|wsproto|pysocks)([=@ ]|$$)'; } \
 	  > docker/constraints.txt.new && mv docker/constraints.txt.new docker/constraints.txt
 
 test: $(STAMP) lint

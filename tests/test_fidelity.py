@@ -11,6 +11,7 @@ import time
 
 import pytest
 from recipebench.catalog.recipe import RecipeError, deep_merge, load_recipe, resolve
+from recipebench.clients import client
 from recipebench.cluster.access import target_for
 from recipebench.cluster.api import Cluster
 from recipebench.cluster.readiness import assess, assess_job, observe, observe_job
@@ -182,7 +183,7 @@ def test_vllm_gets_a_ratio_it_accepts_and_the_recipes_window(lengths, window):
     from recipebench.catalog.recipe import BenchmarkPoint, LengthSpec
 
     spec = LengthSpec() if lengths is None else LengthSpec(distribution="uniform", min_fraction=lengths)
-    flags = command_lines.length_flags("vllm-benchmark-serving", spec, BenchmarkPoint(input_len=1000, output_len=1000,
+    flags = client("vllm-benchmark-serving").length_flags(spec, BenchmarkPoint(input_len=1000, output_len=1000,
                                                                                     num_prompts=1))
     low, high = vllm_window(int(flag(flags, "--random-input-len")), float(flag(flags, "--random-range-ratio")))
     assert high <= window[1] and abs(low - window[0]) <= 1
@@ -191,11 +192,11 @@ def test_vllm_gets_a_ratio_it_accepts_and_the_recipes_window(lengths, window):
 def test_sglang_and_aiperf_use_the_lower_bound_semantics():
     point = load_recipe("dynamo-a4x-deepseek-r1-1p1d").benchmark.points[0]
     lengths = load_recipe("dynamo-a4x-deepseek-r1-1p1d").benchmark.lengths
-    sglang = command_lines.length_flags("sglang-bench-serving", lengths, point)
+    sglang = client("sglang-bench-serving").length_flags(lengths, point)
     assert flag(sglang, "--random-range-ratio") == "0.8"  # [int(L*0.8), L] (bench_serving.sample_random_requests)
-    aiperf = command_lines.length_flags("aiperf", lengths, point)
+    aiperf = client("aiperf").length_flags(lengths, point)
     assert aiperf == ["--isl", "8192", "--osl", "1024", "--random-range-ratio", "0.8", "--random-corpus-style", "sglang"]
-    fixed = command_lines.length_flags("sglang-bench-serving", load_recipe("sglang-a3ultra-deepseek-r1").benchmark.lengths,
+    fixed = client("sglang-bench-serving").length_flags(load_recipe("sglang-a3ultra-deepseek-r1").benchmark.lengths,
                                        load_recipe("sglang-a3ultra-deepseek-r1").benchmark.points[0])
     assert flag(fixed, "--random-range-ratio") == "1"
 
@@ -327,7 +328,7 @@ def test_the_client_prints_only_its_result_files_as_the_simulator_does(tmp_path)
     for name, text in files.items():
         (results / "sub" / name).write_bytes(text.encode())
     (results / "inputs.json").write_text('{"data": []}')
-    script = command_lines.print_results_script(command_lines.result_files("aiperf", ["p"])).replace(
+    script = command_lines.print_results_script(client("aiperf").files(["p"])).replace(
         command_lines.RESULTS_DIR, str(results))
     printed = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
     # line for line the same framing, but for the compressed body (GNU gzip and zlib deflate differently)

@@ -21,8 +21,10 @@ ALLOWED = {
     "sim": {"catalog", "manifests", "cluster"},
     "cli": {"catalog", "manifests", "cluster", "pipeline", "parsers", "results", "ui", "sim"},
 }
-# top-level modules and the layer they belong to
-TOP_LEVEL = {"__init__": "catalog", "__main__": "cli", "triggers": "pipeline"}
+# top-level modules and packages, and the layer they belong to: a benchmark client and a workload
+# shape are what can be run, so they sit with the catalog (the recipe schema asks them what exists)
+TOP_LEVEL = {"__init__": "catalog", "__main__": "cli", "triggers": "pipeline", "clients": "catalog",
+             "shapes": "catalog"}
 SIM_IMPORTERS = {"recipebench.cli.runner"}  # and the tests
 
 
@@ -35,7 +37,7 @@ def layer(module: str) -> str:
     parts = module.split(".")
     if len(parts) == 1:
         return "catalog"  # recipebench itself
-    return TOP_LEVEL.get(parts[1], parts[1]) if (PACKAGE / f"{parts[1]}.py").exists() else parts[1]
+    return TOP_LEVEL.get(parts[1], parts[1])
 
 
 def imports(source: str) -> set[str]:
@@ -97,3 +99,31 @@ def test_readme_layout_table_matches_the_folders():
     listed = set(re.findall(r"^\| `plugins/recipebench/(\w+)/` \|", readme, flags=re.M))
     actual = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
     assert listed == actual, f"README lists {sorted(listed)}, the package has {sorted(actual)}"
+
+
+def _shape_comparisons(source: str) -> list[str]:
+    """Where code tells shapes apart by name: a comparison of something named like a shape against a
+    shape's name, or a table keyed by shape names."""
+    from recipebench.shapes import names
+
+    shape_names, found = set(names()), []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            constants = {c.value for o in operands for c in ast.walk(o) if isinstance(c, ast.Constant)}
+            if constants & shape_names and any("shape" in ast.unparse(o) for o in operands):
+                found.append(f"line {node.lineno}: {ast.unparse(node)}")
+        elif isinstance(node, ast.Dict):
+            keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+            if len(keys & shape_names) >= 2:
+                found.append(f"line {node.lineno}: a table keyed by shape names")
+    return found
+
+
+def test_no_module_outside_the_shapes_package_tells_shapes_apart_by_name():
+    problems = [f"{p.relative_to(PACKAGE)} {where}" for p in sorted(PACKAGE.rglob("*.py"))
+                if "shapes" not in p.relative_to(PACKAGE).parts for where in _shape_comparisons(p.read_text())]
+    assert problems == []
+    # the check itself finds both forms
+    assert _shape_comparisons('if recipe.topology.shape == "offline":\n    pass\n')
+    assert _shape_comparisons('T = {"single-host": 1, "multi-host": 2}\n')

@@ -19,13 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from recipebench.catalog.accelerators import ACCELERATORS
 from recipebench.catalog.frameworks import FLAG_STYLE, FRAMEWORK_DEFAULTS, PARALLEL_FLAGS
 from recipebench.catalog.paths import RECIPES
-from recipebench.catalog.tools import OWN_IMAGE
+from recipebench.clients import client, names
+from recipebench.shapes import names as shape_names
+from recipebench.shapes import shape
 
 DEFAULT_RECIPES_DIR = RECIPES
 
 ArgValue = bool | int | float | str | list[str | int | float] | dict[str, Any] | None
-Shape = Literal["single-host", "multi-host", "offline", "disaggregated"]
-Tool = Literal["sglang-bench-serving", "vllm-benchmark-serving", "vllm-bench-serve", "trtllm-bench", "aiperf"]
 # strict: YAML `true` is not a number (pydantic's lax mode would read it as 1)
 PosInt = Annotated[int, Field(ge=1, strict=True)]
 PosFloat = Annotated[float, Field(gt=0, strict=True)]
@@ -103,32 +103,32 @@ class RoleSpec(_Strict):
 
 
 class TopologySpec(_Strict):
-    shape: Shape
+    shape: str  # a registered workload shape (recipebench.shapes)
     nodes: PosInt = 1
     frontend_replicas: PosInt = 1
     prefill: RoleSpec | None = None
     decode: RoleSpec | None = None
 
+    @field_validator("shape")
+    @classmethod
+    def _known_shape(cls, name: str) -> str:
+        if name not in shape_names():
+            raise ValueError(f"no workload shape {name!r}; known: {', '.join(shape_names())}")
+        return name
+
     @model_validator(mode="after")
     def _consistent(self) -> TopologySpec:
-        roles = self.prefill is not None or self.decode is not None
-        if self.shape == "disaggregated":
-            if self.prefill is None or self.decode is None:
-                raise ValueError("a disaggregated topology needs both prefill and decode")
-        elif roles:
-            raise ValueError(f"prefill/decode only apply to the disaggregated shape, not {self.shape}")
-        if self.shape == "multi-host" and self.nodes < 2:
-            raise ValueError("a multi-host topology needs nodes >= 2")
-        if self.shape in ("single-host", "offline") and self.nodes != 1:
-            raise ValueError(f"the {self.shape} shape runs on exactly one node")
+        self.kind.check(self)
         return self
 
     @property
+    def kind(self):
+        """The workload shape's class (recipebench.shapes): what runs the recipe and how."""
+        return shape(self.shape)
+
+    @property
     def total_nodes(self) -> int:
-        if self.shape == "disaggregated":
-            assert self.prefill and self.decode
-            return self.prefill.replicas * self.prefill.nodes + self.decode.replicas * self.decode.nodes
-        return self.nodes
+        return self.kind.total_nodes(self)
 
 
 class BenchmarkPoint(_Strict):
@@ -148,7 +148,7 @@ class BenchmarkPoint(_Strict):
 
 class LengthSpec(_Strict):
     """How request lengths vary, stated once per recipe; each tool's flags are translated from it
-    (manifests.command_lines.length_flags).
+    (each client's length_flags, recipebench.clients).
 
     fixed: every request has exactly input_len / output_len tokens.
     uniform: input and output lengths drawn independently and uniformly from the integers in
@@ -171,13 +171,25 @@ class LengthSpec(_Strict):
 
 
 class BenchmarkSpec(_Strict):
-    tool: Tool
+    tool: str  # a registered benchmark client (recipebench.clients)
     dataset: Literal["random"] = "random"
     lengths: LengthSpec = LengthSpec()
     # the OpenAI endpoint a client that offers the choice sends to (the chat template adds tokens)
     endpoint: Literal["completions", "chat"] = "completions"
     points: list[BenchmarkPoint] = Field(min_length=1)
     extra_args: dict[str, ArgValue] = {}
+
+    @field_validator("tool")
+    @classmethod
+    def _known_tool(cls, tool: str) -> str:
+        if tool not in names():
+            raise ValueError(f"no benchmark client {tool!r}; known: {', '.join(names())}")
+        return tool
+
+    @property
+    def client(self):
+        """The benchmark client class that runs this recipe's points (recipebench.clients)."""
+        return client(self.tool)
 
     @field_validator("points")
     @classmethod
@@ -286,21 +298,20 @@ class Recipe(_Strict):
     def _nodes_of(self, where: str) -> int:
         if where.startswith("topology."):
             return getattr(self.topology, where.split(".")[1]).nodes
-        return self.topology.nodes if self.topology.shape == "multi-host" else 1
+        return self.topology.kind.server_nodes(self.topology)
 
     @model_validator(mode="after")
     def _registry_for_builds(self) -> Recipe:
         if self.image.build and not self.cluster.artifact_registry:
             raise ValueError("an image built by Cloud Build needs cluster.artifact_registry to push to")
-        if self.benchmark.tool in OWN_IMAGE and not self.cluster.artifact_registry:
+        if self.benchmark.client.image is not None and not self.cluster.artifact_registry:
             raise ValueError(f"the {self.benchmark.tool} client runs from its own image, built into "
                              "cluster.artifact_registry: set it")
         return self
 
     @model_validator(mode="after")
     def _shape_fits_tool(self) -> Recipe:
-        offline = self.topology.shape == "offline"
-        if offline != (self.benchmark.tool == "trtllm-bench"):
+        if self.topology.kind.serves == self.benchmark.client.offline:
             raise ValueError(f"benchmark tool {self.benchmark.tool} does not fit the {self.topology.shape} shape")
         return self
 
@@ -348,9 +359,7 @@ class Recipe(_Strict):
     def ready_budget_minutes(self) -> int:
         """How long wait_ready waits once the workload has its nodes. An offline Job is its own
         benchmark: it completes only after every point ran, so their time counts too."""
-        t = self.timeouts
-        return t.ready_minutes + (t.point_minutes * len(self.benchmark.points) if self.topology.shape == "offline"
-                                  else 0)
+        return self.timeouts.ready_minutes + self.topology.kind.extra_ready_minutes(self)
 
     @property
     def acc(self):
@@ -364,8 +373,8 @@ class Recipe(_Strict):
         return f"{repo}@{digest}" if digest else f"{repo}:{self.image.tag}"
 
     def client_image_ref(self, server_digest: str | None = None, client_digest: str | None = None) -> str:
-        """The benchmark client's image: its own small one (catalog.tools), or the server's."""
-        own = OWN_IMAGE.get(self.benchmark.tool)
+        """The benchmark client's image: its own small one (recipebench.clients), or the server's."""
+        own = self.benchmark.client.image
         if own is None:
             return self.image_ref(server_digest)
         repo = f"{self.cluster.artifact_registry}/{own.repository}"

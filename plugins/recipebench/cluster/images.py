@@ -1,6 +1,6 @@
 """Images: which ones a run needs, whether to build them, the Cloud Build request, the digests to pin.
 
-A run needs the server's image and, for a client with an image of its own (AIPerf, catalog.tools),
+A run needs the server's image and, for a client with an image of its own (AIPerf, recipebench.clients),
 that one too. A prebuilt image (TensorRT-LLM and Dynamo from NGC) builds nothing. A built image is
 looked up in Artifact Registry first (Docker Registry v2 API, with the Google connection's token);
 an existing tag is reused, so a nightly run builds once per version, not every night. What is
@@ -22,7 +22,6 @@ import yaml
 
 from recipebench.catalog.paths import CLOUDBUILD
 from recipebench.catalog.recipe import Recipe
-from recipebench.catalog.tools import OWN_IMAGE
 
 REGISTRY = re.compile(r"^(?P<location>[a-z0-9-]+)-docker\.pkg\.dev/(?P<project>[^/]+)/(?P<repo>[^/]+)$")
 
@@ -43,7 +42,7 @@ def needed(recipe: Recipe) -> dict[str, dict[str, Any]]:
     """role (server, client) -> what the run needs: the image reference, and how to build it if at all."""
     images = {"server": {"image": recipe.image_ref(), "build": recipe.image.build,
                          "repository": recipe.image.repository, "tag": recipe.image.tag}}
-    own = OWN_IMAGE.get(recipe.benchmark.tool)
+    own = recipe.benchmark.client.image
     if own is not None:
         images["client"] = {"image": recipe.client_image_ref(), "build": own.build, "repository": own.repository,
                             "tag": own.tag}

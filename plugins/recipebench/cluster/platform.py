@@ -46,13 +46,12 @@ DYNAMO_PLATFORM = Chart("dynamo-platform", f"{NGC_CHARTS}/dynamo-platform-0.7.0.
                         {"grove.enabled": "true", "kai-scheduler.enabled": "true"}, ngc=True)
 
 
+CHARTS = {c.release: c for c in (LWS, DYNAMO_CRDS, DYNAMO_PLATFORM)}
+
+
 def required_charts(run: RunConfig) -> list[Chart]:
-    shape = run.recipe.topology.shape
-    if shape == "multi-host":
-        return [LWS]
-    if shape == "disaggregated":
-        return [DYNAMO_CRDS, DYNAMO_PLATFORM]
-    return []
+    """The platform the recipe's workload shape needs (its `charts`), in install order."""
+    return [CHARTS[name] for name in run.recipe.topology.kind.charts]
 
 
 def helm_script(chart: Chart) -> str:
@@ -161,12 +160,11 @@ def check_prerequisites(run: RunConfig, cluster: Cluster, simulated: bool, log) 
     if c.bucket and cluster.get("storage.k8s.io/v1", "CSIDriver", None, "gcsfuse.csi.storage.gke.io") is None:
         missing.append(f"the GCS FUSE CSI driver is not enabled (bucket {c.bucket} is mounted): gcloud container "
                        "clusters update CLUSTER --update-addons GcsFuseCsiDriver=ENABLED")
-    if recipe.topology.shape == "disaggregated":
-        if not _crd(cluster, "computedomains.resource.nvidia.com"):
-            missing.append("NVIDIA's DRA driver for GPUs is not installed (no ComputeDomain CRD): it provides "
-                           "the IMEX channels multi-node NVLink needs on A4X")
-        if recipe.model.source == "gcs":
-            notes.append(_model_bucket_note(recipe, simulated))
+    if recipe.topology.kind.needs_compute_domain and not _crd(cluster, "computedomains.resource.nvidia.com"):
+        missing.append("NVIDIA's DRA driver for GPUs is not installed (no ComputeDomain CRD): it provides "
+                       "the IMEX channels multi-node NVLink needs on A4X")
+    if recipe.model.source == "gcs":
+        notes.append(_model_bucket_note(recipe, simulated))
     if missing:
         raise PlatformError("; ".join(missing))
     for note in notes:

@@ -12,10 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recipebench.catalog.naming import run_selector
+from recipebench.shapes import condition, shape
 
-WORKLOAD_KIND = {"single-host": ("apps/v1", "Deployment"), "multi-host": ("leaderworkerset.x-k8s.io/v1",
-                                                                          "LeaderWorkerSet"),
-                 "disaggregated": ("nvidia.com/v1alpha1", "DynamoGraphDeployment"), "offline": ("batch/v1", "Job")}
 IMAGE_ERRORS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 LOG_LINES = 20
 
@@ -32,23 +30,7 @@ class Assessment:
 
 
 def _true(conditions, type_) -> bool | None:
-    for c in conditions or []:
-        if c.get("type") == type_:
-            return str(c.get("status")) == "True"
-    return None
-
-
-def workload_ready(shape: str, workload: dict | None) -> bool:
-    if not workload:
-        return False
-    status = workload.get("status") or {}
-    if shape == "single-host":
-        return (status.get("availableReplicas") or 0) >= 1
-    if shape == "multi-host":
-        return bool(_true(status.get("conditions"), "Available")) or (status.get("readyReplicas") or 0) >= 1
-    if shape == "disaggregated":
-        return status.get("state") == "successful" or bool(_true(status.get("conditions"), "Ready"))
-    return bool(_true(status.get("conditions"), "Complete"))
+    return condition({"conditions": conditions}, type_)
 
 
 def _pod_failure(pod: dict, events: list[dict], logs: str | None) -> Assessment | None:
@@ -111,9 +93,9 @@ def assess(obs: dict[str, Any], capacity_waited_s: float, ready_waited_s: float,
     ready_waited_s: how long since it got capacity (all pods placed). Both and the limits are in
     seconds of the cluster's clock; time_scale turns them into real time for the messages.
     """
-    shape, workload, pods = obs["shape"], obs.get("workload"), obs.get("pods") or []
-    if shape == "offline" and workload and _true((workload.get("status") or {}).get("conditions"), "Failed"):
-        failed = next(c for c in workload["status"]["conditions"] if c.get("type") == "Failed")
+    kind, workload, pods = shape(obs["shape"]), obs.get("workload"), obs.get("pods") or []
+    failed = kind.failed(workload)
+    if failed is not None:  # a run-to-completion workload (the offline Job) that failed for good
         tail = [f"  {ln}" for ln in (obs.get("logs", {}).get("job") or "").strip().splitlines()[-LOG_LINES:]]
         why = f"{failed.get('reason', '')}: {failed.get('message', '')}"
         for pod in pods:
@@ -123,7 +105,7 @@ def assess(obs: dict[str, Any], capacity_waited_s: float, ready_waited_s: float,
                     why = (f"container {cs['name']} of pod {pod['metadata']['name']} exited with code "
                            f"{term['exitCode']} ({term.get('reason', 'Error')})")
         return Assessment("failed", f"Job failed: {why}", ["last log lines:", *tail])
-    if workload_ready(shape, workload):
+    if kind.ready(workload):
         return Assessment("ready", f"{obs['kind']} {obs['name']} is ready")
     for pod in pods:
         failure = _pod_failure(pod, obs.get("events", {}).get(pod["metadata"]["name"], []),
@@ -144,7 +126,7 @@ def assess(obs: dict[str, Any], capacity_waited_s: float, ready_waited_s: float,
         return why
     if ready_waited_s > ready_limit_s:
         tail = [f"  {ln}" for ln in (obs.get("logs", {}).get("_server") or "").strip().splitlines()[-LOG_LINES:]]
-        if shape == "offline":  # its pod is Ready while it works: what is late is the Job's completion
+        if not kind.serves:  # its pod is Ready while it works: what is late is the Job's completion
             return Assessment("failed", f"Job {obs['name']} has not completed after {minutes(ready_limit_s, time_scale)} "
                                         "(start-up and every point's time budget): its benchmark is still running",
                               ["last log lines:", *tail])
@@ -184,10 +166,10 @@ def placed_at(pods: list[dict], now: float | None = None) -> float | None:
     return max(times)
 
 
-def observe(cluster, shape: str, namespace: str, name: str, run_key: str, with_server_log: bool = False) -> dict:
+def observe(cluster, shape_name: str, namespace: str, name: str, run_key: str, with_server_log: bool = False) -> dict:
     """Everything `assess` needs, read from the cluster."""
-    api_version, kind = WORKLOAD_KIND[shape]
-    workload = cluster.get(api_version, kind, namespace, name)
+    kind = shape(shape_name)
+    workload = cluster.get(kind.api_version, kind.kind, namespace, name)
     pods = cluster.pods(namespace, run_selector(run_key) + ",recipebench.dev/component!=bench")
     events, logs = {}, {}
     for pod in pods:
@@ -199,12 +181,12 @@ def observe(cluster, shape: str, namespace: str, name: str, run_key: str, with_s
         if any((s.get("restartCount") or 0) > 0 or s.get("lastState") for s in statuses):
             container = statuses[0].get("name")
             logs[pname] = cluster.logs(namespace, pname, container, tail=LOG_LINES, previous=True)
-    if shape == "offline" and workload and _true((workload.get("status") or {}).get("conditions"), "Failed") and pods:
+    if kind.failed(workload) is not None and pods:
         logs["job"] = cluster.logs(namespace, pods[0]["metadata"]["name"], tail=LOG_LINES)
     if with_server_log and pods:
         logs["_server"] = cluster.logs(namespace, pods[0]["metadata"]["name"], tail=LOG_LINES)
-    return {"shape": shape, "kind": kind, "name": name, "workload": workload, "pods": pods, "events": events,
-            "logs": logs}
+    return {"shape": shape_name, "kind": kind.kind, "name": name, "workload": workload, "pods": pods,
+            "events": events, "logs": logs}
 
 
 # ---- does the server answer? ------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from recipebench.catalog.params import RunConfig
 from recipebench.catalog.recipe import BenchmarkPoint
 from recipebench.cluster.access import ClusterError
 from recipebench.cluster.api import Cluster
-from recipebench.cluster.readiness import WORKLOAD_KIND
 from recipebench.manifests.render import bench_job_name, render_bench_job, render_workload
 
 
@@ -153,9 +152,8 @@ def teardown(run: RunConfig, cluster: Cluster, log) -> dict:
     deleted_at = time.time()
     left = sorted(set(failed) | set(cluster.remaining(selector, keep)))
     if keep_server:
-        _, kind = WORKLOAD_KIND[run.recipe.topology.shape]
         log.info("keep-alive: %s %s stays up until %s (expiry label); the janitor removes it then",
-                 kind, run.name, run.expires_at)
+                 run.recipe.topology.kind.kind, run.name, run.expires_at)
     log.info("teardown: deleted %d object(s)%s", len(deleted), f", still present: {left}" if left else "")
     if left:
         first = next(iter(failed.items()), None)

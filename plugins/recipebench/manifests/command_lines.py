@@ -1,4 +1,5 @@
-"""The command lines of servers, workers and benchmark clients, per framework and tool.
+"""The command lines of servers and workers per framework, and the shell around a benchmark client
+(whose own command line is its class's: recipebench.clients).
 
 Pure functions: recipe (and point) in, argv or shell script out. Templates place them in the
 containers; nothing here touches Kubernetes.
@@ -6,15 +7,14 @@ containers; nothing here touches Kubernetes.
 
 from __future__ import annotations
 
-import json
 import shlex
 from typing import Any
 
-from recipebench.catalog.recipe import BenchmarkPoint, LengthSpec, Recipe
-from recipebench.catalog.tools import AIPERF_VERSION  # noqa: F401  (the client's flags below are 0.13.0's)
+from recipebench.catalog.flags import CONFIG_DIR, to_flags
+from recipebench.catalog.recipe import BenchmarkPoint, Recipe
+from recipebench.clients.base import RESULTS_DIR
 
-CONFIG_DIR = "/workload/configs"  # where the run's ConfigMap is mounted
-RESULTS_DIR = "/results"
+__all__ = ["CONFIG_DIR", "RESULTS_DIR", "to_flags"]  # what templates and render take from here
 MODEL_MOUNT = "/data/model"  # GCS FUSE mount of pre-staged weights
 
 # A benchmark pod prints each result file between these lines, then a manifest of what it printed,
@@ -24,42 +24,6 @@ BEGIN = "=== recipebench output begin: {name} ==="
 END = "=== recipebench output end: {name} ==="
 MANIFEST = "=== recipebench outputs: {entries} ==="  # entries: name:bytes:sha256:encoding, comma-separated
 INLINE_LIMIT = 1 << 20  # larger files are printed gzip-compressed and base64-encoded
-
-# What each tool writes that is worth keeping, best first; nothing else is printed (AIPerf also
-# writes inputs.json with every prompt, far larger than the results). {point} is the point id.
-RESULT_FILES: dict[str, tuple[str, ...]] = {
-    "sglang-bench-serving": ("result.jsonl",),
-    "vllm-benchmark-serving": ("result.json",),
-    "vllm-bench-serve": ("result.json",),
-    "aiperf": ("profile_export_aiperf.json", "profile_export_aiperf.csv"),
-    "trtllm-bench": ("{point}.json", "{point}.txt"),
-}
-
-
-def to_flags(args: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
-    """One mechanism for every framework: `key: value` -> `--key value`.
-
-    True -> bare `--key`; False/None -> omitted (store_true flags take no value); a list ->
-    `--key a b`; a mapping -> written as a JSON file in the run's ConfigMap, flag = its path
-    (TRT-LLM's --extra_llm_api_options and SGLang's --deepep-config both accept a file).
-    """
-    flags: list[str] = []
-    files: dict[str, str] = {}
-    for key, value in args.items():
-        flag = f"--{key}"
-        if value is None or value is False:
-            continue
-        if value is True:
-            flags.append(flag)
-        elif isinstance(value, dict):
-            filename = f"{key.replace('_', '-')}.json"
-            files[filename] = json.dumps(value, indent=2, sort_keys=True) + "\n"
-            flags += [flag, f"{CONFIG_DIR}/{filename}"]
-        elif isinstance(value, list):
-            flags += [flag, *(str(v) for v in value)]
-        else:
-            flags += [flag, str(value)]
-    return flags, files
 
 
 def model_path(recipe: Recipe) -> str:
@@ -90,11 +54,7 @@ def server_argv(recipe: Recipe) -> tuple[list[str], dict[str, str]]:
     flags, files = to_flags(_with_port(recipe, recipe.serving.args))
     if recipe.framework == "sglang":
         argv = ["python3", "-m", "sglang.launch_server", "--model-path", model_path(recipe), *flags]
-        if recipe.topology.shape == "multi-host":
-            # LeaderWorkerSet injects these; Kubernetes expands $(VAR) in args
-            argv += ["--dist-init-addr", "$(LWS_LEADER_ADDRESS):6002", "--nnodes", "$(LWS_GROUP_SIZE)",
-                     "--node-rank", "$(LWS_WORKER_INDEX)"]
-        return argv, files
+        return argv + recipe.topology.kind.server_flags(recipe.framework), files
     if recipe.framework == "vllm":
         return ["vllm", "serve", model_path(recipe), *flags], files
     raise ValueError(f"{recipe.framework} has no long-running server of the {recipe.topology.shape} shape")
@@ -121,107 +81,18 @@ def worker_script(recipe: Recipe, role: str, preamble: str) -> tuple[str, dict[s
     return f"{preamble}exec {shlex.join(argv)}\n", files
 
 
-def length_flags(tool: str, lengths: LengthSpec, point: BenchmarkPoint) -> list[str]:
-    """The recipe's length distribution in each tool's own terms (one place for all tools).
-
-    sglang.bench_serving: uniform in [int(L*r), L] for --random-range-ratio r; 1 means fixed
-      (python/sglang/bench_serving.py, sample_random_requests).
-    vLLM (RandomDataset since PR #16126, April 2025; v0.9.1 has it): uniform in [X(1-b), X(1+b)]
-      and asserts b < 1, so [rL, L] is centre X = L(1+r)/2 with b = (L-X)/X; fixed is b = 0
-      (vllm/benchmarks/datasets.py, RandomDataset.sample).
-    AIPerf 0.13: --isl/--osl are the means; --random-range-ratio r with --random-corpus-style sglang
-      draws from [max(1, int(mean*r)), mean].
-    trtllm-bench prepare_dataset.py: token-norm-dist with stdev 0 (fixed) or token-unif-dist with
-      inclusive min and max.
-    """
-    i, o, r = point.input_len, point.output_len, lengths.min_fraction
-    if tool == "sglang-bench-serving":
-        return ["--random-input-len", str(i), "--random-output-len", str(o), "--random-range-ratio", f"{r or 1:g}"]
-    if tool in ("vllm-benchmark-serving", "vllm-bench-serve"):
-        if r is None:
-            return ["--random-input-len", str(i), "--random-output-len", str(o), "--random-range-ratio", "0"]
-        ci, co = _vllm_centre(i, r), _vllm_centre(o, r)
-        # one ratio serves both lengths: the smaller of the two keeps both windows inside [rL, L]
-        b = min((i - ci) / ci, (o - co) / co)
-        return ["--random-input-len", str(ci), "--random-output-len", str(co), "--random-range-ratio",
-                f"{int(b * 1e6) / 1e6:.6f}"]  # rounded down: X(1+b) never exceeds L
-    if tool == "aiperf":
-        flags = ["--isl", str(i), "--osl", str(o)]
-        return flags if r is None else [*flags, "--random-range-ratio", f"{r:g}", "--random-corpus-style", "sglang"]
-    if tool == "trtllm-bench":
-        if r is None:
-            return ["token-norm-dist", f"--input-mean={i}", f"--output-mean={o}", "--input-stdev=0", "--output-stdev=0"]
-        return ["token-unif-dist", f"--input-min={lengths.shortest(i)}", f"--input-max={i}",
-                f"--output-min={lengths.shortest(o)}", f"--output-max={o}"]
-    raise ValueError(f"no length translation for tool {tool}")
-
-
-def _vllm_centre(length: int, r: float) -> int:
-    return max(1, int(length * (1 + r) / 2))
-
-
-def trtllm_point_script(recipe: Recipe, point: BenchmarkPoint) -> str:
-    """Prepare the dataset of one point and run trtllm-bench on it, keeping text and JSON reports."""
-    flags, _ = to_flags(recipe.serving.args)
-    model = recipe.model.name
-    dataset = f"/ssd/dataset-{point.id}.json"
-    bench = ["trtllm-bench", "--model", model, "--model_path", f"/ssd/{model}", "throughput",
-             "--dataset", dataset, "--num_requests", str(point.num_prompts),
-             *(["--concurrency", str(point.concurrency)] if point.concurrency else []),
-             *flags, "--report_json", f"{RESULTS_DIR}/{point.id}.json"]
-    prepare = ["python3", "/app/tensorrt_llm/benchmarks/cpp/prepare_dataset.py", f"--tokenizer={model}", "--stdout",
-               *length_flags("trtllm-bench", recipe.benchmark.lengths, point)[:1],
-               f"--num-requests={point.num_prompts}", *length_flags("trtllm-bench", recipe.benchmark.lengths, point)[1:]]
-    return (f"{shlex.join(prepare)} > {dataset}\n"
-            f"{shlex.join(bench)} 2>&1 | tee {RESULTS_DIR}/{point.id}.txt\n")
-
-
-def client_argv(recipe: Recipe, point: BenchmarkPoint, host: str, port: int) -> list[str]:
-    """The framework's own benchmark client against the in-cluster Service."""
-    tool = recipe.benchmark.tool
-    extra, _ = to_flags(recipe.benchmark.extra_args)
-    lengths = length_flags(tool, recipe.benchmark.lengths, point)
-    if tool == "sglang-bench-serving":
-        argv = ["python3", "-m", "sglang.bench_serving", "--backend", "sglang", "--host", host, "--port", str(port),
-                "--dataset-name", recipe.benchmark.dataset, *lengths,
-                "--num-prompts", str(point.num_prompts), "--output-file", f"{RESULTS_DIR}/result.jsonl"]
-    elif tool in ("vllm-benchmark-serving", "vllm-bench-serve"):
-        head = (["python3", "/workspace/vllm/benchmarks/benchmark_serving.py"] if tool == "vllm-benchmark-serving"
-                else ["vllm", "bench", "serve"])
-        argv = [*head, "--backend", "vllm", "--base-url", f"http://{host}:{port}", "--model", recipe.served_model_name,
-                "--dataset-name", recipe.benchmark.dataset, *lengths,
-                "--num-prompts", str(point.num_prompts), "--ignore-eos",
-                "--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50,90,99",
-                "--save-result", "--result-dir", RESULTS_DIR, "--result-filename", "result.json"]
-    elif tool == "aiperf":
-        # ignore_eos, as the upstream recipe's client (--ignore-eos): every request runs to its length
-        argv = ["aiperf", "profile", "--model", recipe.served_model_name, "--tokenizer", recipe.model.name,
-                "--url", f"http://{host}:{port}", "--endpoint-type", recipe.benchmark.endpoint, "--streaming",
-                *lengths, "--request-count", str(point.num_prompts), "--extra-inputs", "ignore_eos:true",
-                "--export-level", "summary", "--ui-type", "none", "--artifact-dir", RESULTS_DIR]
-    else:
-        raise ValueError(f"{tool} is not a serving benchmark client")
-    if point.concurrency:
-        argv += ["--concurrency" if tool == "aiperf" else "--max-concurrency", str(point.concurrency)]
-    if point.request_rate:
-        argv += ["--request-rate", f"{point.request_rate:g}"]
-    return argv + extra
-
-
 def client_script(recipe: Recipe, point: BenchmarkPoint, host: str, port: int) -> str:
-    """Shell around the client: run it, then print its result files between markers."""
+    """Shell around the recipe's benchmark client (recipebench.clients): run it, then print its result
+    files between markers."""
+    client = recipe.benchmark.client
     return (
         "set -u -o pipefail\n"
         f"mkdir -p {RESULTS_DIR}\n"
-        f"{shlex.join(client_argv(recipe, point, host, port))}\n"
+        f"{shlex.join(client.argv(recipe, point, host, port))}\n"
         "status=$?\n"
-        f"{print_results_script(result_files(recipe.benchmark.tool, [point.id]))}"
+        f"{print_results_script(client.files([point.id]))}"
         "exit $status\n"
     )
-
-
-def result_files(tool: str, point_ids: list[str]) -> list[str]:
-    return [name.format(point=p) for p in point_ids for name in RESULT_FILES[tool]]
 
 
 def print_results_script(names: list[str]) -> str:

@@ -13,19 +13,10 @@ from recipebench.catalog.naming import RUN_LABEL
 from recipebench.catalog.params import RunConfig, build_run_config
 from recipebench.catalog.paths import MANIFESTS
 from recipebench.catalog.recipe import BenchmarkPoint, Recipe
-from recipebench.catalog.tools import OWN_IMAGE
 from recipebench.manifests import command_lines
 from recipebench.manifests.errors import ManifestError
 
-SHAPE_TEMPLATES = {
-    "single-host": "single-host.yaml.j2",
-    "multi-host": "multi-host.yaml.j2",
-    "offline": "offline.yaml.j2",
-    "disaggregated": "disaggregated.yaml.j2",
-}
 HELM_IMAGE = "alpine/helm:3.19.0"
-# Which pod of each shape serves the requests: the benchmark client runs beside it (catalog.tools)
-SERVER_COMPONENT = {"single-host": "server", "multi-host": "leader"}
 Digests = dict  # {"server": sha256 digest or None, "client": ...}: what build_image found or built
 
 
@@ -128,41 +119,57 @@ def context(run: RunConfig, digests: Digests | None = None) -> dict[str, Any]:
         "startup_minutes": startup_minutes(recipe),
         "preamble": preamble(recipe),
     }
-    files: dict[str, str] = {}
-    shape = recipe.topology.shape
-    if shape in ("single-host", "multi-host"):
-        argv, files = command_lines.server_argv(recipe)
-        ctx["server"] = {"argv": argv}
-    elif shape == "offline":
+    ctx |= recipe.topology.kind.manifest_values(run, Blocks(ctx))
+    return ctx
+
+
+class Blocks:
+    """The building blocks of the workload templates; a shape says which it is made of
+    (shapes.WorkloadShape.manifest_values). Each returns its template values and the ConfigMap's
+    files (`config_files`)."""
+
+    def __init__(self, ctx: dict[str, Any]):
+        self.ctx = ctx
+
+    def server(self, run: RunConfig) -> dict[str, Any]:
+        """A server started by one command line (single- and multi-host)."""
+        argv, files = command_lines.server_argv(run.recipe)
+        return {"server": {"argv": argv}, "config_files": files}
+
+    def offline_job(self, run: RunConfig) -> dict[str, Any]:
+        """A Job that is the benchmark: the offline script, its deadline."""
+        recipe = run.recipe
         _, files = command_lines.to_flags(recipe.serving.args)
-        ctx["offline_script"] = _offline_script(recipe)
-        ctx["deadline_seconds"] = (recipe.timeouts.ready_minutes
-                                   + recipe.timeouts.point_minutes * len(recipe.benchmark.points)) * 60
-    else:
-        ctx["workers"] = {}
+        return {"offline_script": _offline_script(recipe), "config_files": files,
+                "deadline_seconds": (recipe.timeouts.ready_minutes
+                                     + recipe.timeouts.point_minutes * len(recipe.benchmark.points)) * 60}
+
+    def graph(self, run: RunConfig) -> dict[str, Any]:
+        """A Dynamo graph: one worker script per role, the run's ComputeDomain, the model bucket."""
+        recipe, files, workers = run.recipe, {}, {}
         for role in ("prefill", "decode"):
-            ctx["workers"][role], role_files = command_lines.worker_script(recipe, role, ctx["preamble"])
+            workers[role], role_files = command_lines.worker_script(recipe, role, self.ctx["preamble"])
             files |= role_files
-        ctx["compute_domain"] = run.child_name("domain")
-        ctx["claim_template"] = run.child_name("channel")
         model = {"name": "model", "csi": {"driver": "gcsfuse.csi.storage.gke.io", "readOnly": True,
                                           "volumeAttributes": {"bucketName": recipe.cluster.bucket,
                                                                "mountOptions": _GCSFUSE_CACHED}}}
-        ctx["frontend_volumes"] = [{"name": "gcs-cache", "emptyDir": {}}, model]
-        ctx["worker_volumes"] = [
-            model,
-            {"name": "nvidia", "hostPath": {"path": "/home/kubernetes/bin/nvidia"}},
-            {"name": "gib", "hostPath": {"path": "/home/kubernetes/bin/gib"}},
-            {"name": "configs", "configMap": {"name": ctx["config_map"]}},
-        ]
-        ctx["worker_mounts"] = [
-            {"name": "model", "mountPath": command_lines.MODEL_MOUNT, "readOnly": True},
-            {"name": "nvidia", "mountPath": "/usr/local/nvidia"},
-            {"name": "gib", "mountPath": "/usr/local/gib"},
-            {"name": "configs", "mountPath": command_lines.CONFIG_DIR, "readOnly": True},
-        ]
-    ctx["config_files"] = files
-    return ctx
+        return {
+            "workers": workers, "config_files": files,
+            "compute_domain": run.child_name("domain"), "claim_template": run.child_name("channel"),
+            "frontend_volumes": [{"name": "gcs-cache", "emptyDir": {}}, model],
+            "worker_volumes": [
+                model,
+                {"name": "nvidia", "hostPath": {"path": "/home/kubernetes/bin/nvidia"}},
+                {"name": "gib", "hostPath": {"path": "/home/kubernetes/bin/gib"}},
+                {"name": "configs", "configMap": {"name": self.ctx["config_map"]}},
+            ],
+            "worker_mounts": [
+                {"name": "model", "mountPath": command_lines.MODEL_MOUNT, "readOnly": True},
+                {"name": "nvidia", "mountPath": "/usr/local/nvidia"},
+                {"name": "gib", "mountPath": "/usr/local/gib"},
+                {"name": "configs", "mountPath": command_lines.CONFIG_DIR, "readOnly": True},
+            ],
+        }
 
 
 # the upstream chart's GCS FUSE options for reading pre-staged weights: parallel downloads into the file cache
@@ -172,8 +179,9 @@ _GCSFUSE_CACHED = ("implicit-dirs,file-cache:enable-parallel-downloads:true,file
 
 def _offline_script(recipe: Recipe) -> str:
     model = recipe.model.name
-    points = "".join(command_lines.trtllm_point_script(recipe, p) for p in recipe.benchmark.points)
-    names = command_lines.result_files(recipe.benchmark.tool, [p.id for p in recipe.benchmark.points])
+    client = recipe.benchmark.client
+    points = "".join(client.point_script(recipe, p) for p in recipe.benchmark.points)
+    names = client.files([p.id for p in recipe.benchmark.points])
     return (
         "set -euo pipefail\n"
         f"mkdir -p {command_lines.RESULTS_DIR}\n"
@@ -201,15 +209,12 @@ def _load(template: str, ctx: dict[str, Any]) -> list[dict]:
 
 def render_workload(run: RunConfig, digests: Digests | None = None) -> list[dict]:
     """The server (or offline Job) objects of a run."""
-    return _load(SHAPE_TEMPLATES[run.recipe.topology.shape], context(run, digests))
+    return _load(run.recipe.topology.kind.template, context(run, digests))
 
 
 def service_endpoint(run: RunConfig) -> tuple[str, int]:
-    """Host and port the benchmark client talks to."""
-    if run.recipe.topology.shape == "disaggregated":
-        # the Dynamo operator names the frontend Service <dgd>-frontend
-        return f"{run.name}-frontend", run.recipe.serving.port
-    return run.name, run.recipe.serving.port
+    """Host and port the benchmark client talks to (the shape's Service)."""
+    return run.recipe.topology.kind.endpoint(run.name, run.recipe.serving.port)
 
 
 def bench_job_name(run: RunConfig, index: int) -> str:
@@ -217,15 +222,15 @@ def bench_job_name(run: RunConfig, index: int) -> str:
 
 
 def client_placement(run: RunConfig, digests: Digests) -> dict[str, Any]:
-    """Where the benchmark client runs and from which image (catalog.tools says why)."""
+    """Where the benchmark client runs and from which image (recipebench.clients says why)."""
     recipe = run.recipe
     image = recipe.client_image_ref(digests.get("server"), digests.get("client"))
-    own = OWN_IMAGE.get(recipe.benchmark.tool)
+    own = recipe.benchmark.client.image
     if own is not None:  # the CPU pool: no GPU taint tolerated, the image's own architecture
         return {"image": image, "node_selector": {"kubernetes.io/arch": own.arch}, "tolerations": [], "affinity": None}
     selector, tolerations = _placement(recipe)
     beside_server = {"labelSelector": {"matchLabels": {RUN_LABEL: run.run_key, "recipebench.dev/component":
-                                                       SERVER_COMPONENT[recipe.topology.shape]}},
+                                                       recipe.topology.kind.server_component}},
                      "topologyKey": "kubernetes.io/hostname"}
     return {"image": image, "node_selector": selector, "tolerations": tolerations,
             "affinity": {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [beside_server]}}}
@@ -258,8 +263,8 @@ def example_run(recipe: Recipe, key: str = "r000000000") -> RunConfig:
 
 
 def render_all(run: RunConfig) -> list[dict]:
-    return render_workload(run) + ([] if run.recipe.topology.shape == "offline" else [
-        render_bench_job(run, p, i) for i, p in enumerate(run.recipe.benchmark.points)])
+    return render_workload(run) + ([render_bench_job(run, p, i) for i, p in enumerate(run.recipe.benchmark.points)]
+                                   if run.recipe.topology.kind.serves else [])
 
 
 def to_yaml_stream(objects: list[dict]) -> str:

@@ -212,7 +212,7 @@ def ready_trigger(run: RunConfig, target, lock: dict | None = None, heartbeat=No
     from recipebench.pipeline.triggers import ReadyTrigger
 
     capacity, ready, poll = readiness_limits(run, target)
-    serves = run.recipe.topology.shape != "offline"  # an offline Job has no server to ask
+    serves = run.recipe.topology.kind.serves  # an offline Job has no server to ask
     service, port = service_endpoint(run) if serves else (None, None)
     trigger = ReadyTrigger(target=target.to_dict(), shape=run.recipe.topology.shape,
                            namespace=run.recipe.cluster.namespace, name=run.name, run_key=run.run_key,
@@ -279,7 +279,7 @@ def benchmark(ctx: StageContext):
     if earlier is not None:
         ctx.log.info("point %s: already collected by an earlier try", point.id)
         return {"point": point.id, "collected": "earlier", "entry": earlier}
-    if recipe.topology.shape == "offline":
+    if not recipe.topology.kind.serves:  # the workload Job was the benchmark: its pod log has the point
         out = workload.offline_output(run, cluster)
         entry = ingest(recipe.id, run.run_key, recipe.benchmark.tool, point, out.log_text, out.pod)
         log_point(ctx.log, point.id, entry)

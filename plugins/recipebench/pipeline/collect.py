@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from recipebench.manifests.command_lines import RESULT_FILES, unframe_outputs
+from recipebench.clients import client
+from recipebench.manifests.command_lines import unframe_outputs
 from recipebench.parsers import ParseError, parse
 from recipebench.pipeline import artifacts
-
-
-def choose(tool: str, files: dict[str, str], point_id: str) -> str | None:
-    """The result file to parse for a point, best first (command_lines.RESULT_FILES)."""
-    for pattern in RESULT_FILES.get(tool, ()):
-        name = pattern.format(point=point_id)
-        if name in files:
-            return name
-    return None
 
 
 def ingest(recipe_id: str, run_key: str, tool: str, point, log: str, source: str) -> dict:
@@ -29,9 +21,9 @@ def ingest(recipe_id: str, run_key: str, tool: str, point, log: str, source: str
     files = unframe_outputs(log)
     addresses = {name: artifacts.write_text(recipe_id, run_key, f"{prefix}/{name}", text)
                  for name, text in files.items()}
-    chosen = choose(tool, files, point.id)
+    chosen = client(tool).choose(files, point.id)
     text, address = (files[chosen], addresses[chosen]) if chosen else (log, log_address)
-    parsed = parse(text, address, tool)
+    parsed = parse(text, address, client(tool).parser)
     if not parsed.records:
         raise ParseError(address, "no result record")
     warnings = list(parsed.warnings)

@@ -1,0 +1,64 @@
+"""AIPerf, from an image of its own on the cluster's CPU pool: a standalone package, so it need not
+match the server, and it never takes a node the server's GPUs occupy (on A4X the GPU nodes are the
+only arm64 nodes and carry taints a client should not tolerate)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from recipebench.clients.base import RESULTS_DIR, BenchmarkClient, ClientImage, Measured
+
+# 0.13.0 is the first AIPerf release with sglang's length window (--random-range-ratio with
+# --random-corpus-style sglang); 0.8 had only normal or discrete length distributions.
+VERSION = "0.13.0"
+
+
+class Aiperf(BenchmarkClient):
+    name = parser = "aiperf"
+    result_files = ("profile_export_aiperf.json", "profile_export_aiperf.csv")
+    image = ClientImage("aiperf-client", VERSION, "aiperf-client")
+    runs = "aiperf profile"
+
+    def length_flags(self, lengths, point):
+        """--isl/--osl are the means; --random-range-ratio r with --random-corpus-style sglang draws from
+        [max(1, int(mean*r)), mean] (AIPerf 0.13)."""
+        flags = ["--isl", str(point.input_len), "--osl", str(point.output_len)]
+        r = lengths.min_fraction
+        return flags if r is None else [*flags, "--random-range-ratio", f"{r:g}", "--random-corpus-style", "sglang"]
+
+    def load_flags(self, point):
+        return ([*(["--concurrency", str(point.concurrency)] if point.concurrency else []),
+                 *(["--request-rate", f"{point.request_rate:g}"] if point.request_rate else [])])
+
+    def argv(self, recipe, point, host, port):
+        # ignore_eos, as the upstream recipe's client (--ignore-eos): every request runs to its length
+        return ["aiperf", "profile", "--model", recipe.served_model_name, "--tokenizer", recipe.model.name,
+                "--url", f"http://{host}:{port}", "--endpoint-type", recipe.benchmark.endpoint, "--streaming",
+                *self.length_flags(recipe.benchmark.lengths, point), "--request-count", str(point.num_prompts),
+                "--extra-inputs", "ignore_eos:true", "--export-level", "summary", "--ui-type", "none",
+                "--artifact-dir", RESULTS_DIR, *self.load_flags(point), *self.extra_flags(recipe)]
+
+    def simulated(self, m: Measured):
+        """The profile export JSON (schema 1.4) of AIPerf 0.13."""
+        def stat(unit, base):
+            return {"unit": unit, "avg": base, "p1": base * 0.7, "p5": base * 0.75, "p10": base * 0.8,
+                    "p25": base * 0.9, "p50": base * 0.99, "p75": base * 1.05, "p90": base * 1.2, "p95": base * 1.3,
+                    "p99": base * 1.5, "min": base * 0.6, "max": base * 1.7, "std": base * 0.1}
+
+        export = {
+            "schema_version": "1.4", "aiperf_version": VERSION, "benchmark_id": hashlib.md5(m.seed.encode()).hexdigest(),
+            "request_throughput": {"unit": "requests/sec", "avg": m.req_tput},
+            "request_latency": stat("ms", m.e2e), "time_to_first_token": stat("ms", m.ttft),
+            "inter_token_latency": stat("ms", m.tpot), "request_count": {"unit": "requests", "avg": m.prompts},
+            "output_token_throughput": {"unit": "tokens/sec", "avg": m.out_tput},
+            "benchmark_duration": {"unit": "sec", "avg": m.duration},
+            "total_isl": {"unit": "tokens", "avg": m.in_tokens}, "total_osl": {"unit": "tokens", "avg": m.out_tokens},
+            "input_config": {"endpoint": {"model_names": ["simulated"], "type": "chat", "streaming": True},
+                             "input": {"prompt": {"input_tokens": {"mean": m.input_len},
+                                                  "output_tokens": {"mean": m.output_len}}},
+                             "loadgen": {"concurrency": m.concurrency, "request_count": m.prompts}},
+            "was_cancelled": False, "error_summary": [],
+        }
+        return ("NVIDIA AIPerf | LLM Metrics (see JSON export)\n",
+                {"profile_export_aiperf.json": json.dumps(export, indent=2)})

@@ -1,0 +1,97 @@
+"""What a benchmark client is, once: the base every client class fills in (one module per client).
+
+A client knows its command line in the version the recipes pin (lengths, the result files it
+writes), its image and so where it runs, which parser reads its outputs, and what the simulator
+prints for it. The recipe schema's tool choices, the manifests, the collection of outputs and the
+simulator ask the registry (clients/__init__.py) instead of keeping tables of their own.
+
+Pure: recipe and point in, argv and file names out. The recipe types are imported for the type
+checker only: the recipe schema itself asks this package which clients exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from recipebench.catalog.flags import to_flags
+
+if TYPE_CHECKING:
+    from recipebench.catalog.recipe import BenchmarkPoint, LengthSpec, Recipe
+
+RESULTS_DIR = "/results"
+
+
+@dataclass(frozen=True)
+class ClientImage:
+    """A client's own image, built once per version into the recipe's Artifact Registry."""
+
+    repository: str
+    tag: str
+    build: str  # include/cloudbuild/<build>.yaml
+    arch: str = "amd64"
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What the simulator's load model measured at one point (sim/outputs.py): the figures a client
+    prints in its own format."""
+
+    input_len: int
+    output_len: int
+    concurrency: int | None
+    rate: float | None
+    prompts: int
+    conc: float  # requests in flight on average
+    ttft: float  # ms
+    tpot: float  # ms
+    itl: float  # ms
+    e2e: float  # ms
+    duration: float  # s
+    in_tokens: int
+    out_tokens: int
+    req_tput: float  # requests/s
+    in_tput: float  # tokens/s
+    out_tput: float  # tokens/s
+    seed: str = ""
+
+
+class BenchmarkClient:
+    name: ClassVar[str]  # benchmark.tool in a recipe
+    parser: ClassVar[str]  # the parsers' name of its outputs (parsers.parse(..., tool=parser))
+    result_files: ClassVar[tuple[str, ...]]  # what it writes that is worth keeping, best first; {point}: point id
+    image: ClassVar[ClientImage | None] = None  # its own image; None: the server's (same version, its node)
+    offline: ClassVar[bool] = False  # the workload runs it (there is no server to send requests to)
+    runs: ClassVar[str]  # what its command line runs: how the simulator tells the clients apart
+
+    def length_flags(self, lengths: LengthSpec, point: BenchmarkPoint) -> list[str]:
+        """The recipe's length distribution in this client's own terms."""
+        raise NotImplementedError
+
+    def argv(self, recipe: Recipe, point: BenchmarkPoint, host: str, port: int) -> list[str]:
+        """The command line of one point against the server at host:port."""
+        raise NotImplementedError(f"{self.name} is not a serving benchmark client")
+
+    def simulated(self, measured: Measured) -> tuple[str, dict[str, str]]:
+        """(what it prints, its result files by name) for the simulator, in the real tool's format."""
+        raise NotImplementedError
+
+    def files(self, point_ids: list[str]) -> list[str]:
+        """The result files of these points, by name."""
+        return [name.format(point=p) for p in point_ids for name in self.result_files]
+
+    def choose(self, files: dict[str, str], point_id: str) -> str | None:
+        """The result file to parse for a point, best first; None: parse what the client printed."""
+        return next((n for n in (p.format(point=point_id) for p in self.result_files) if n in files), None)
+
+    @staticmethod
+    def extra_flags(recipe: Recipe) -> list[str]:
+        return to_flags(recipe.benchmark.extra_args)[0]
+
+    def load_flags(self, point: BenchmarkPoint) -> list[str]:
+        """Concurrency and request rate, as most clients spell them."""
+        return ([*(["--max-concurrency", str(point.concurrency)] if point.concurrency else []),
+                 *(["--request-rate", f"{point.request_rate:g}"] if point.request_rate else [])])
+
+    def __repr__(self) -> str:
+        return f"<benchmark client {self.name}>"

@@ -1,0 +1,60 @@
+"""sglang.bench_serving, from the server's image (it must match the server's version)."""
+
+from __future__ import annotations
+
+import json
+
+from recipebench.clients.base import RESULTS_DIR, BenchmarkClient, Measured
+from recipebench.clients.table import serving_table
+
+
+class SglangBenchServing(BenchmarkClient):
+    name = "sglang-bench-serving"
+    parser = "sglang-bench-serving"
+    result_files = ("result.jsonl",)
+    runs = "sglang.bench_serving"
+
+    def length_flags(self, lengths, point):
+        """Uniform in [int(L*r), L] for --random-range-ratio r; 1 means fixed
+        (python/sglang/bench_serving.py, sample_random_requests)."""
+        r = lengths.min_fraction
+        return ["--random-input-len", str(point.input_len), "--random-output-len", str(point.output_len),
+                "--random-range-ratio", f"{r or 1:g}"]
+
+    def argv(self, recipe, point, host, port):
+        return ["python3", "-m", self.runs, "--backend", "sglang", "--host", host, "--port", str(port),
+                "--dataset-name", recipe.benchmark.dataset, *self.length_flags(recipe.benchmark.lengths, point),
+                "--num-prompts", str(point.num_prompts), "--output-file", f"{RESULTS_DIR}/result.jsonl",
+                *self.load_flags(point), *self.extra_flags(recipe)]
+
+    def simulated(self, m: Measured):
+        """The --output-file record and the stdout table of python/sglang/bench_serving.py (benchmark())."""
+        record = {
+            "backend": "sglang", "dataset_name": "random", "request_rate": m.rate if m.rate else float("inf"),
+            "max_concurrency": m.concurrency, "sharegpt_output_len": None, "random_input_len": m.input_len,
+            "random_output_len": m.output_len, "random_range_ratio": 1.0, "duration": m.duration,
+            "completed": m.prompts, "total_input_tokens": m.in_tokens, "total_output_tokens": m.out_tokens,
+            "total_output_tokens_retokenized": m.out_tokens - 3, "request_throughput": m.req_tput,
+            "input_throughput": m.in_tput, "output_throughput": m.out_tput,
+            "mean_e2e_latency_ms": m.e2e, "median_e2e_latency_ms": m.e2e * 0.99, "std_e2e_latency_ms": m.e2e * 0.05,
+            "p99_e2e_latency_ms": m.e2e * 1.2, "mean_ttft_ms": m.ttft, "median_ttft_ms": m.ttft * 0.98,
+            "std_ttft_ms": m.ttft * 0.1, "p99_ttft_ms": m.ttft * 1.6, "mean_tpot_ms": m.tpot,
+            "median_tpot_ms": m.tpot * 0.99, "std_tpot_ms": m.tpot * 0.03, "p99_tpot_ms": m.tpot * 1.1,
+            "mean_itl_ms": m.itl, "median_itl_ms": m.itl * 0.97, "std_itl_ms": m.itl * 0.2,
+            "p95_itl_ms": m.itl * 1.3, "p99_itl_ms": m.itl * 1.8, "concurrency": m.conc * 0.96,
+            "accept_length": None,
+        }
+        stdout = serving_table([
+            ("Backend:", "sglang"), ("Traffic request rate:", "inf" if not m.rate else m.rate),
+            ("Max request concurrency:", m.concurrency or "not set"), ("Successful requests:", m.prompts),
+            ("Benchmark duration (s):", m.duration), ("Total input tokens:", m.in_tokens),
+            ("Total generated tokens:", m.out_tokens), ("Total generated tokens (retokenized):", m.out_tokens - 3),
+            ("Request throughput (req/s):", m.req_tput), ("Input token throughput (tok/s):", m.in_tput),
+            ("Output token throughput (tok/s):", m.out_tput), ("Concurrency:", m.conc * 0.96),
+            ("-End-to-End Latency-", ""), ("Mean E2E Latency (ms):", record["mean_e2e_latency_ms"]),
+            ("Median E2E Latency (ms):", record["median_e2e_latency_ms"]), ("-Time to First Token-", ""),
+            ("Mean TTFT (ms):", record["mean_ttft_ms"]), ("Median TTFT (ms):", record["median_ttft_ms"]),
+            ("P99 TTFT (ms):", record["p99_ttft_ms"]), ("-Inter-Token Latency-", ""),
+            ("Mean ITL (ms):", record["mean_itl_ms"]), ("Median ITL (ms):", record["median_itl_ms"]),
+            ("P95 ITL (ms):", record["p95_itl_ms"]), ("P99 ITL (ms):", record["p99_itl_ms"])])
+        return stdout, {"result.jsonl": json.dumps(record) + "\n"}

@@ -1,0 +1,92 @@
+"""trtllm-bench throughput, run by the offline workload itself (a Job from the NGC TensorRT-LLM
+image): each point prepares its dataset and benchmarks the model in-process, no server."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from recipebench.catalog.flags import to_flags
+from recipebench.clients.base import RESULTS_DIR, BenchmarkClient, Measured
+
+SIMULATED_VERSION = "1.3.0rc5"
+
+
+class TrtllmBench(BenchmarkClient):
+    name = parser = "trtllm-bench"
+    result_files = ("{point}.json", "{point}.txt")
+    offline = True
+    runs = "trtllm-bench"
+
+    def length_flags(self, lengths, point):
+        """prepare_dataset.py: token-norm-dist with stdev 0 (fixed) or token-unif-dist with inclusive
+        min and max (benchmarks/cpp/prepare_dataset.py)."""
+        i, o = point.input_len, point.output_len
+        if lengths.min_fraction is None:
+            return ["token-norm-dist", f"--input-mean={i}", f"--output-mean={o}", "--input-stdev=0", "--output-stdev=0"]
+        return ["token-unif-dist", f"--input-min={lengths.shortest(i)}", f"--input-max={i}",
+                f"--output-min={lengths.shortest(o)}", f"--output-max={o}"]
+
+    def point_script(self, recipe, point) -> str:
+        """Prepare the dataset of one point and run trtllm-bench on it, keeping text and JSON reports."""
+        flags, _ = to_flags(recipe.serving.args)
+        model = recipe.model.name
+        dataset = f"/ssd/dataset-{point.id}.json"
+        bench = ["trtllm-bench", "--model", model, "--model_path", f"/ssd/{model}", "throughput",
+                 "--dataset", dataset, "--num_requests", str(point.num_prompts),
+                 *(["--concurrency", str(point.concurrency)] if point.concurrency else []),
+                 *flags, "--report_json", f"{RESULTS_DIR}/{point.id}.json"]
+        lengths = self.length_flags(recipe.benchmark.lengths, point)
+        prepare = ["python3", "/app/tensorrt_llm/benchmarks/cpp/prepare_dataset.py", f"--tokenizer={model}",
+                   "--stdout", *lengths[:1], f"--num-requests={point.num_prompts}", *lengths[1:]]
+        return (f"{shlex.join(prepare)} > {dataset}\n"
+                f"{shlex.join(bench)} 2>&1 | tee {RESULTS_DIR}/{point.id}.txt\n")
+
+    def simulated(self, m: Measured, version: str = SIMULATED_VERSION):
+        """The text report (tensorrt_llm/bench/dataclasses/reporting.py, ReportUtility) and --report_json."""
+        total_ms = m.duration * 1000
+        text = f"""===========================================================
+= PYTORCH BACKEND
+===========================================================
+Model:\t\t\tsimulated
+TensorRT LLM Version:\t{version}
+Dtype:\t\t\tbfloat16
+Quantization:\t\tNVFP4
+
+===========================================================
+= REQUEST DETAILS
+===========================================================
+Number of requests:             {m.prompts}
+Number of concurrent requests:  {m.conc * 0.96:.4f}
+Average Input Length (tokens):  {m.input_len:.4f}
+Average Output Length (tokens): {m.output_len:.4f}
+===========================================================
+= PERFORMANCE OVERVIEW
+===========================================================
+Request Throughput (req/sec):                     {m.req_tput:.4f}
+Total Output Throughput (tokens/sec):             {m.out_tput:.4f}
+Total Token Throughput (tokens/sec):              {m.out_tput + m.in_tput:.4f}
+Total Latency (ms):                               {total_ms:.4f}
+Average request latency (ms):                     {m.e2e:.4f}
+
+-- Request Latency Breakdown (ms) -----------------------
+
+[Latency] P50    : {m.e2e * 0.99:.4f}
+[Latency] P90    : {m.e2e * 1.2:.4f}
+[Latency] P95    : {m.e2e * 1.3:.4f}
+[Latency] P99    : {m.e2e * 1.5:.4f}
+[Latency] MINIMUM: {m.e2e * 0.6:.4f}
+[Latency] MAXIMUM: {m.e2e * 1.7:.4f}
+[Latency] AVERAGE: {m.e2e:.4f}
+===========================================================
+"""
+        report = {"engine": {"model": "simulated", "version": version, "backend": "Pytorch"},
+                  "world_info": {"tp_size": 4, "pp_size": 1, "ep_size": 4},
+                  "request_info": {"num_requests": m.prompts, "avg_num_concurrent_requests": m.conc * 0.96,
+                                   "avg_input_length": m.input_len, "avg_output_length": m.output_len},
+                  "performance": {"total_latency_ms": total_ms, "avg_request_latency_ms": m.e2e,
+                                  "request_throughput_req_s": m.req_tput, "system_output_throughput_tok_s": m.out_tput,
+                                  "system_total_throughput_tok_s": m.out_tput + m.in_tput,
+                                  "request_latency_percentiles_ms": {"p50": m.e2e * 0.99, "p90": m.e2e * 1.2,
+                                                                     "p99": m.e2e * 1.5, "average": m.e2e}}}
+        return text, {"report.txt": text, "report.json": json.dumps(report, indent=2)}

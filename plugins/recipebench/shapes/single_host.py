@@ -1,0 +1,18 @@
+"""One server pod on one node: a Deployment and its Service."""
+
+from __future__ import annotations
+
+from recipebench.shapes.base import WorkloadShape
+
+
+class SingleHost(WorkloadShape):
+    name = "single-host"
+    template = "single-host.yaml.j2"
+    api_version, kind = "apps/v1", "Deployment"
+    server_component = "server"
+
+    def ready(self, workload):
+        return bool(workload) and ((workload.get("status") or {}).get("availableReplicas") or 0) >= 1
+
+    def manifest_values(self, run, blocks):
+        return blocks.server(run)
