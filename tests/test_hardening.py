@@ -16,7 +16,7 @@ RECIPE = "vllm-a4-deepseek-r1"
 
 def _remove_artifacts_before(monkeypatch, stage):
     """Removes the run's artifacts folder right before `stage` runs, as an operator cleaning a bucket would."""
-    original = bodies.BODIES[stage]
+    original = getattr(bodies, stage)
 
     def body(ctx):
         folder = artifacts.run_prefix(ctx.recipe_id, ctx.run_key)
@@ -24,7 +24,7 @@ def _remove_artifacts_before(monkeypatch, stage):
             shutil.rmtree(folder.path)
         return original(ctx)
 
-    monkeypatch.setitem(bodies.BODIES, stage, body)
+    monkeypatch.setattr(bodies, stage, body)
 
 
 def _left(sim, key):
@@ -281,14 +281,14 @@ def _cluster(sim):
 
 def test_the_run_keeps_a_heartbeat_while_it_runs_and_teardown_removes_it(cluster_env, monkeypatch):
     seen = []
-    original = bodies.BODIES["benchmark"]
+    original = bodies.benchmark
 
     def body(ctx):
         seen.append(_cluster(cluster_env).list("coordination.k8s.io/v1", "Lease", ctx.run.recipe.cluster.namespace,
                                                run_selector(ctx.run_key)))
         return original(ctx)
 
-    monkeypatch.setitem(bodies.BODIES, "benchmark", body)
+    monkeypatch.setattr(bodies, "benchmark", body)
     result = run(RECIPE)
     assert result["status"] == "success" and seen and len(seen[0]) == 1, seen
     assert seen[0][0]["metadata"]["name"].endswith("-alive") and seen[0][0]["spec"]["renewTime"]
@@ -409,7 +409,7 @@ def test_a_race_retry_collects_the_finished_job_without_spending_the_budget(own_
     assert cluster.get("batch/v1", "Job", "default", name)["metadata"]["uid"] == uid  # the same Job, not run twice
     event = _fire(again.trigger)
     ctx = _point_ctx(own_sim, config)
-    done = bodies.run_stage("benchmark", ctx, lambda c: bodies.FINISH["benchmark"](c, event))
+    done = bodies.finish("benchmark", ctx, event)
     assert done["entry"]["record"]["completed"] > 0
     stage = artifacts.ledger(config.recipe.id, config.run_key)["stages"][f"benchmark:{ctx.point_id}"]
     assert stage["failures"] == 0 and stage["state"] == "success"
@@ -429,7 +429,7 @@ def test_a_point_that_fails_for_real_is_run_again_once_then_given_up(own_sim, mo
         event = _fire(deferral.trigger)
         expected = BenchmarkFailed if attempt == 1 else AirflowFailException
         with pytest.raises(expected):
-            bodies.run_stage("benchmark", _point_ctx(own_sim, config), lambda c, e=event: bodies.FINISH["benchmark"](c, e))
+            bodies.finish("benchmark", _point_ctx(own_sim, config), event)
     assert uids[0] != uids[1]  # the failed Job was deleted and the point ran again
 
 
@@ -468,3 +468,32 @@ def test_a_corrupt_warehouse_fails_resolve_before_any_gpu(tmp_path, monkeypatch)
     monkeypatch.setenv("RECIPEBENCH_ARTIFACTS", f"file://{tmp_path}/a")
     with pytest.raises(DestinationError, match=r"the warehouse duckdb://.*cannot be used: .*Corrupt database file"):
         check_destinations()
+
+
+# -- one error base, one formatter ------------------------------------------------------------------------
+
+def test_every_error_recipebench_raises_has_one_base_and_one_formatter():
+    import ast
+
+    from recipebench.errors import RecipebenchError, reason
+
+    from tests.conftest import REPO
+
+    ours = []
+    for path in (REPO / "plugins" / "recipebench").rglob("*.py"):
+        if "sim" in path.parts:
+            continue  # the simulator's ApiError is the fake API server's, not ours
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and any(isinstance(b, ast.Name) and b.id.endswith(("Error", "Exception"))
+                                                      for b in node.bases):
+                ours.append((path, node.name))
+    assert len(ours) > 15
+    import importlib
+
+    for path, name in ours:
+        module = ".".join(path.relative_to(REPO / "plugins").with_suffix("").parts)
+        assert issubclass(getattr(importlib.import_module(module), name), RecipebenchError), f"{module}.{name}"
+    # safe on an empty message, one line, capped
+    assert reason(RuntimeError()) == "RuntimeError" and reason(ValueError("")) == "ValueError"
+    assert reason(KeyError("a")) == "KeyError: 'a'" and len(reason(OSError("x" * 9000))) <= 500
+    assert reason(RecipebenchError("first line\nsecond")) == "RecipebenchError: first line"

@@ -24,7 +24,7 @@ ALLOWED = {
 # top-level modules and packages, and the layer they belong to: a benchmark client and a workload
 # shape are what can be run, so they sit with the catalog (the recipe schema asks them what exists)
 TOP_LEVEL = {"__init__": "catalog", "__main__": "cli", "triggers": "pipeline", "clients": "catalog",
-             "shapes": "catalog"}
+             "shapes": "catalog", "errors": "catalog"}
 SIM_IMPORTERS = {"recipebench.cli.runner"}  # and the tests
 
 

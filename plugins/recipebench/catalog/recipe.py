@@ -20,6 +20,7 @@ from recipebench.catalog.accelerators import ACCELERATORS
 from recipebench.catalog.frameworks import FLAG_STYLE, FRAMEWORK_DEFAULTS, PARALLEL_FLAGS
 from recipebench.catalog.paths import RECIPES
 from recipebench.clients import client, names
+from recipebench.errors import RecipebenchError
 from recipebench.shapes import names as shape_names
 from recipebench.shapes import shape
 
@@ -34,7 +35,7 @@ MAX_TOKENS = 1 << 20  # tokens per request
 MAX_CONCURRENCY = 16_384
 
 
-class RecipeError(ValueError):
+class RecipeError(RecipebenchError, ValueError):
     """A recipe that cannot be used; the message names the file and the field."""
 
 

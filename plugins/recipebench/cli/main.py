@@ -182,9 +182,10 @@ def parse_params(items: list[str]) -> dict:
 
 def failed_outcome(recipe_id: str, exc: BaseException) -> dict:
     """The outcome of a run that could not even report itself (dag.test crashed)."""
-    lines = str(exc).strip().splitlines()
+    from recipebench.errors import reason
+
     return {"recipe": recipe_id, "run_id": None, "status": "failed", "failed_stage": None,
-            "reason": f"{type(exc).__name__}: {lines[0][:300] if lines else ''}", "result_rows": None,
+            "reason": reason(exc), "result_rows": None,
             "leftover_objects": None, "simulated": None}
 
 

@@ -165,7 +165,9 @@ def _guarded(problems: list[str], what: str, call):
     try:
         return call()
     except Exception as exc:
-        line = f"{what}: {type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:300]}"
+        from recipebench.errors import reason
+
+        line = f"{what}: {reason(exc, 360)}"
         print(f"recipebench: after the run: {line}", file=sys.stderr)
         problems.append(line)
         return None

@@ -14,11 +14,12 @@ import os
 from dataclasses import asdict, dataclass
 
 from recipebench.catalog.recipe import Recipe
+from recipebench.errors import RecipebenchError, reason
 
 SIM_CONTEXT = "recipebench-sim"
 
 
-class ClusterError(RuntimeError):
+class ClusterError(RecipebenchError):
     """No usable cluster, or the cluster refused us; says which and why."""
 
 
@@ -144,7 +145,7 @@ def _api_client(target: Target):
     except ClusterError:
         raise
     except Exception as exc:
-        raise ClusterError(f"cannot reach {target.label}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") \
+        raise ClusterError(f"cannot reach {target.label}: {reason(exc, 360)}") \
             from exc
 
 

@@ -8,13 +8,13 @@ connection) is retried with backoff, within a bound; what finally fails says wha
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from recipebench.catalog.naming import MANAGED_BY, MANAGER
 from recipebench.cluster.access import ClusterError, Target, api_client
+from recipebench.errors import api_message, redacted
 
 FIELD_MANAGER = "recipebench"
 # delete order: what runs on GPUs first, then what refers to them, then the rest
@@ -43,40 +43,13 @@ ATTEMPTS = 8
 FIRST_BACKOFF_S, MAX_BACKOFF_S = 1.0, 30.0  # real seconds: 1, 2, 4 ... 30, about 90 s in all
 
 
-def redacted(text: str) -> str:
-    """text with every value Airflow's secrets masker knows replaced (the run's credentials and their
-    base64 forms, cluster.secrets.mask_encoded): an API error may quote the Secret it refused."""
-    try:
-        from airflow.sdk.log import redact
-    except ImportError:  # no Airflow (a bare client): nothing was masked either
-        return text
-    return str(redact(text))
-
-
 def scrub(exc: BaseException) -> BaseException:
     """The exception with its response body redacted, so that its traceback in the task log does not
-    carry what the masker knows either; returned for `raise scrub(exc)`."""
+    carry what the secrets masker knows either; returned for `raise scrub(exc)`."""
     body = getattr(exc, "body", None)
     if isinstance(body, (bytes, str)):
         exc.body = redacted(body.decode(errors="replace") if isinstance(body, bytes) else body)
     return exc
-
-
-def api_message(exc: BaseException) -> str:
-    """What the API server said (its Status message), else the client's own words; one line, redacted
-    before it is cut short (a cut secret is no longer recognised)."""
-    status = getattr(exc, "status", None)
-    body = getattr(exc, "body", None)
-    if status is not None and body is not None:
-        text = redacted(body.decode(errors="replace") if isinstance(body, bytes) else str(body))
-        try:
-            message = json.loads(text).get("message") or text
-        except (ValueError, AttributeError):
-            message = text
-        return f"HTTP {status} {getattr(exc, 'reason', '') or ''}: {' '.join(str(message).split())[:300]}".replace(
-            " :", ":")
-    lines = redacted(str(exc)).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0][:300] if lines else ''}"
 
 
 class MalformedAnswer(ClusterError):

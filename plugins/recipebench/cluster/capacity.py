@@ -20,6 +20,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from recipebench.catalog.naming import MANAGED_BY, MANAGER
+from recipebench.errors import RecipebenchError
 
 LOCK_NAMESPACE = "recipebench"  # one namespace for every recipe's locks on a cluster
 LEASE_SECONDS = 600  # real seconds without a renewal after which a holder or a waiter is gone
@@ -171,11 +172,11 @@ def take_step(cluster, spec: LockSpec, now: float, want: bool = True, tries: int
     raise RuntimeError(f"the Lease {spec.namespace}/{spec.name} kept changing under {tries} tries")
 
 
-class CapacityUnavailable(RuntimeError):
+class CapacityUnavailable(RecipebenchError):
     """The node pool was not given to this run within its limit; says who held it."""
 
 
-class LockLost(RuntimeError):
+class LockLost(RecipebenchError):
     """The run's Lease expired and another run took the node pool."""
 
 

@@ -22,11 +22,12 @@ import yaml
 
 from recipebench.catalog.paths import CLOUDBUILD
 from recipebench.catalog.recipe import Recipe
+from recipebench.errors import RecipebenchError
 
 REGISTRY = re.compile(r"^(?P<location>[a-z0-9-]+)-docker\.pkg\.dev/(?P<project>[^/]+)/(?P<repo>[^/]+)$")
 
 
-class ImageError(RuntimeError):
+class ImageError(RecipebenchError):
     """The image cannot be obtained; says which and why."""
 
 

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 
 from recipebench.catalog.naming import MANAGED_BY, MANAGER
 from recipebench.catalog.params import RunConfig
+from recipebench.catalog.vocabulary import State
 from recipebench.cluster.api import Cluster
 from recipebench.cluster.readiness import wait_job
+from recipebench.errors import RecipebenchError
 from recipebench.manifests.render import render_helm_job
 
 HELM_SA = "recipebench-helm"
@@ -26,7 +28,7 @@ PLATFORM_NGC_SECRET = "recipebench-platform-ngc"  # platform-level: no run label
 NGC_CHARTS = "https://helm.ngc.nvidia.com/nvidia/ai-dynamo/charts"
 
 
-class PlatformError(RuntimeError):
+class PlatformError(RecipebenchError):
     """A prerequisite is missing or an install failed; names it and says how to fix it."""
 
 
@@ -127,13 +129,13 @@ def install(run: RunConfig, cluster: Cluster, chart: Chart, log) -> None:
     try:  # this runs before any setup task, so no teardown would remove the Job when it fails: it goes here
         outcome = wait_job(cluster, chart.namespace, name, cluster.target.seconds(20 * 60), cluster.target.seconds(10),
                            cluster.target.time_scale)
-        if outcome.state == "stuck":
+        if outcome.state == State.STUCK:
             raise PlatformError(f"helm install of {chart.release} {chart.version} cannot run: {outcome.reason}")
         pods = cluster.pods(chart.namespace, f"job-name={name}")
         text = cluster.logs(chart.namespace, pods[0]["metadata"]["name"]) if pods else ""
     finally:
         cluster.delete_or_leave(job, log)
-    if outcome.state == "failed":
+    if outcome.state == State.FAILED:
         for line in text.strip().splitlines()[-10:]:
             log.error("  helm: %s", line)
         raise PlatformError(f"helm install of {chart.release} {chart.version} failed: {helm_error(text)}")

@@ -12,19 +12,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recipebench.catalog.naming import run_selector
+from recipebench.catalog.vocabulary import State
+from recipebench.errors import RecipebenchError
 from recipebench.shapes import condition, shape
 
 IMAGE_ERRORS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 LOG_LINES = 20
 
 
-class WorkloadFailed(RuntimeError):
+class WorkloadFailed(RecipebenchError):
     """The workload cannot serve; the message is the one-line reason."""
 
 
 @dataclass
 class Assessment:
-    state: str  # workloads: ready | starting | capacity | failed; Jobs: done | running | failed | stuck
+    state: State  # workloads: ready | starting | loading | capacity | failed; Jobs: done | running | failed | stuck
     reason: str
     evidence: list[str] = field(default_factory=list)
 
@@ -43,15 +45,15 @@ def _pod_failure(pod: dict, events: list[dict], logs: str | None) -> Assessment 
         if waiting.get("reason") in IMAGE_ERRORS:
             msgs = [e["message"] for e in events if e.get("reason") in ("Failed", "BackOff") and "image" in e.get(
                 "message", "")]
-            return Assessment("failed", f"image pull failure: pod {name} cannot pull {cs.get('image')} "
+            return Assessment(State.FAILED, f"image pull failure: pod {name} cannot pull {cs.get('image')} "
                                         f"({waiting.get('reason')})",
                               [f"{waiting.get('reason')}: {waiting.get('message', '')}", *msgs[-3:]])
         if last.get("reason") == "OOMKilled":
-            return Assessment("failed", f"OOM-killed: container {cs['name']} of pod {name} ran out of memory "
+            return Assessment(State.FAILED, f"OOM-killed: container {cs['name']} of pod {name} ran out of memory "
                                         f"(exit {last.get('exitCode', 137)}), restarted {restarts} time(s)",
                               ["last log lines before the kill:", *tail])
         if waiting.get("reason") == "CrashLoopBackOff" or (restarts >= 2 and last):
-            return Assessment("failed", f"crash loop: container {cs['name']} of pod {name} exits with code "
+            return Assessment(State.FAILED, f"crash loop: container {cs['name']} of pod {name} exits with code "
                                         f"{last.get('exitCode', '?')} ({last.get('reason', 'Error')}), "
                                         f"restarted {restarts} time(s)",
                               ["last log lines of the crashed container:", *tail])
@@ -64,7 +66,7 @@ def _pending_reason(pod: dict, events: list[dict]) -> Assessment | None:
     gates = [g.get("name") for g in (pod.get("spec") or {}).get("schedulingGates") or []]
     if any("kueue" in (g or "") for g in gates):
         queue = (pod["metadata"].get("labels") or {}).get("kueue.x-k8s.io/queue-name", "?")
-        return Assessment("capacity", f"waiting for Kueue admission (queue {queue}, pod {name})",
+        return Assessment(State.CAPACITY, f"waiting for Kueue admission (queue {queue}, pod {name})",
                           [f"scheduling gates: {', '.join(gates)}"])
     scheduled = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "PodScheduled"]
     if not scheduled or str(scheduled[0].get("status")) == "True":
@@ -72,12 +74,12 @@ def _pending_reason(pod: dict, events: list[dict]) -> Assessment | None:
     msg = scheduled[0].get("message") or scheduled[0].get("reason") or "not scheduled"
     reasons = {e.get("reason"): e.get("message", "") for e in events}
     if "NotTriggerScaleUp" in reasons:
-        return Assessment("failed", f"unschedulable: pod {name}: {msg}",
+        return Assessment(State.FAILED, f"unschedulable: pod {name}: {msg}",
                           [f"cluster autoscaler: {reasons['NotTriggerScaleUp']}"])
     if "TriggeredScaleUp" in reasons:
-        return Assessment("capacity", f"waiting for node scale-up (pod {name})",
+        return Assessment(State.CAPACITY, f"waiting for node scale-up (pod {name})",
                           [f"cluster autoscaler: {reasons['TriggeredScaleUp']}", f"scheduler: {msg}"])
-    return Assessment("capacity", f"waiting for a node (pod {name}): {msg}", [f"scheduler: {msg}"])
+    return Assessment(State.CAPACITY, f"waiting for a node (pod {name}): {msg}", [f"scheduler: {msg}"])
 
 
 def minutes(limit_s: float, time_scale: float = 1.0) -> str:
@@ -104,36 +106,36 @@ def assess(obs: dict[str, Any], capacity_waited_s: float, ready_waited_s: float,
                 if term.get("exitCode"):
                     why = (f"container {cs['name']} of pod {pod['metadata']['name']} exited with code "
                            f"{term['exitCode']} ({term.get('reason', 'Error')})")
-        return Assessment("failed", f"Job failed: {why}", ["last log lines:", *tail])
+        return Assessment(State.FAILED, f"Job failed: {why}", ["last log lines:", *tail])
     if kind.ready(workload):
-        return Assessment("ready", f"{obs['kind']} {obs['name']} is ready")
+        return Assessment(State.READY, f"{obs['kind']} {obs['name']} is ready")
     for pod in pods:
         failure = _pod_failure(pod, obs.get("events", {}).get(pod["metadata"]["name"], []),
                                obs.get("logs", {}).get(pod["metadata"]["name"]))
         if failure:
             return failure
     if workload is None:
-        return Assessment("failed", f"{obs['kind']} {obs['name']} does not exist (deleted, or never applied)")
+        return Assessment(State.FAILED, f"{obs['kind']} {obs['name']} does not exist (deleted, or never applied)")
     waiting = [a for a in (_pending_reason(p, obs.get("events", {}).get(p["metadata"]["name"], [])) for p in pods) if a]
-    hard = [a for a in waiting if a.state == "failed"]
+    hard = [a for a in waiting if a.state == State.FAILED]
     if hard:
         return hard[0]
     if waiting or not pods:
-        why = waiting[0] if waiting else Assessment("capacity", f"waiting for pods of {obs['kind']} {obs['name']}")
+        why = waiting[0] if waiting else Assessment(State.CAPACITY, f"waiting for pods of {obs['kind']} {obs['name']}")
         if capacity_waited_s > capacity_limit_s:
-            return Assessment("failed", f"no capacity after {minutes(capacity_limit_s, time_scale)}: {why.reason}",
+            return Assessment(State.FAILED, f"no capacity after {minutes(capacity_limit_s, time_scale)}: {why.reason}",
                               why.evidence)
         return why
     if ready_waited_s > ready_limit_s:
         tail = [f"  {ln}" for ln in (obs.get("logs", {}).get("_server") or "").strip().splitlines()[-LOG_LINES:]]
         if not kind.serves:  # its pod is Ready while it works: what is late is the Job's completion
-            return Assessment("failed", f"Job {obs['name']} has not completed after {minutes(ready_limit_s, time_scale)} "
+            return Assessment(State.FAILED, f"Job {obs['name']} has not completed after {minutes(ready_limit_s, time_scale)} "
                                         "(start-up and every point's time budget): its benchmark is still running",
                               ["last log lines:", *tail])
         not_ready = [p["metadata"]["name"] for p in pods if not _true((p.get("status") or {}).get("conditions"), "Ready")]
-        return Assessment("failed", f"not ready after {minutes(ready_limit_s, time_scale)}: {len(not_ready)} pod(s) not "
+        return Assessment(State.FAILED, f"not ready after {minutes(ready_limit_s, time_scale)}: {len(not_ready)} pod(s) not "
                                     f"ready ({', '.join(not_ready[:3])})", ["last server log lines:", *tail])
-    return Assessment("starting", f"{len(pods)} pod(s) placed, waiting for the server to answer its readiness probe")
+    return Assessment(State.STARTING, f"{len(pods)} pod(s) placed, waiting for the server to answer its readiness probe")
 
 
 def _timestamp(value: str | None) -> float | None:
@@ -236,14 +238,14 @@ def assess_serving(obs: dict[str, Any], model: str) -> Assessment:
     """ready when the model is listed and the test completion succeeded, else loading with what is missing."""
     status, text = obs["models"]
     if status != 200:
-        return Assessment("loading", f"the server does not answer /v1/models yet ({_short(status, text)})")
+        return Assessment(State.LOADING, f"the server does not answer /v1/models yet ({_short(status, text)})")
     listed = listed_models(text)
     if model not in listed:
-        return Assessment("loading", f"/v1/models does not list {model} yet (it lists {', '.join(listed) or 'nothing'})")
+        return Assessment(State.LOADING, f"/v1/models does not list {model} yet (it lists {', '.join(listed) or 'nothing'})")
     c_status, c_text = obs.get("completion") or (0, "not sent")
     if c_status != 200:
-        return Assessment("loading", f"{model} is listed but a test completion failed ({_short(c_status, c_text)})")
-    return Assessment("ready", f"{model} is listed in /v1/models and answered a test completion")
+        return Assessment(State.LOADING, f"{model} is listed but a test completion failed ({_short(c_status, c_text)})")
+    return Assessment(State.READY, f"{model} is listed in /v1/models and answered a test completion")
 
 
 def assess_job(job: dict | None, pods: list[dict], events: dict[str, list[dict]]) -> Assessment:
@@ -251,22 +253,22 @@ def assess_job(job: dict | None, pods: list[dict], events: dict[str, list[dict]]
     with an error), stuck (what waiting cannot fix: an image that cannot be pulled, or a pod no node of
     the cluster can take, as the scheduler says and the autoscaler will not add one), or running."""
     if job is None:
-        return Assessment("failed", "the Job does not exist (deleted while running?)")
+        return Assessment(State.FAILED, "the Job does not exist (deleted while running?)")
     conditions = (job.get("status") or {}).get("conditions")
     if _true(conditions, "Complete"):
-        return Assessment("done", "the Job completed")
+        return Assessment(State.DONE, "the Job completed")
     if _true(conditions, "Failed"):
         failed = next(c for c in conditions if c.get("type") == "Failed")
-        return Assessment("failed", f"the Job failed: {failed.get('reason', '')}: {failed.get('message', '')}")
+        return Assessment(State.FAILED, f"the Job failed: {failed.get('reason', '')}: {failed.get('message', '')}")
     for pod in pods:
         name = pod["metadata"]["name"]
         failure = _pod_failure(pod, events.get(name, []), None)
         if failure and failure.reason.startswith("image pull failure"):
-            return Assessment("stuck", failure.reason, failure.evidence)
+            return Assessment(State.STUCK, failure.reason, failure.evidence)
         pending = _pending_reason(pod, events.get(name, []))
-        if pending and pending.state == "failed":
-            return Assessment("stuck", pending.reason, pending.evidence)
-    return Assessment("running", "the Job is running")
+        if pending and pending.state == State.FAILED:
+            return Assessment(State.STUCK, pending.reason, pending.evidence)
+    return Assessment(State.RUNNING, "the Job is running")
 
 
 def observe_job(cluster, namespace: str, name: str) -> tuple[dict | None, list[dict], dict[str, list[dict]]]:
@@ -286,7 +288,7 @@ def wait_job(cluster, namespace: str, name: str, timeout_s: float, poll_s: float
     deadline = time.monotonic() + timeout_s
     while True:
         outcome = assess_job(*observe_job(cluster, namespace, name))
-        if outcome.state != "running":
+        if outcome.state != State.RUNNING:
             return outcome
         if time.monotonic() > deadline:
             raise TimeoutError(f"Job {namespace}/{name} did not finish within {minutes(timeout_s, time_scale)}")

@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import json
 
+from recipebench.errors import RecipebenchError
+
 HF_CONN = "huggingface_default"
 NGC_CONN = "ngc_default"
 
 
-class SecretsError(RuntimeError):
+class SecretsError(RecipebenchError):
     """A credential the recipe needs is not configured; names the connection."""
 
 

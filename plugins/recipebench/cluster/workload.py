@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from recipebench.catalog.naming import run_selector
 from recipebench.catalog.params import RunConfig
 from recipebench.catalog.recipe import BenchmarkPoint
+from recipebench.catalog.vocabulary import State
 from recipebench.cluster.access import ClusterError
 from recipebench.cluster.api import Cluster
+from recipebench.errors import RecipebenchError
 from recipebench.manifests.render import bench_job_name, render_bench_job, render_workload
 
 
-class BenchmarkFailed(RuntimeError):
+class BenchmarkFailed(RecipebenchError):
     """A benchmark point did not produce a result; the message names the point and why."""
 
     def __init__(self, message: str, pod: str | None = None, log_text: str = ""):
@@ -77,7 +79,7 @@ def reusable_point_job(run: RunConfig, cluster: Cluster, index: int, log) -> str
     if job is None:
         return None
     verdict = assess_job(job, pods, events)
-    if verdict.state in ("running", "done"):
+    if verdict.state in (State.RUNNING, State.DONE):
         return name
     log.info("point Job %s from an earlier try: %s; deleting it to run the point again", name, verdict.reason)
     cluster.delete(job | {"apiVersion": "batch/v1", "kind": "Job"})
@@ -95,13 +97,13 @@ def collect_point(run: RunConfig, cluster: Cluster, point: BenchmarkPoint, index
     what the client printed, when the Job failed or could not run."""
     ns, name = run.recipe.cluster.namespace, bench_job_name(run, index)
     state, reason = outcome.get("state"), outcome.get("reason") or "no verdict"
-    if state not in ("done", "failed"):  # stuck (a pod no node can take, an image), timed out, lost its lock
+    if state not in (State.DONE, State.FAILED):  # stuck (a pod no node can take, an image), timed out, lost its lock
         for line in outcome.get("evidence") or []:
             log.error("  %s", line)
         raise BenchmarkFailed(f"point {point.id}: benchmark Job {name} cannot run: {reason}")
     pod = job_pod(cluster, ns, name)
     log_text = cluster.logs(ns, pod)
-    if state == "failed":
+    if state == State.FAILED:
         tail = log_text.strip().splitlines()[-10:]
         last = tail[-1] if tail else "no log"
         log.error("point %s: benchmark Job %s failed: %s", point.id, name, last)

@@ -13,6 +13,7 @@ from typing import Any
 from recipebench.catalog.flags import CONFIG_DIR, to_flags
 from recipebench.catalog.recipe import BenchmarkPoint, Recipe
 from recipebench.clients.base import RESULTS_DIR
+from recipebench.errors import RecipebenchError
 
 __all__ = ["CONFIG_DIR", "RESULTS_DIR", "to_flags"]  # what templates and render take from here
 MODEL_MOUNT = "/data/model"  # GCS FUSE mount of pre-staged weights
@@ -118,7 +119,7 @@ def print_results_script(names: list[str]) -> str:
 # ---- the framing, read back ---------------------------------------------------------------------------
 
 
-class OutputsIncomplete(ValueError):
+class OutputsIncomplete(RecipebenchError, ValueError):
     """The pod log does not hold every result file the pod printed, whole; says which and why."""
 
 

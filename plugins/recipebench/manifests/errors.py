@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from recipebench.errors import RecipebenchError
 
-class ManifestError(ValueError):
+
+class ManifestError(RecipebenchError, ValueError):
     """A template or value that does not make a valid object; names the object and the field."""
 
 

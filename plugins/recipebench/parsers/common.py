@@ -8,8 +8,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from recipebench.errors import RecipebenchError
 
-class ParseError(ValueError):
+
+class ParseError(RecipebenchError, ValueError):
     """Raised with the file and what was expected, so a corrupt output is never half-loaded."""
 
     def __init__(self, source: str, problem: str):

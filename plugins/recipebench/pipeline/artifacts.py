@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from recipebench.catalog.paths import VAR
+from recipebench.errors import RecipebenchError
 
 DEFAULT_ARTIFACTS = f"file://{VAR / 'artifacts'}"
 
@@ -37,7 +38,7 @@ def read_json(recipe_id: str, run_key: str, name: str) -> Any | None:
     return json.loads(path.read_text())
 
 
-class ArtifactsLost(RuntimeError):
+class ArtifactsLost(RecipebenchError):
     """The run's artifacts location cannot be written or lost what the run wrote; names where."""
 
 
@@ -104,7 +105,7 @@ def point_id(entry: dict) -> str:
     return BenchmarkPoint.model_validate(entry["point"]).id
 
 
-class NotInside(ValueError):
+class NotInside(RecipebenchError, ValueError):
     """A name that would leave the run's prefix (absolute, `..`, a path separator where none may be, a
     symlink that points out)."""
 

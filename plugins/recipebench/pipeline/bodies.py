@@ -12,8 +12,10 @@ from typing import Any
 
 from recipebench.catalog.params import RunConfig, build_run_config
 from recipebench.catalog.recipe import RecipeError, load_recipe
+from recipebench.catalog.vocabulary import State
+from recipebench.errors import RecipebenchError, reason
 from recipebench.pipeline import artifacts
-from recipebench.pipeline.stages import STAGE_NAMES
+from recipebench.pipeline.stages import STAGE, STAGE_NAMES
 
 
 @dataclass
@@ -191,7 +193,7 @@ def reserve_gpus(ctx: StageContext):
 def finish_reserve(ctx: StageContext, event: dict) -> dict:
     from recipebench.cluster.capacity import CapacityUnavailable
 
-    if event.get("state") != "acquired":
+    if event.get("state") != State.ACQUIRED:
         raise CapacityUnavailable(event.get("reason") or "the node pool's GPUs were not given to this run")
     ctx.log.info("%s", event.get("reason"))
     return {"lock": ctx.lock().name}
@@ -240,9 +242,9 @@ def finish_wait(event: dict, log) -> dict:
     """The trigger's verdict: one line with the reason, then the evidence; raise when it failed."""
     from recipebench.cluster.readiness import WorkloadFailed
 
-    if event.get("state") == "ready":
+    if event.get("state") == State.READY:
         log.info("ready: %s", event.get("reason"))
-        return {"state": "ready"}
+        return {"state": str(State.READY)}
     log.error("wait_ready failed: %s", event.get("reason"))
     for line in event.get("evidence") or []:
         log.error("  %s", line)
@@ -431,25 +433,6 @@ def check_regressions(ctx: StageContext) -> list:
     return verdicts
 
 
-BODIES: dict[str, Callable[[StageContext], Any]] = {
-    "resolve": resolve,
-    "build_image": build_image,
-    "ensure_platform": ensure_platform,
-    "create_secrets": create_secrets,
-    "reserve_gpus": reserve_gpus,
-    "deploy": deploy,
-    "wait_ready": wait_ready,
-    "benchmark": benchmark,
-    "load": load,
-    "teardown": teardown,
-    "check_regressions": check_regressions,
-}
-# what a deferred stage does with its trigger's event
-FINISH: dict[str, Callable[[StageContext, dict], Any]] = {
-    "reserve_gpus": finish_reserve,
-    "wait_ready": finish_ready,
-    "benchmark": finish_point,
-}
 PARAMS_SOURCE = "trigger params"  # how catalog.params names the trigger's input in its errors
 
 
@@ -460,7 +443,7 @@ class InputRefused(RecipeError):
     manual triggers would pause a nightly recipe: a refused run is skipped instead."""
 
 
-class DeferralFailed(RuntimeError):
+class DeferralFailed(RecipebenchError):
     """A deferred stage that Airflow resumed only to fail it: its wait outlived the deferral timeout
     (the trigger never reported: the triggerer was down, or restarted and lost it), or the trigger
     itself crashed."""
@@ -474,8 +457,12 @@ def deferral_failure(stage: str, kwargs: dict) -> DeferralFailed:
     return DeferralFailed(f"{stage}: its trigger failed in the triggerer ({error[:200]})")
 
 
-# Airflow signals these with exceptions; they are not failures of the stage
-NOT_FAILURES = ("TaskDeferred", "AirflowSkipException", "DownstreamTasksSkipped")
+def not_failures() -> tuple[type[BaseException], ...]:
+    """What Airflow signals with exceptions that are not failures of the stage (a deferral, a skip), and
+    AirflowFailException, which recipebench raises itself once a failure is recorded."""
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, DownstreamTasksSkipped, TaskDeferred
+
+    return TaskDeferred, AirflowSkipException, DownstreamTasksSkipped, AirflowFailException
 FAILURE_XCOM = "failure"
 CLUSTER_XCOM = "cluster"  # resolve's: the target and GPU Lease of the run
 LEFTOVER_XCOM = "leftover"  # teardown's: objects it could not delete
@@ -489,15 +476,13 @@ INTERRUPTED = "interrupted: the process received SIGTERM or SIGINT"
 
 
 def reason_of(exc: BaseException) -> str:
-    """One line: the exception's type and first line; for API errors, what the API server said."""
-    from recipebench.cluster.api import api_message
+    """The run's one-line reason for a stage's failure (recipebench.errors.reason)."""
+    return INTERRUPTED if isinstance(exc, KeyboardInterrupt) else reason(exc)
 
-    if isinstance(exc, KeyboardInterrupt):
-        return INTERRUPTED
-    if getattr(exc, "status", None) is not None and getattr(exc, "body", None) is not None:
-        return f"{type(exc).__name__}: {api_message(exc)}"
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+
+def finish(stage: str, ctx: StageContext, event: dict) -> Any:
+    """What a deferred stage does with its trigger's event (its `finish` in the stage table)."""
+    return run_stage(stage, ctx, lambda c: globals()[STAGE[stage].finish](c, event))
 
 
 def run_stage(stage: str, ctx: StageContext, body: Callable[[StageContext], Any] | None = None) -> Any:
@@ -507,22 +492,22 @@ def run_stage(stage: str, ctx: StageContext, body: Callable[[StageContext], Any]
     started = time.time()
     key = f"{stage}:{ctx.point_id}" if ctx.point_id else stage  # a mapped task's entry is its point's
     try:
-        result = (body or BODIES[stage])(ctx)
+        result = (body or globals()[STAGE[stage].body])(ctx)
     except InputRefused as exc:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        _record_failure(stage, key, ctx, started, cap(reason_of(exc)), refused=True)
+        _record_failure(stage, key, ctx, started, reason_of(exc), refused=True)
         raise AirflowSkipException(f"refused: {exc}") from None
     except BaseException as exc:
-        if type(exc).__name__ in NOT_FAILURES or type(exc).__name__ == "AirflowFailException":
+        if isinstance(exc, not_failures()):
             raise
-        failures = _record_failure(stage, key, ctx, started, cap(reason_of(exc)))
+        failures = _record_failure(stage, key, ctx, started, reason_of(exc))
         if ctx.point_id and failures >= POINT_ATTEMPTS and isinstance(exc, Exception):
             from airflow.sdk.exceptions import AirflowFailException
 
             # the point's budget is spent: no further try (the task's extra retries are for races)
             raise AirflowFailException(f"point {ctx.point_id}: {failures} failures, the last: "
-                                       f"{cap(reason_of(exc))}") from exc
+                                       f"{reason_of(exc)}") from exc
         raise
     try:
         _record_success(stage, key, ctx, started, result)
@@ -546,18 +531,6 @@ def _record_success(stage: str, key: str, ctx: StageContext, started: float, res
     artifacts.record(ctx.recipe_id, ctx.run_key, **entries)
 
 
-MAX_REASON = 500  # characters: a reason is one line a person reads, not a copy of the input
-
-
-def cap(reason: str) -> str:
-    """A reason as it may be stored and shown: what Airflow's secrets masker knows redacted (an API
-    error can quote a Secret it refused), and at most MAX_REASON characters."""
-    from airflow.sdk.log import redact
-
-    reason = str(redact(reason))
-    return reason if len(reason) <= MAX_REASON else reason[:MAX_REASON - 20] + f" ... ({len(reason)} chars)"
-
-
 def _record_failure(stage: str, key: str, ctx: StageContext, started: float, reason: str,
                     refused: bool = False) -> int:
     """Record the failure; how many times this stage (or point) has failed in the run so far."""
@@ -571,7 +544,7 @@ def _record_failure(stage: str, key: str, ctx: StageContext, started: float, rea
         ledger = artifacts.ledger(ctx.recipe_id, ctx.run_key)
         previous = ledger.get("stages", {}).get(key, {})
         entries: dict[str, Any] = {"stages": {**ledger.get("stages", {}), key: {
-            "start": previous.get("start", started), "end": time.time(), "state": "failed",
+            "start": previous.get("start", started), "end": time.time(), "state": str(State.FAILED),
             "busy": round(previous.get("busy", 0) + time.time() - started, 3),
             "failures": previous.get("failures", 0) + 1}}}
         if not ledger.get("failed_stage"):  # the first failure is the run's

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,17 +11,10 @@ from airflow.sdk import DAG, CronTriggerTimetable, Param, XComArg
 from recipebench.catalog.params import MAX_LEVELS, form_schema
 from recipebench.catalog.recipe import Recipe, load_catalog, recipes_dir
 from recipebench.pipeline.notify import RecipeNotifier
-from recipebench.pipeline.operators import (
-    BuildImageOperator,
-    InvalidRecipeOperator,
-    PointOperator,
-    StageOperator,
-    WaitReadyOperator,
-)
-from recipebench.pipeline.stages import STAGES, minutes_for, run_minutes
+from recipebench.pipeline.operators import InvalidRecipeOperator
+from recipebench.pipeline.stages import STAGES, Stage, run_minutes, upstream
 
 MAX_CONSECUTIVE_FAILURES = 3
-POINT_RETRIES = 3  # Airflow's tries of a point: its real failures are bounded by bodies.POINT_ATTEMPTS
 
 log = logging.getLogger(__name__)
 
@@ -60,23 +52,6 @@ Stages:
 """
 
 
-TRIGGER_RULES = {
-    # build_image may be skipped (prebuilt image, tag exists): the platform step still runs
-    "ensure_platform": "none_failed",
-    # load writes a runs row for failed runs too, so it runs whatever happened before it
-    "load": "all_done",
-}
-
-
-# idempotent stages worth retrying: a warehouse or API server that is down for a moment
-# must not lose a night's numbers or leak a GPU workload
-RETRIES = {"load": 3, "teardown": 3}
-
-
-# stages that need more than the generic operator (deferral)
-OPERATORS = {"wait_ready": WaitReadyOperator, "build_image": BuildImageOperator}
-
-
 def build_recipe_dag(recipe: Recipe) -> DAG:
     schedule = CronTriggerTimetable(recipe.schedule, timezone="UTC") if recipe.schedule else None
     params = {
@@ -104,49 +79,35 @@ def build_recipe_dag(recipe: Recipe) -> DAG:
         on_success_callback=RecipeNotifier(recipe.id),
         on_failure_callback=RecipeNotifier(recipe.id),
     ) as dag:
-        retry_delay = timedelta(seconds=float(os.environ.get("RECIPEBENCH_RETRY_DELAY_SECONDS", "120")))
-        t = {
-            s.name: OPERATORS.get(s.name, StageOperator)(
-                task_id=s.name,
-                stage=s.name,
-                recipe_id=recipe.id,
-                execution_timeout=timedelta(minutes=minutes_for(s.name, recipe)),
-                trigger_rule=TRIGGER_RULES.get(s.name, "all_success"),
-                retries=RETRIES.get(s.name, 0),
-                retry_delay=retry_delay,
-            )
-            for s in STAGES if s.name != "benchmark"
-        }
-        # one task per point, mapped over the points resolve worked out (trigger params can change
-        # them), labelled with the point's id, one at a time against the same server; a retry re-runs
-        # only its own point
-        # Airflow 3.3 can mark a deferred task up_for_retry when its trigger fires within seconds of the
-        # deferral (a stale executor event: apache/airflow issues 67287, 72716, not yet fixed in a
-        # release). Such a retry only collects a Job that already finished, so a point's retries come
-        # quickly, and more of them: the point's own budget of real failures (bodies.POINT_ATTEMPTS) is
-        # counted in the run's ledger, and a race spends none of it.
-        point_delay = timedelta(seconds=float(os.environ.get("RECIPEBENCH_POINT_RETRY_DELAY_SECONDS", "5")))
-        t["benchmark"] = PointOperator.partial(
-            task_id="benchmark", stage="benchmark", recipe_id=recipe.id, retries=POINT_RETRIES,
-            retry_delay=point_delay,
-            execution_timeout=timedelta(minutes=minutes_for("benchmark", recipe)), max_active_tis_per_dagrun=1,
-            map_index_template="{{ task.point_id }}",
-        ).expand(point_id=XComArg(t["resolve"]))
-        t["resolve"] >> t["build_image"] >> t["ensure_platform"] >> t["create_secrets"] >> t["reserve_gpus"]
-        t["reserve_gpus"] >> t["deploy"] >> t["wait_ready"] >> t["benchmark"] >> t["teardown"] >> t["load"]
-        # check_regressions hangs off benchmark as well, so a failed point fails the run
-        [t["benchmark"], t["load"]] >> t["check_regressions"]
-        # teardown frees the GPUs before anything else; a teardown that fails (objects left behind)
-        # fails the run. load sits after it, outside the setups' scope, so that it also runs (and
-        # records the failure) when a stage before the setups failed.
-        t["teardown"].as_teardown(setups=[t["create_secrets"], t["reserve_gpus"], t["deploy"]],
-                                  on_failure_fail_dagrun=True)
+        t = {s.name: _task(s, recipe) for s in STAGES if not s.per_point}
+        for stage in STAGES:
+            if stage.per_point:
+                # one task per point, mapped over the points resolve returned (trigger params can change
+                # them), labelled with the point's id, one at a time against the same server
+                t[stage.name] = _task(stage, recipe).expand(point_id=XComArg(t["resolve"]))
+        for stage in STAGES:
+            for name in upstream(stage):
+                t[name] >> t[stage.name]
+        # the teardown frees the GPUs before anything else; one that fails (objects left behind) fails the run
+        for stage in STAGES:
+            if stage.teardown:
+                t[stage.name].as_teardown(setups=[t[s.name] for s in STAGES if s.setup], on_failure_fail_dagrun=True)
     # The form's params are set once the tasks exist: a task created in a DAG deep-copies the DAG's
     # params into its own (BaseOperator defaults, _get_parent_defaults), ten copies a DAG that were
     # half the DAG folder's parse time. A task needs none of its own: at run time Airflow merges the
     # DAG's params, the task's and the run's conf (airflow.sdk.definitions.param.process_params).
     dag.params = params
     return dag
+
+
+def _task(stage: Stage, recipe: Recipe):
+    """The task of a stage, from its entry in the stage table (a per-point stage: the partial to expand)."""
+    kwargs = dict(task_id=stage.name, stage=stage.name, recipe_id=recipe.id, trigger_rule=stage.trigger_rule,
+                  retries=stage.retries, retry_delay=stage.retry_delay(),
+                  execution_timeout=timedelta(minutes=stage.minutes(recipe)))
+    if stage.per_point:
+        return stage.operator.partial(**kwargs, max_active_tis_per_dagrun=1, map_index_template="{{ task.point_id }}")
+    return stage.operator(**kwargs)
 
 
 def build_invalid_dag(recipe_id: str, error: str) -> DAG:

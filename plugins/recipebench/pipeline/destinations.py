@@ -13,10 +13,12 @@ import os
 import threading
 from collections.abc import Callable
 
+from recipebench.errors import RecipebenchError, reason
+
 DEFAULT_TIMEOUT_S = 60.0
 
 
-class DestinationError(RuntimeError):
+class DestinationError(RecipebenchError):
     """A destination of the run's outputs cannot be used; names it and why."""
 
 
@@ -38,8 +40,7 @@ def within(seconds: float, what: str, call: Callable[[], object]) -> None:
         raise DestinationError(f"{what} did not answer within {seconds:.0f} s (credentials? network?)")
     error = outcome["error"]
     if error is not None:
-        lines = str(error).strip().splitlines()
-        raise DestinationError(f"{what} cannot be used: {type(error).__name__}: {lines[0][:300] if lines else ''}")
+        raise DestinationError(f"{what} cannot be used: {reason(error)}")
 
 
 def check_destinations(timeout_s: float | None = None) -> list[str]:

@@ -9,6 +9,8 @@ from typing import Any
 from recipebench.catalog.accelerators import gpu_hour_usd
 from recipebench.catalog.params import RunConfig
 from recipebench.catalog.recipe import BenchmarkPoint, RecipeError, load_recipe
+from recipebench.catalog.vocabulary import Verdict
+from recipebench.errors import RecipebenchError
 from recipebench.pipeline import artifacts
 from recipebench.results import regressions
 from recipebench.results.rows import result_row, run_row
@@ -131,7 +133,7 @@ def record_ended_run(recipe_id: str, airflow_run_id: str, why: str, warehouse: W
     return True
 
 
-class RegressionFound(RuntimeError):
+class RegressionFound(RecipebenchError):
     """A point is worse than the median of its recent runs; the message says which and by how much."""
 
 
@@ -163,7 +165,7 @@ def check_run(run: RunConfig, warehouse: Warehouse, log, pushed: list[dict] | No
     lines = [regressions.describe(v["point_id"], v) for v in verdicts]
     for line in lines:
         log.info("regression check: %s", line)
-    bad = [line for line, v in zip(lines, verdicts, strict=True) if v["verdict"] == "regressed"]
+    bad = [line for line, v in zip(lines, verdicts, strict=True) if v["verdict"] == Verdict.REGRESSED]
     if bad:
         raise RegressionFound("; ".join(bad))
     return verdicts

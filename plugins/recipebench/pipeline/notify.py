@@ -18,6 +18,9 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
+from recipebench.catalog.vocabulary import RunStatus
+from recipebench.errors import reason
+
 log = logging.getLogger("recipebench.alerts")
 EARLIER_RUNS = 30  # enough to count a failure streak and find the last successful run
 
@@ -36,7 +39,7 @@ def run_states(warehouse, recipe_id: str, run_id: str) -> tuple[dict, list[dict]
             verdicts[v["run_id"]].append(v)
     states = [{"run": r, "verdicts": verdicts[r["run_id"]]} for r in chosen]
     # a run refused for its trigger params tells nobody and neither breaks nor extends a streak
-    return states[0], [s for s in states[1:] if s["run"]["status"] != "refused"]
+    return states[0], [s for s in states[1:] if s["run"]["status"] != RunStatus.REFUSED]
 
 
 def baseline_run(warehouse, verdicts: list[dict]) -> dict | None:
@@ -92,7 +95,7 @@ def send(alert, context, warehouse, now: dt.datetime) -> dict:
             make(alert.subject, alert.text).notify(context)
             outcome[name] = "sent"
         except Exception as exc:
-            outcome[name] = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            outcome[name] = f"failed: {reason(exc, 240)}"
             log.error("alert for %s could not be sent through %s: %s", alert.recipe, name, outcome[name])
     row = {"run_id": alert.run_id, "kind": alert.kind, "recipe": alert.recipe, "run_date": now.date().isoformat(),
            "sent_at": now.timestamp(), "subject": alert.subject, "message": alert.text, "points": alert.points,

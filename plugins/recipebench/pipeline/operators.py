@@ -138,12 +138,12 @@ class StageOperator(BaseOperator):
         return bodies.run_stage(self.stage, self.stage_context(context), fail)
 
     def execute_complete(self, context, event=None):
-        """A deferred stage resumes here with its trigger's event (bodies.FINISH)."""
+        """A deferred stage resumes here with its trigger's event (its `finish` in the stage table)."""
         from recipebench.pipeline import bodies
 
         ctx = self.stage_context(context)
         self.push_links(context, ctx)  # a resumed task is a new try of the process: push again
-        return bodies.run_stage(self.stage, ctx, lambda c: bodies.FINISH[self.stage](c, event or {}))
+        return bodies.finish(self.stage, ctx, event or {})
 
 
 class WaitReadyOperator(StageOperator):

@@ -28,6 +28,8 @@ from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from recipebench.catalog.vocabulary import State
+
 
 class PollingTrigger(BaseTrigger):
     """check(cluster) every poll_s in a thread until it returns a final payload; its reason is logged
@@ -67,7 +69,8 @@ class PollingTrigger(BaseTrigger):
 
     async def run(self):
         from recipebench.cluster.access import Target
-        from recipebench.cluster.api import Cluster, api_message
+        from recipebench.cluster.api import Cluster
+        from recipebench.errors import reason
 
         cluster, last = None, None
         while True:
@@ -76,9 +79,8 @@ class PollingTrigger(BaseTrigger):
                     cluster = await asyncio.to_thread(Cluster, Target.from_dict(self.target))
                 final, payload = await asyncio.to_thread(self.check, cluster)
             except Exception as exc:  # an unreachable API server ends the wait (its calls were retried first)
-                yield TriggerEvent({"state": self.failure_state, "evidence": [], "at": time.time(),
-                                    "reason": f"cluster error while waiting: {api_message(exc)}"
-                                    if getattr(exc, "status", None) else f"cluster error while waiting: {exc}"})
+                yield TriggerEvent({"state": str(self.failure_state), "evidence": [], "at": time.time(),
+                                    "reason": f"cluster error while waiting: {reason(exc)}"})
                 return
             if payload.get("reason") != last:
                 self.log.info("%s: %s", payload.get("state"), payload.get("reason"))
@@ -92,7 +94,7 @@ class PollingTrigger(BaseTrigger):
 class ReadyTrigger(PollingTrigger):
     FIELDS = ("shape", "namespace", "name", "run_key", "capacity_limit_s", "ready_limit_s", "service", "port",
               "model", "lock")
-    failure_state = "failed"
+    failure_state = State.FAILED
 
     def __init__(self, target: dict, shape: str, namespace: str, name: str, run_key: str,
                  capacity_limit_s: float, ready_limit_s: float, poll_s: float, service: str | None = None,
@@ -123,7 +125,7 @@ class ReadyTrigger(PollingTrigger):
         try:
             self.renew(cluster, self.lock)
         except LockLost as exc:
-            return True, _payload(Assessment("failed", str(exc)))
+            return True, _payload(Assessment(State.FAILED, str(exc)))
         ready_waited = now - self.placed_at if self.placed_at else 0.0
         late = ready_waited > self.ready_limit_s
         obs = observe(cluster, self.shape, self.namespace, self.name, self.run_key, with_server_log=late)
@@ -132,18 +134,18 @@ class ReadyTrigger(PollingTrigger):
         ready_waited = now - self.placed_at if self.placed_at else 0.0
         result = assess(obs, capacity_waited, ready_waited, self.capacity_limit_s, self.ready_limit_s,
                         self.time_scale)
-        if result.state == "ready" and self.service and self.model:
+        if result.state == State.READY and self.service and self.model:
             serving = assess_serving(probe_serving(cluster, self.namespace, self.service, self.port, self.model),
                                      self.model)
-            if serving.state == "ready":
+            if serving.state == State.READY:
                 result = serving
             elif late:
-                result = Assessment("failed", f"not serving after {minutes(self.ready_limit_s, self.time_scale)}: "
+                result = Assessment(State.FAILED, f"not serving after {minutes(self.ready_limit_s, self.time_scale)}: "
                                               f"{obs['kind']} {self.name} reports ready, but {serving.reason}",
                                     serving.evidence)
             else:
-                result = Assessment("starting", f"{obs['kind']} {self.name} reports ready; {serving.reason}")
-        return result.state in ("ready", "failed"), _payload(result)
+                result = Assessment(State.STARTING, f"{obs['kind']} {self.name} reports ready; {serving.reason}")
+        return result.state in (State.READY, State.FAILED), _payload(result)
 
 
 class CapacityTrigger(PollingTrigger):
@@ -164,13 +166,13 @@ class CapacityTrigger(PollingTrigger):
         spec = LockSpec.from_dict(self.lock)
         result = take_step(cluster, spec, time.time())
         if result.acquired:
-            return True, {"state": "acquired", "reason": result.status}
+            return True, {"state": str(State.ACQUIRED), "reason": result.status}
         if self.elapsed() > self.limit_s:
             # leave the queue, so the runs behind this one are not held up by it
             take_step(cluster, spec, time.time(), want=False)
-            return True, {"state": "failed", "reason": f"no GPUs after {minutes(self.limit_s, self.time_scale)} "
+            return True, {"state": str(State.FAILED), "reason": f"no GPUs after {minutes(self.limit_s, self.time_scale)} "
                                                        f"(timeouts.lock_minutes): {result.status}"}
-        return False, {"state": "waiting", "reason": result.status}
+        return False, {"state": str(State.WAITING), "reason": result.status}
 
 
 class JobTrigger(PollingTrigger):
@@ -191,13 +193,14 @@ class JobTrigger(PollingTrigger):
         try:
             self.renew(cluster, self.lock)
         except LockLost as exc:
-            return True, {"state": "aborted", "reason": str(exc), "evidence": []}
+            return True, {"state": str(State.ABORTED), "reason": str(exc), "evidence": []}
         outcome = assess_job(*observe_job(cluster, self.namespace, self.name))
-        if outcome.state == "running" and self.elapsed() > self.timeout_s:
-            return True, {"state": "aborted", "reason": f"Job {self.namespace}/{self.name} did not finish within "
+        if outcome.state == State.RUNNING and self.elapsed() > self.timeout_s:
+            return True, {"state": str(State.ABORTED), "reason": f"Job {self.namespace}/{self.name} did not finish within "
                                                        f"{minutes(self.timeout_s, self.time_scale)}", "evidence": []}
-        return outcome.state != "running", _payload(outcome)
+        return outcome.state != State.RUNNING, _payload(outcome)
 
 
 def _payload(assessment) -> dict:
-    return {"state": assessment.state, "reason": assessment.reason, "evidence": assessment.evidence}
+    """A trigger event's payload: plain JSON (the enum member as its string)."""
+    return {"state": str(assessment.state), "reason": assessment.reason, "evidence": assessment.evidence}

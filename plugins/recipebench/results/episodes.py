@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from recipebench.catalog.vocabulary import AlertKind, RunStatus, Verdict
 from recipebench.results.inputs import input_diff
 from recipebench.results.regressions import metric_details, number
 
@@ -32,11 +33,11 @@ class Alert:
 
 
 def regressed(verdicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [v for v in verdicts if v.get("verdict") == "regressed"]
+    return [v for v in verdicts if v.get("verdict") == Verdict.REGRESSED]
 
 
 def judged(verdicts: list[dict[str, Any]]) -> bool:
-    return any(v.get("verdict") in ("ok", "regressed") for v in verdicts)
+    return any(v.get("verdict") in (Verdict.OK, Verdict.REGRESSED) for v in verdicts)
 
 
 def _point_lines(verdicts: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -59,12 +60,12 @@ def decide(current: dict[str, Any], earlier: list[dict[str, Any]], baseline_run:
     run = current["run"]
     recipe, run_id = run["recipe"], run["run_id"]
     previous = earlier[0]["run"] if earlier else None
-    if run["status"] == "refused":  # the person who triggered it was told by the run itself
+    if run["status"] == RunStatus.REFUSED:  # the person who triggered it was told by the run itself
         return []
-    if run["status"] != "success":
+    if run["status"] != RunStatus.SUCCESS:
         if previous is not None and previous["status"] != "success":
             return []  # the streak was told when it started
-        return [Alert("failing", recipe, run_id,
+        return [Alert(AlertKind.FAILING, recipe, run_id,
                       f"[recipebench] {recipe}: run failed at {run.get('failed_stage')}",
                       [f"reason: {run.get('reason')}", f"run: {run_id} ({links.get('run', '')})",
                        "further failures of this streak will not be announced; the next success will be",
@@ -72,7 +73,7 @@ def decide(current: dict[str, Any], earlier: list[dict[str, Any]], baseline_run:
     alerts = []
     if previous is not None and previous["status"] != "success":
         streak = next((i for i, e in enumerate(earlier) if e["run"]["status"] == "success"), len(earlier))
-        alerts.append(Alert("failing-recovered", recipe, run_id,
+        alerts.append(Alert(AlertKind.FAILING_RECOVERED, recipe, run_id,
                             f"[recipebench] {recipe}: succeeded again after {streak} failed run(s)",
                             [f"run: {run_id} ({links.get('run', '')})", f"results: {links.get('results', '')}"]))
     last_success = next((e for e in earlier if e["run"]["status"] == "success"), None)
@@ -82,7 +83,7 @@ def decide(current: dict[str, Any], earlier: list[dict[str, Any]], baseline_run:
         lines, points = _point_lines(now_regressed)
         changes = input_diff(baseline_run, run) if baseline_run else []
         alerts.append(Alert(
-            "regression", recipe, run_id,
+            AlertKind.REGRESSION, recipe, run_id,
             f"[recipebench] {recipe}: {len({p['point_id'] for p in points})} point(s) regressed",
             ["points outside their noise band:", *lines,
              f"baseline: the last successful runs of fingerprint {run.get('fingerprint')}"
@@ -94,7 +95,7 @@ def decide(current: dict[str, Any], earlier: list[dict[str, Any]], baseline_run:
              "this episode will not be announced again until it recovers"],
             points))
     elif was_regressed and not now_regressed and judged(current["verdicts"]):
-        alerts.append(Alert("regression-recovered", recipe, run_id,
+        alerts.append(Alert(AlertKind.REGRESSION_RECOVERED, recipe, run_id,
                             f"[recipebench] {recipe}: back inside the noise band",
                             [f"every judged point of run {run_id} is within its band again "
                              f"(the episode opened at or before {last_success['run']['run_id']})",

@@ -12,6 +12,8 @@ import os
 import statistics
 from typing import Any
 
+from recipebench.catalog.vocabulary import Verdict
+
 # (column, higher is better)
 METRICS = (("output_throughput", True), ("ttft_median_ms", False), ("tpot_median_ms", False))
 MAD_TO_SIGMA = 1.4826
@@ -39,7 +41,7 @@ def judge(current: dict[str, Any], history: list[dict[str, Any]], floor: float, 
     baseline size and per metric: value, baseline, band, change, regressed."""
     details: dict[str, Any] = {}
     if len(history) < min_runs:
-        return {"verdict": "no-baseline", "baseline_runs": len(history),
+        return {"verdict": Verdict.NO_BASELINE, "baseline_runs": len(history),
                 "details": {"reason": f"{len(history)} earlier successful run(s), {min_runs} needed"}}
     regressed = []
     for metric, higher_is_better in METRICS:
@@ -56,12 +58,12 @@ def judge(current: dict[str, Any], history: list[dict[str, Any]], floor: float, 
                            "regressed": bad}
         if bad:
             regressed.append(metric)
-    return {"verdict": "regressed" if regressed else "ok", "baseline_runs": len(history), "details": details}
+    return {"verdict": Verdict.REGRESSED if regressed else Verdict.OK, "baseline_runs": len(history), "details": details}
 
 
 def describe(point_id: str, result: dict[str, Any]) -> str:
     """One line per point."""
-    if result["verdict"] == "no-baseline":
+    if result["verdict"] == Verdict.NO_BASELINE:
         return f"{point_id}: no baseline yet ({result['details']['reason']})"
     parts = [f"{m} {d['change']:+.1%} ({d['value']:.4g} vs median {d['baseline']:.4g}, band ±{d['band']:.1%})"
              for m, d in metric_details(result) if d["regressed"]]

@@ -7,6 +7,7 @@ from typing import Any
 
 from recipebench.catalog.params import RunConfig
 from recipebench.catalog.recipe import BenchmarkPoint
+from recipebench.catalog.vocabulary import RunStatus
 from recipebench.results.schema import METRIC_COLUMNS, names
 
 RESULT_COLUMNS = set(names("results"))
@@ -91,7 +92,8 @@ def run_row(recipe_id: str, run_key: str, ledger: dict[str, Any], run: RunConfig
     row: dict[str, Any] = {
         "run_id": run_key, "recipe": recipe_id, "run_date": _date(started), "started_at": started,
         "finished_at": finished, "simulated": bool(ledger.get("simulated", False)),
-        "status": ("refused" if ledger.get("refused") else "failed") if failed_stage else "success",
+        "status": str((RunStatus.REFUSED if ledger.get("refused") else RunStatus.FAILED) if failed_stage
+                      else RunStatus.SUCCESS),
         "failed_stage": failed_stage, "reason": reason,
         "stage_seconds": {k: round(v["end"] - v["start"], 3) for k, v in stages.items() if "end" in v},
         "gpu_hours": gpu_hours, "leftover_objects": ledger.get("leftover") or None,

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from recipebench.catalog.paths import VAR
+from recipebench.errors import RecipebenchError, reason
 from recipebench.results.schema import CLUSTERING, KEYS, PARTITION, TABLES, Column
 
 DEFAULT_WAREHOUSE = f"duckdb://{VAR / 'warehouse.duckdb'}"
@@ -29,7 +30,7 @@ DUCK_TYPES = {"STRING": "VARCHAR", "INT64": "BIGINT", "FLOAT64": "DOUBLE", "BOOL
               "TIMESTAMP": "TIMESTAMPTZ", "DATE": "DATE", "JSON": "VARCHAR"}
 
 
-class WarehouseError(RuntimeError):
+class WarehouseError(RecipebenchError):
     """The warehouse could not be reached or refused a statement; names which warehouse."""
 
 
@@ -82,7 +83,7 @@ class Warehouse:
         except WarehouseError:
             raise
         except Exception as exc:  # the client's own exception types differ per warehouse
-            raise WarehouseError(f"{self.label}: {type(exc).__name__}: {str(exc).splitlines()[0][:400]}") from exc
+            raise WarehouseError(f"{self.label}: {reason(exc, 460)}") from exc
 
     def ensure_tables(self) -> None:
         for name, columns in TABLES.items():

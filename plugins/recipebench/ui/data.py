@@ -9,6 +9,7 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
+from recipebench.catalog.vocabulary import Verdict
 from recipebench.results.inputs import input_diff
 from recipebench.results.regressions import metric_details
 from recipebench.ui.charts import Series, chart
@@ -52,7 +53,7 @@ def group(rows: list[dict], key: str) -> dict[str, list[dict]]:
 def regressed_points(verdicts: list[dict]) -> list[dict]:
     out = []
     for v in verdicts:
-        if v.get("verdict") != "regressed":
+        if v.get("verdict") != Verdict.REGRESSED:
             continue
         for metric, d in metric_details(v):
             if d["regressed"]:
@@ -157,7 +158,7 @@ def recipe_page(recipe: str, runs: list[dict], results: list[dict], verdicts: li
             if isinstance(d.get("output_throughput"), dict):
                 b, w = d["output_throughput"]["baseline"], d["output_throughput"]["band"]
                 band.append((i, b * (1 - w), b * (1 + w)))
-            if verdict and verdict["verdict"] == "regressed":
+            if verdict and verdict["verdict"] == Verdict.REGRESSED:
                 marked.append((i, row["output_throughput"]))
         stamps = [when(r["started_at"]) for r in chronological]
         same_day = len({s[:10] for s in stamps}) == 1
