@@ -128,3 +128,18 @@ def bq(emulator, request):
 @pytest.fixture(params=["duckdb", "bigquery"])
 def warehouse(request):
     return request.getfixturevalue("duck" if request.param == "duckdb" else "bq")
+
+
+# Two kinds of tests: unit tests (pure functions, one module, seconds in all) and end-to-end ones
+# (the simulated cluster over HTTP, real Airflow runs, the BigQuery emulator, subprocesses, a
+# browser). `make unit` runs the first kind; `make test` and CI run both.
+E2E_FIXTURES = {"airflow_db", "cluster_env", "sim", "own_sim", "fast_sim", "emulator", "bq", "airflow", "browser",
+                "behind_proxy"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        params = {str(v) for v in getattr(getattr(item, "callspec", None), "params", {}).values()}
+        if (E2E_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("subprocess")
+                or "bigquery" in params):
+            item.add_marker(pytest.mark.e2e)

@@ -47,6 +47,72 @@ class Rule:
         return (self.method in ("*", method)) and re.search(self.path, path) is not None and self.hits < self.times
 
 
+class _Handler(BaseHTTPRequestHandler):
+    proxy: FaultProxy
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _relay(self, method):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        path = self.path  # with its query: a rule can tell the readiness watch's list from teardown's
+        rule = self.proxy.take(method, path)
+        action = rule.action if rule else "forward"
+        self.proxy.seen.append((method, path, action))
+        if action == "hang":
+            self.proxy.stopped.wait()
+            self.close_connection = True
+            return
+        if action == "drop":
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        if action == "slow":
+            time.sleep(rule.delay)
+        if action.isdigit():
+            code = int(action)
+            reason = STATUS_REASONS.get(code, "Error")
+            return self._send(code, json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                                "message": f"{reason.lower()} (injected by the fault proxy "
+                                                           f"for {method} {path})",
+                                                "reason": reason, "code": code}).encode())
+        if action == "echo-422":
+            return self._send(422, json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                               "reason": "Invalid", "code": 422, "message": "admission "
+                                               f"webhook denied the request: {(body or b'').decode()}"}).encode())
+        if action == "bad-json":
+            return self._send(200, b"<html>502 Bad Gateway</html>\n{not json")
+        status, headers, data = self.proxy.forward(method, self.path, dict(self.headers), body)
+        if action == "wrong-object" and status < 300:
+            data = json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Success",
+                               "metadata": {}}).encode()
+        self._send(status, data, headers.get("Content-Type", "application/json"))
+
+    def _send(self, code, data, content_type="application/json"):
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        self._relay("GET")
+
+    def do_POST(self):
+        self._relay("POST")
+
+    def do_PUT(self):
+        self._relay("PUT")
+
+    def do_PATCH(self):
+        self._relay("PATCH")
+
+    def do_DELETE(self):
+        self._relay("DELETE")
+
+
 class FaultProxy:
     def __init__(self, upstream_url: str, kubeconfig: str, out: str):
         self.upstream = urlparse(upstream_url)
@@ -54,73 +120,7 @@ class FaultProxy:
         self.lock = threading.Lock()
         self.stopped = threading.Event()
         self.seen: list[tuple[str, str, str]] = []  # (method, path, what was done)
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _relay(self, method):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                path = self.path  # with its query: a rule can tell the readiness watch's list from teardown's
-                rule = proxy.take(method, path)
-                action = rule.action if rule else "forward"
-                proxy.seen.append((method, path, action))
-                if action == "hang":
-                    proxy.stopped.wait()
-                    self.close_connection = True
-                    return
-                if action == "drop":
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
-                if action == "slow":
-                    time.sleep(rule.delay)
-                if action.isdigit():
-                    code = int(action)
-                    reason = STATUS_REASONS.get(code, "Error")
-                    return self._send(code, json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                                                        "message": f"{reason.lower()} (injected by the fault proxy "
-                                                                   f"for {method} {path})",
-                                                        "reason": reason, "code": code}).encode())
-                if action == "echo-422":
-                    return self._send(422, json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                                                       "reason": "Invalid", "code": 422, "message": "admission "
-                                                       f"webhook denied the request: {(body or b'').decode()}"}).encode())
-                if action == "bad-json":
-                    return self._send(200, b"<html>502 Bad Gateway</html>\n{not json")
-                status, headers, data = proxy.forward(method, self.path, dict(self.headers), body)
-                if action == "wrong-object" and status < 300:
-                    data = json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Success",
-                                       "metadata": {}}).encode()
-                self._send(status, data, headers.get("Content-Type", "application/json"))
-
-            def _send(self, code, data, content_type="application/json"):
-                self.send_response(code)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                self._relay("GET")
-
-            def do_POST(self):
-                self._relay("POST")
-
-            def do_PUT(self):
-                self._relay("PUT")
-
-            def do_PATCH(self):
-                self._relay("PATCH")
-
-            def do_DELETE(self):
-                self._relay("DELETE")
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Handler,), {"proxy": self}))
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         config = yaml.safe_load(Path(kubeconfig).read_text())

@@ -12,6 +12,8 @@ from recipebench.results.regressions import band, judge
 
 from tests.test_results import DAY, finish, make_run
 
+pytestmark = pytest.mark.e2e  # nights through load, the check and the notifier, DuckDB and the BigQuery emulator
+
 log = logging.getLogger("test")
 T0 = 1_800_000_000
 # nightly output throughput with ±2.5% noise: inside the 5% floor, and inside the band it learns

@@ -16,6 +16,8 @@ from recipebench.cluster.capacity import LockSpec, needs_lock, step, take_step
 
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.e2e  # runs sharing a node pool
+
 
 def spec(holder, recipe="r", duration=600.0):
     return LockSpec(name="gpu-pool-a4x", pool="a4x node pool of bench-a4x", holder=holder, recipe=recipe,

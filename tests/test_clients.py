@@ -21,7 +21,7 @@ class EchoBench(VllmBenchServe):
 
 @pytest.fixture
 def echo(monkeypatch):
-    monkeypatch.setattr(clients, "CLIENTS", [*clients.CLIENTS])
+    monkeypatch.setattr(clients.REGISTRY, "entries", [*clients.CLIENTS])
     clients.register(EchoBench())
     return clients.client("echo-bench")
 

@@ -73,3 +73,28 @@ def test_the_image_holds_the_project_and_its_cli():
     required = {line.split("==")[0].lower() for line in (REPO / "requirements.txt").read_text().splitlines()
                 if "==" in line}
     assert required <= pins, f"constraints.txt lacks {sorted(required - pins)}: run make constraints"
+
+
+@pytest.mark.subprocess
+def test_the_image_gets_the_pages_and_the_plugin_but_not_the_simulator(tmp_path):
+    """What `pip install /opt/recipebench` puts in the image: the package with the results pages'
+    templates and stylesheet; the simulated cluster (a test double) is left out of the build context."""
+    import subprocess
+    import sys
+    import zipfile
+
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "plugins/recipebench_plugin.py /opt/airflow/plugins/recipebench_plugin.py" in dockerfile
+    assert "plugins/recipebench/sim/" in (REPO / ".dockerignore").read_text().splitlines()
+    import shutil
+
+    source = tmp_path / "src"  # a copy: a build writes its own folders next to what it builds
+    shutil.copytree(REPO / "plugins", source / "plugins", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copy(REPO / "pyproject.toml", source / "pyproject.toml")
+    out = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                          str(tmp_path), str(source)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    (wheel,) = tmp_path.glob("recipebench-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"recipebench/ui/templates/base.html", "recipebench/ui/templates/chart.html",
+            "recipebench/ui/static/style.css"} <= names

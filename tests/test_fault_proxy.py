@@ -20,6 +20,8 @@ from recipebench.sim import SimCluster
 from tests.conftest import REPO, run, runs_row
 from tests.fault_proxy import FaultProxy, Rule
 
+pytestmark = pytest.mark.e2e  # whole runs behind the fault proxy
+
 RECIPE = "vllm-a4-deepseek-r1"  # single host: Deployment, Service, ConfigMap, Secret, a client Job
 WATCH = r"/pods\?.*component"  # the readiness trigger's list of the server's pods (teardown's has no component)
 CASES = {

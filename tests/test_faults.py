@@ -117,6 +117,7 @@ def test_a_teardown_that_succeeds_on_retry_clears_its_failure(tmp_path, monkeypa
 
 # -- 2. an unreadable recipe file is one broken recipe, named ------------------------------------------
 
+@pytest.mark.subprocess
 def test_an_unreadable_recipe_file_breaks_only_itself(scratch_recipes):
     from recipebench.pipeline.dag_factory import build_all
 
@@ -237,6 +238,7 @@ class _nothing:
         return False
 
 
+@pytest.mark.subprocess
 def test_sigterm_stops_the_run_tears_down_and_reports(tmp_path):
     """Real time (the simulator at 1x): SIGTERM while the server comes up; the process ends within
     seconds, with its JSON outcome, nothing left in the cluster, and a runs row."""
@@ -294,6 +296,7 @@ def test_an_unwritable_warehouse_fails_resolve_naming_it(cluster_env, monkeypatc
     assert result["leftover_objects"] is None  # resolve failed before it named a cluster: nothing was deployed
 
 
+@pytest.mark.subprocess
 def test_a_destination_that_does_not_answer_fails_within_the_bound(monkeypatch):
     """gs:// without credentials: gcsfs would look for a metadata server for minutes."""
     from recipebench.pipeline.destinations import DestinationError, check_destinations
@@ -323,6 +326,7 @@ def _holder(path, seconds):
     return proc
 
 
+@pytest.mark.subprocess
 def test_a_locked_warehouse_is_waited_for(tmp_path, monkeypatch):
     from recipebench.results.warehouse import WarehouseError, open_warehouse
 
@@ -341,6 +345,7 @@ def test_a_locked_warehouse_is_waited_for(tmp_path, monkeypatch):
         holder.kill()
 
 
+@pytest.mark.subprocess
 def test_two_first_runs_share_one_migration(tmp_path):
     """What `recipebench run` does first on a fresh AIRFLOW_HOME, twice at once."""
     code = "import sys; sys.path.insert(0, 'plugins'); from recipebench.cli.runner import _airflow_env; _airflow_env()"
@@ -471,6 +476,7 @@ def test_the_previous_log_is_the_crashed_containers(cluster_env, sim, monkeypatc
 
 # -- 12. trigger params are parsed without constructing anything, and refused before anything starts ----
 
+@pytest.mark.subprocess
 def test_a_yaml_tag_in_a_param_is_refused_before_anything_starts():
     out = subprocess.run([sys.executable, "-m", "recipebench", "run", "vllm-a4-deepseek-r1", "--param",
                           "image_tag=!!python/object/apply:os.system [id]"], cwd=REPO, capture_output=True, text=True,

@@ -497,3 +497,23 @@ def test_every_error_recipebench_raises_has_one_base_and_one_formatter():
     assert reason(RuntimeError()) == "RuntimeError" and reason(ValueError("")) == "ValueError"
     assert reason(KeyError("a")) == "KeyError: 'a'" and len(reason(OSError("x" * 9000))) <= 500
     assert reason(RecipebenchError("first line\nsecond")) == "RecipebenchError: first line"
+
+
+def test_the_ledger_is_written_by_one_writer_at_a_time(tmp_path, monkeypatch):
+    """Two processes recording into one run's ledger at once lose none of each other's entries."""
+    import multiprocessing
+
+    monkeypatch.setenv("RECIPEBENCH_ARTIFACTS", f"file://{tmp_path}")
+    ctx = multiprocessing.get_context("fork")
+    writers = [ctx.Process(target=_record_many, args=(w,)) for w in ("a", "b")]
+    for p in writers:
+        p.start()
+    for p in writers:
+        p.join(60)
+    ledger = artifacts.ledger("r", "rlock00001")
+    assert {f"{w}{i}" for w in "ab" for i in range(40)} <= set(ledger), sorted(ledger)
+
+
+def _record_many(writer):
+    for i in range(40):
+        artifacts.record("r", "rlock00001", **{f"{writer}{i}": i})

@@ -127,3 +127,11 @@ def test_no_module_outside_the_shapes_package_tells_shapes_apart_by_name():
     # the check itself finds both forms
     assert _shape_comparisons('if recipe.topology.shape == "offline":\n    pass\n')
     assert _shape_comparisons('T = {"single-host": 1, "multi-host": 2}\n')
+
+
+def test_the_readme_lists_every_simulator_scenario():
+    from recipebench.sim.kubelet import SCENARIOS
+
+    readme = (REPO / "README.md").read_text()
+    missing = [s for s in SCENARIOS if f"`{s}`" not in readme]
+    assert missing == [], f"README does not name the scenario(s) {missing}"

@@ -14,6 +14,8 @@ from recipebench.sim import SimCluster
 
 from tests.conftest import NGC, SECRET, run, runs_row
 
+pytestmark = pytest.mark.e2e  # whole runs
+
 
 @pytest.mark.parametrize("recipe_id", sorted(load_catalog()[0]))
 def test_every_recipe_runs_end_to_end(cluster_env, recipe_id):

@@ -16,6 +16,8 @@ from recipebench.pipeline import triggers
 from tests.conftest import REPO  # noqa: F401  (sets up AIRFLOW_HOME and the plugins path)
 from tests.test_fidelity import variant
 
+pytestmark = pytest.mark.e2e  # triggers against the simulated cluster
+
 TARGET = {"kind": "kubeconfig", "label": "k", "kubeconfig": "/tmp/k", "time_scale": 1.0}
 EXAMPLES = {
     "ReadyTrigger": dict(target=TARGET, shape="single-host", namespace="default", name="x", run_key="r1",

@@ -12,6 +12,8 @@ from recipebench.ui.charts import nice_ticks
 
 from tests.test_alerts import Nights
 
+pytestmark = pytest.mark.e2e  # every page over a warehouse of generated nights, DuckDB and the BigQuery emulator
+
 
 class Viewer:
     def get_name(self):

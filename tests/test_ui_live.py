@@ -27,6 +27,8 @@ import pytest
 
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.e2e  # a real airflow standalone and a browser
+
 SCREENSHOTS = REPO / "var" / "screenshots"
 USERS = {"perf": "perf-viewer-pw-1", "ops": "ops-admin-pw-2"}
 RECIPES = ("vllm-a4-deepseek-r1", "sglang-a3ultra-llama4-scout")

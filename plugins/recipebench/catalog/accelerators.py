@@ -1,7 +1,7 @@
 """The GKE accelerator machines a recipe can target, and what each implies.
 
-Facts from the gpu-recipes environment docs (reference/gpu-recipes.md, section 6 and the
-per-recipe pod specs). Each entry is also the first layer of a recipe's defaults.
+Facts from AI-Hypercomputer/gpu-recipes (at 2e1fd5efbf1a): the environment docs
+(docs/configuring-environment-gke-*.md) and each recipe's pod spec (src/helm-charts/<machine>/...). Each entry is also the first layer of a recipe's defaults.
 """
 
 from __future__ import annotations
@@ -28,10 +28,6 @@ class Accelerator:
     # the figure comes from RECIPEBENCH_GPU_HOUR_USD (gpu_hour_usd below); without it the cost
     # columns stay empty rather than show an invented number.
     gpu_hour_usd: float | None = None
-
-    @property
-    def platform(self) -> str:
-        return f"linux/{self.arch}"
 
     def defaults(self) -> dict:
         """The recipe-defaults layer this accelerator contributes."""

@@ -2,7 +2,8 @@
 
 What a framework implies for every recipe that uses it: the port and health endpoint of its
 server, the arguments every deployment needs (SGLang must bind 0.0.0.0, see
-reference/gpu-recipes.md 0.1 item 2), its benchmark client and how its image is obtained.
+SGLang's ServerArgs defaults host to 127.0.0.1, python/sglang/srt/server_args.py, and neither
+gpu-recipes SGLang config sets it), its benchmark client and how its image is obtained.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ FRAMEWORK_DEFAULTS: dict[str, dict] = {
         "topology": {"shape": "single-host"},
     },
     "trtllm": {
-        # The NGC image is used as published: nothing to build (gpu-recipes.md 3.2). It is not known to ship
+        # The NGC image is used as published: nothing to build (gpu-recipes
+        # inference/a4x/single-host-serving/tensorrt-llm/README.md). It is not known to ship
         # hf_transfer (the upstream launcher pip-installed it at start), so the download runs without it.
         "image": {"build": None, "repository": "nvcr.io/nvidia/tensorrt-llm/release", "hf_transfer": False},
         "serving": {"port": 0, "health_path": ""},
@@ -47,7 +49,8 @@ FRAMEWORK_DEFAULTS: dict[str, dict] = {
                                      "/opt/nvidia/nvda_nixl/lib/aarch64-linux-gnu",
                                      "/opt/nvidia/nvda_nixl/lib/aarch64-linux-gnu/plugins", "/usr/local/nvidia/lib64"],
                     "env": {
-            # the worker environment of the upstream chart (gpu-recipes.md 4.4), common to all roles
+            # the worker environment of the upstream chart (gpu-recipes
+            # src/helm-charts/a4x/inference-templates/dynamo-deployment), common to all roles
             "GLOO_SOCKET_IFNAME": "eth0", "TP_SOCKET_IFNAME": "eth0", "PYTHONUNBUFFERED": "1",
             "DYN_SKIP_SGLANG_LOG_FORMATTING": "1",
             "SGLANG_DISAGGREGATION_HEARTBEAT_MAX_FAILURE": "100000",
@@ -59,7 +62,8 @@ FRAMEWORK_DEFAULTS: dict[str, dict] = {
         # upstream benchmarks the frontend's /v1/completions (the chat template would add tokens)
         "benchmark": {"tool": "aiperf", "endpoint": "completions"},
         "topology": {"shape": "disaggregated"},
-        # the frontend and platform images come from nvcr.io (gpu-recipes.md 4.7)
+        # the frontend and platform images come from nvcr.io (gpu-recipes
+        # inference/a4x/disaggregated-serving/dynamo/README.md)
         "secrets": {"ngc": True},
     },
 }
@@ -89,7 +93,7 @@ FLAG_STYLE = {"sglang": KEBAB, "dynamo": KEBAB, "vllm": KEBAB, "trtllm": SNAKE}
 # The flags that set tensor- and pipeline-parallel ranks, as the recipes may spell them (the first
 # is the one named in messages): SGLang's tp-size with its alias and argparse's unique prefix
 # (--tp), vLLM's long names and short -tp/-pp, trtllm-bench's --tp/--pp.
-PARALLEL_FLAGS = {
+PARALLEL_FLAGS: dict[str, dict[str, tuple[str, ...]]] = {
     "sglang": {"tp": ("tp-size", "tp", "tensor-parallel-size"), "pp": ("pp-size", "pp", "pipeline-parallel-size")},
     "dynamo": {"tp": ("tp-size", "tp", "tensor-parallel-size"), "pp": ("pp-size", "pp", "pipeline-parallel-size")},
     "vllm": {"tp": ("tensor-parallel-size", "tp"), "pp": ("pipeline-parallel-size", "pp")},

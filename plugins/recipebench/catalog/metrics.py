@@ -1,6 +1,8 @@
 """What a benchmark measures, named once: the columns every parser fills and the results table holds.
 
-Metric names mean different things across tools (reference/bench-formats.md): each column has
+Metric names mean different things across tools (read in each tool's printing code: sglang
+python/sglang/bench_serving.py, vLLM vllm/benchmarks/serve.py, tensorrt_llm/bench, AIPerf, llmperf
+token_benchmark_ray.py): each column has
 exactly one meaning here. Parsers map each tool's metric onto it or, when the tool's metric means
 something else, keep it in `extra` under the tool's own name. Types are BigQuery standard SQL
 names (DuckDB types derive from them).

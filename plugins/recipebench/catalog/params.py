@@ -14,11 +14,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from recipebench.catalog.naming import object_name, run_labels
-from recipebench.catalog.recipe import Recipe, RecipeError, deep_merge, resolve
+from recipebench.catalog.recipe import (
+    MAX_CONCURRENCY,
+    MAX_PROMPTS,
+    MAX_TOKENS,
+    Recipe,
+    RecipeError,
+    deep_merge,
+    resolve,
+)
 
-MAX_LEN = 131072
 MAX_LEVELS = 16  # concurrency levels one run may sweep
-MAX_CONCURRENCY = 16384
 UNBOUNDED = "unbounded"  # a concurrency level: every prompt sent at once
 
 PARAM_KEYS = ("model", "image_tag", "input_len", "output_len", "concurrency", "num_prompts", "keep_alive")
@@ -57,7 +63,7 @@ def form_schema(recipe: Recipe) -> dict[str, dict[str, Any]]:
     JSON-schema keywords that bound it. Airflow's form shows `section`s as groups and an array of
     strings as a box with one value per line."""
     points, defaults = recipe.benchmark.points, plan(recipe)
-    length = {"type": ["null", "integer"], "minimum": 1, "maximum": MAX_LEN}
+    length = {"type": ["null", "integer"], "minimum": 1, "maximum": MAX_TOKENS}
     fields: dict[str, dict[str, Any]] = {}
     if len(recipe.model.choices) > 1:
         fields["model"] = {"type": "string", "enum": recipe.model.choices, "section": SECTIONS[0],
@@ -79,7 +85,7 @@ def form_schema(recipe: Recipe) -> dict[str, dict[str, Any]]:
             "description": "Requests in flight at once, one level per line; each level is a benchmark point. "
                            f"'{UNBOUNDED}' sends every prompt at once. The recipe's plan: "
                            f"{', '.join(defaults['concurrency'])}."},
-        "num_prompts": {"type": ["null", "integer"], "minimum": 1, "maximum": 100000, "section": SECTIONS[1],
+        "num_prompts": {"type": ["null", "integer"], "minimum": 1, "maximum": MAX_PROMPTS, "section": SECTIONS[1],
                         "title": "Prompts per point", "description": "Requests sent at each point. The recipe's "
                                                                      f"plan: {_described([p.num_prompts for p in points])}."},
         "keep_alive": {"type": "boolean", "section": SECTIONS[2], "title": "Keep the server up afterwards",

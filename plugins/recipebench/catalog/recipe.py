@@ -345,7 +345,8 @@ class Recipe(_Strict):
         """The smallest context limit any server process of the recipe is started with, if one is set."""
         keys = ("context-length", "max-model-len", "max_seq_len", "max-seq-len")
         arg_sets = [self.serving.args] + [r.args for r in (self.topology.prefill, self.topology.decode) if r]
-        limits = [int(a[k]) for a in arg_sets for k in keys if isinstance(a.get(k), (int, str)) and str(a[k]).isdigit()]
+        limits = [int(str(a[k])) for a in arg_sets for k in keys
+                  if isinstance(a.get(k), (int, str)) and str(a[k]).isdigit()]
         return min(limits) if limits else None
 
     @property
@@ -461,7 +462,7 @@ def resolve(recipe_id: str, raw: Any, source: str) -> Recipe:
         raise RecipeError(f"{source}: {'; '.join(_problem(e) for e in exc.errors())}") from None
 
 
-def _problem(error: dict) -> str:
+def _problem(error: Any) -> str:
     """One pydantic error as `field PATH: what (got VALUE)`; our own validators' messages say it all."""
     where = f"field {_field_path(error['loc'])}" if _field_path(error["loc"]) else "recipe"
     if error["type"] == "value_error":

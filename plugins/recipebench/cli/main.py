@@ -273,9 +273,6 @@ def cmd_demo(args) -> int:
     return 1 if failed or len(outcomes) < len(good) else status
 
 
-COMMANDS = {}
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="recipebench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -317,8 +314,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_build_spec)
     p = sub.add_parser("demo", help="the main job (see README)")
     p.set_defaults(func=cmd_demo)
-    for register in COMMANDS.values():
-        register(sub)
     return parser
 
 

@@ -68,7 +68,7 @@ def sigterm_interrupts():
     DAG's teardown then runs) or, between tasks and in an inline trigger, stops dag.test."""
     import signal
 
-    main = threading.main_thread().ident
+    main = threading.main_thread().ident or 0
 
     def forward():
         signal.sigwait({signal.SIGTERM})
@@ -95,7 +95,12 @@ def environment():
     saved = dict(os.environ)
     try:
         if not os.environ.get("RECIPEBENCH_CLUSTER"):
-            from recipebench.sim import SimCluster
+            try:
+                from recipebench.sim import SimCluster
+            except ImportError:  # the image leaves the test double out
+                raise SystemExit("recipebench: RECIPEBENCH_CLUSTER names no cluster and the simulated cluster is not "
+                                 "installed here (it is a test double, left out of the image): set "
+                                 "RECIPEBENCH_CLUSTER to gke, conn:<id> or a kubeconfig") from None
 
             sim = SimCluster().start()
             os.environ["RECIPEBENCH_CLUSTER"] = sim.kubeconfig
@@ -143,7 +148,7 @@ def run_recipe(recipe_id: str, params: dict[str, Any]) -> dict[str, Any]:
     outcome: dict[str, Any] = {"recipe": recipe_id, "run_id": key, "airflow_run_id": dag_run.run_id,
                                "status": "success" if state == "success" else "failed", "failed_stage": None,
                                "reason": None, "result_rows": None, "leftover_objects": None, "simulated": None}
-    problems = []
+    problems: list[str] = []
     ledger = _guarded(problems, "artifacts", lambda: _ledger(recipe_id, key)) or {}
     failure = {k: ledger.get(k) for k in ("failed_stage", "reason")} if ledger.get("failed_stage") else \
         _guarded(problems, "metadata database", lambda: pushed_failure(dag_run)) or {}
@@ -206,7 +211,7 @@ def pushed_failure(dag_run) -> dict | None:
     with create_session() as session:
         rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id,
                                                   key=FAILURE_XCOM)).all()
-        found = {row.task_id: XComModel.deserialize_value(row) for row in rows}
+        found = {row.task_id: XComModel.deserialize_value(row) for row in rows}  # type: ignore[attr-defined]
     return next((found[s] for s in STAGE_NAMES if found.get(s)), None)
 
 

@@ -8,6 +8,7 @@ Adding a client is one module with a BenchmarkClient subclass and one line in CL
 
 from __future__ import annotations
 
+from recipebench.catalog.registry import Registry
 from recipebench.clients.aiperf import Aiperf
 from recipebench.clients.base import BenchmarkClient, ClientImage, Measured
 from recipebench.clients.sglang_bench_serving import SglangBenchServing
@@ -16,29 +17,24 @@ from recipebench.clients.vllm import VllmBenchmarkServing, VllmBenchServe
 
 CLIENTS: list[BenchmarkClient] = [SglangBenchServing(), VllmBenchmarkServing(), VllmBenchServe(), TrtllmBench(),
                                   Aiperf()]
+REGISTRY = Registry("benchmark client", CLIENTS)
 
 
 def names() -> list[str]:
-    return [c.name for c in CLIENTS]
+    return REGISTRY.names()
 
 
 def client(name: str) -> BenchmarkClient:
-    found = next((c for c in CLIENTS if c.name == name), None)
-    if found is None:
-        raise KeyError(f"no benchmark client {name!r} (known: {', '.join(names())})")
-    return found
+    return REGISTRY.get(name)
+
+
+def register(new: BenchmarkClient) -> None:
+    REGISTRY.register(new)
 
 
 def running(script: str) -> BenchmarkClient | None:
     """The client a Job's script runs (the simulator's question), the most specific name first."""
-    return next((c for c in sorted(CLIENTS, key=lambda c: -len(c.runs)) if c.runs in script), None)
-
-
-def register(new: BenchmarkClient) -> None:
-    """Add a client (a test's, or a site's own): its name must be new."""
-    if new.name in names():
-        raise ValueError(f"a benchmark client named {new.name!r} exists already")
-    CLIENTS.append(new)
+    return next((c for c in sorted(REGISTRY.entries, key=lambda c: -len(c.runs)) if c.runs in script), None)
 
 
 __all__ = ["CLIENTS", "BenchmarkClient", "ClientImage", "Measured", "client", "names", "register", "running"]

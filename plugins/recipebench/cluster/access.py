@@ -16,8 +16,6 @@ from dataclasses import asdict, dataclass
 from recipebench.catalog.recipe import Recipe
 from recipebench.errors import RecipebenchError, reason
 
-SIM_CONTEXT = "recipebench-sim"
-
 
 class ClusterError(RecipebenchError):
     """No usable cluster, or the cluster refused us; says which and why."""
@@ -57,7 +55,7 @@ def _kubeconfig_target(path: str) -> Target:
     except OSError as exc:
         raise ClusterError(f"RECIPEBENCH_CLUSTER={path}: cannot read the kubeconfig: {exc}") from None
     context = config.get("current-context")
-    ctx = next((c["context"] for c in config.get("contexts", []) if c["name"] == context), {})
+    ctx: dict = next((c["context"] for c in config.get("contexts", []) if c["name"] == context), {})
     sim = next((e["extension"] for e in ctx.get("extensions", []) if e.get("name") == "recipebench.dev/sim"), None)
     return Target(kind="kubeconfig", label=f"kubeconfig {path} ({context})", kubeconfig=path, context=context,
                   simulated=sim is not None, time_scale=float(sim["timeScale"]) if sim else 1.0)

@@ -8,6 +8,7 @@ connection) is retried with backoff, within a bound; what finally fails says wha
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -48,7 +49,7 @@ def scrub(exc: BaseException) -> BaseException:
     carry what the secrets masker knows either; returned for `raise scrub(exc)`."""
     body = getattr(exc, "body", None)
     if isinstance(body, (bytes, str)):
-        exc.body = redacted(body.decode(errors="replace") if isinstance(body, bytes) else body)
+        exc.body = redacted(body.decode(errors="replace") if isinstance(body, bytes) else body)  # type: ignore[attr-defined]
     return exc
 
 
@@ -194,7 +195,7 @@ class Cluster:
             return None
 
     def list(self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None,
-             field_selector: str | None = None) -> list[dict]:
+             field_selector: str | None = None) -> builtins.list[dict]:
         res = self.resource(api_version, kind)
         if res is None:
             return []
@@ -205,7 +206,7 @@ class Cluster:
         found = self.retry(what, lambda: decoded(lambda: res.get(**{k: v for k, v in kwargs.items() if v})))
         return [item for item in found.get("items") or [] if isinstance(item, dict)]
 
-    def list_labelled(self, selector: str, namespace: str | None = None, kinds=KINDS) -> list[dict]:
+    def list_labelled(self, selector: str, namespace: str | None = None, kinds=KINDS) -> builtins.list[dict]:
         found = []
         for api_version, kind in kinds:
             for obj in self.list(api_version, kind, namespace, selector):
@@ -240,7 +241,7 @@ class Cluster:
                         exc if isinstance(exc, ClusterError) else api_message(exc))
 
     def delete_labelled(self, selector: str, namespace: str | None = None, keep=lambda obj: False,
-                        log=None, failed: dict[str, str] | None = None) -> list[str]:
+                        log=None, failed: dict[str, str] | None = None) -> builtins.list[str]:
         """Delete every object matching the selector (all namespaces unless given), tolerating what is
         already gone. Pods owned by a deleted controller go with it. An object whose delete fails
         does not stop the others: its error goes into `failed` (object -> reason), or is raised at
@@ -267,7 +268,7 @@ class Cluster:
                                + "; ".join(f"{k}: {v}" for k, v in errors.items()))
         return deleted
 
-    def remaining(self, selector: str, keep=lambda obj: False) -> list[str]:
+    def remaining(self, selector: str, keep=lambda obj: False) -> builtins.list[str]:
         """Objects matching the selector that are not on their way out: neither marked for deletion
         (deletionTimestamp: finalizers and graceful termination take their time) nor pods owned by
         a controller (the garbage collector takes them after their owner)."""
@@ -275,10 +276,10 @@ class Cluster:
                 if not keep(o) and not o["metadata"].get("deletionTimestamp")
                 and not (o["kind"] == "Pod" and o["metadata"].get("ownerReferences"))]
 
-    def pods(self, namespace: str, selector: str) -> list[dict]:
+    def pods(self, namespace: str, selector: str) -> builtins.list[dict]:
         return self.list("v1", "Pod", namespace, selector)
 
-    def events(self, namespace: str, pod: str) -> list[dict]:
+    def events(self, namespace: str, pod: str) -> builtins.list[dict]:
         return self.list("v1", "Event", namespace, field_selector=f"involvedObject.name={pod}")
 
     def logs(self, namespace: str, pod: str, container: str | None = None, tail: int | None = None,

@@ -131,7 +131,7 @@ def step(lease: dict, spec: LockSpec, now: float, want: bool = True) -> Step:
         mine["seen"] = now
     ahead = queue[:queue.index(mine)]
     if alive:
-        since = micro_time(_time(lspec.get("acquireTime")) or renewed)[:19].replace("T", " ")
+        since = micro_time(_time(lspec.get("acquireTime")) or renewed or now)[:19].replace("T", " ")
         status = (f"waiting for the GPUs of the {spec.pool}: held by run {holder} "
                   f"({notes.get(HOLDER_RECIPE, '?')}) since {since} UTC")
     else:

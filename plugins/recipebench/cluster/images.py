@@ -131,7 +131,9 @@ def registry_digest(image_repo: str, tag: str, gcp_conn_id: str = "google_cloud_
 
 def decide(recipe: Recipe, mode: str, existing: dict[str, str | None]) -> dict[str, Any]:
     """Build or skip each needed image, and why (pure). existing: role -> digest found in the registry."""
-    roles, digests, reasons = [], {}, []
+    roles: list[str] = []
+    digests: dict[str, str | None] = {}
+    reasons: list[str] = []
     for role, need in needed(recipe).items():
         image, digest = need["image"], existing.get(role)
         if need["build"] is None:

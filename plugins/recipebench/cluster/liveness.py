@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from recipebench.catalog.naming import LIVENESS_LABEL, RUN_LABEL
 
@@ -50,7 +51,7 @@ class Heartbeat:
         return cls(**data) if data else None
 
 
-def heartbeat_for(run, time_scale: float) -> Heartbeat:
+def heartbeat_for(run: Any, time_scale: float) -> Heartbeat:
     return Heartbeat(run.child_name("alive"), run.recipe.cluster.namespace, dict(run.labels),
                      max(stall_seconds() / time_scale, 1.0))
 
@@ -66,7 +67,7 @@ def lease(beat: Heartbeat, now: float, duration_s: float | None = None) -> dict:
                      "leaseDurationSeconds": max(int(round(duration_s or beat.duration_s)), 1)}}
 
 
-def renew(cluster, beat: Heartbeat | None, now: float, duration_s: float | None = None) -> None:
+def renew(cluster: Any, beat: Heartbeat | None, now: float, duration_s: float | None = None) -> None:
     """The run is alive now (and, with duration_s, for that long without renewals)."""
     if beat is None:
         return

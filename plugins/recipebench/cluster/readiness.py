@@ -121,11 +121,12 @@ def assess(obs: dict[str, Any], capacity_waited_s: float, ready_waited_s: float,
     if hard:
         return hard[0]
     if waiting or not pods:
-        why = waiting[0] if waiting else Assessment(State.CAPACITY, f"waiting for pods of {obs['kind']} {obs['name']}")
+        pending = waiting[0] if waiting else Assessment(State.CAPACITY, f"waiting for pods of {obs['kind']} "
+                                                                          f"{obs['name']}")
         if capacity_waited_s > capacity_limit_s:
-            return Assessment(State.FAILED, f"no capacity after {minutes(capacity_limit_s, time_scale)}: {why.reason}",
-                              why.evidence)
-        return why
+            return Assessment(State.FAILED, f"no capacity after {minutes(capacity_limit_s, time_scale)}: "
+                                            f"{pending.reason}", pending.evidence)
+        return pending
     if ready_waited_s > ready_limit_s:
         tail = [f"  {ln}" for ln in (obs.get("logs", {}).get("_server") or "").strip().splitlines()[-LOG_LINES:]]
         if not kind.serves:  # its pod is Ready while it works: what is late is the Job's completion
@@ -216,7 +217,7 @@ def listed_models(text: str) -> list[str]:
     import json
 
     try:
-        return [m.get("id") for m in json.loads(text).get("data") or [] if isinstance(m, dict)]
+        return [str(m.get("id")) for m in json.loads(text).get("data") or [] if isinstance(m, dict)]
     except (ValueError, AttributeError):
         return []
 
@@ -224,7 +225,7 @@ def listed_models(text: str) -> list[str]:
 def _short(status: int, text: str) -> str:
     import json
 
-    message = text.strip()
+    message: object = text.strip()
     try:
         body = json.loads(text)
         message = (body.get("error") or {}).get("message") if isinstance(body.get("error"), dict) else (
@@ -254,7 +255,7 @@ def assess_job(job: dict | None, pods: list[dict], events: dict[str, list[dict]]
     the cluster can take, as the scheduler says and the autoscaler will not add one), or running."""
     if job is None:
         return Assessment(State.FAILED, "the Job does not exist (deleted while running?)")
-    conditions = (job.get("status") or {}).get("conditions")
+    conditions = (job.get("status") or {}).get("conditions") or []
     if _true(conditions, "Complete"):
         return Assessment(State.DONE, "the Job completed")
     if _true(conditions, "Failed"):

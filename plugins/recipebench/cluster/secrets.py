@@ -41,7 +41,7 @@ def secret_objects(run, names: dict[str, str | None], hf_token: str | None, ngc_
     objects = []
     if names["hf"]:
         objects.append({"apiVersion": "v1", "kind": "Secret", "metadata": meta(names["hf"]), "type": "Opaque",
-                        "data": {"HF_TOKEN": base64.b64encode(hf_token.encode()).decode()}})
+                        "data": {"HF_TOKEN": base64.b64encode((hf_token or "").encode()).decode()}})
     if names["ngc"]:
         auth = base64.b64encode(f"$oauthtoken:{ngc_key}".encode()).decode()
         config = {"auths": {"nvcr.io": {"username": "$oauthtoken", "password": ngc_key, "auth": auth}}}

@@ -146,7 +146,7 @@ class Blocks:
 
     def graph(self, run: RunConfig) -> dict[str, Any]:
         """A Dynamo graph: one worker script per role, the run's ComputeDomain, the model bucket."""
-        recipe, files, workers = run.recipe, {}, {}
+        recipe, files, workers = run.recipe, dict[str, str](), dict[str, str]()
         for role in ("prefill", "decode"):
             workers[role], role_files = command_lines.worker_script(recipe, role, self.ctx["preamble"])
             files |= role_files

@@ -50,8 +50,9 @@ def clean_lines(text: str) -> list[str]:
         for prefix in PREFIXES:
             line = prefix.sub("", line, count=1)
         lines.append(line.rstrip())
-    for prefix in repeated_prefixes(lines):
-        lines = [ln[len(prefix):] if ln.startswith(prefix) else "" if ln == prefix.rstrip() else ln for ln in lines]
+    for repeated in repeated_prefixes(lines):
+        lines = [ln[len(repeated):] if ln.startswith(repeated) else "" if ln == repeated.rstrip() else ln
+                 for ln in lines]
     return lines
 
 
@@ -93,6 +94,11 @@ def number(text: str | float | int | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def scaled(value: float | None, factor: float) -> float | None:
+    """value x factor (a unit's conversion), None when the value is."""
+    return None if value is None else value * factor
+
+
 def integer(text) -> int | None:
     value = number(text)
     return None if value is None else int(round(value))
@@ -130,7 +136,3 @@ def snake(label: str) -> str:
 
 def new_record(tool: str, **values: Any) -> dict[str, Any]:
     return {"tool": tool, "extra": {}, **values}
-
-
-def drop_none(d: dict) -> dict:
-    return {k: v for k, v in d.items() if v is not None}

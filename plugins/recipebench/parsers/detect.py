@@ -67,7 +67,7 @@ def _json_lines(text: str, warnings: list[str]) -> list | None:
             out.append(lenient_json(line))
         except ValueError as exc:
             if out and n == len(lines) and _cut(line):
-                warnings.append(f"line {n} is incomplete JSON and was skipped ({exc.msg}): the file is cut off")
+                warnings.append(f"line {n} is incomplete JSON and was skipped ({getattr(exc, 'msg', exc)}): the file is cut off")
                 return out
             return None
     return out or None
@@ -147,7 +147,7 @@ def report_regions(lines: list[str]) -> list[tuple[str, int, int]]:
         kind = next((k for k, is_start, _ in REPORTS if is_start(line)), None)
         if kind and (not starts or starts[-1][0] != kind):
             starts.append((kind, i))
-    regions = []
+    regions: list[list] = []
     for n, (kind, start) in enumerate(starts):
         if kind == "serving":  # move back over its Namespace(...) line, not into the previous report
             floor = starts[n - 1][1] + 1 if n else 0
@@ -156,7 +156,7 @@ def report_regions(lines: list[str]) -> list[tuple[str, int, int]]:
         regions.append([kind, start, len(lines)])
         if n:
             regions[n - 1][2] = min(regions[n - 1][2], start)
-    return [tuple(r) for r in regions]
+    return [(r[0], r[1], r[2]) for r in regions]
 
 
 def _parse_text(text: str, source: str) -> Parsed:
@@ -207,7 +207,7 @@ def _only(parsed: Parsed, tool: str, source: str) -> Parsed:
         raise ParseError(source, f"expected output of {tool}, but the content is {' and '.join(found)}'s")
     dropped = len(parsed.records) - len(kept)
     if dropped:
-        others = sorted({r.get("tool") for r in parsed.records if r not in kept})
+        others = sorted({str(r.get("tool")) for r in parsed.records if r not in kept})
         parsed.warnings.append(f"{dropped} record(s) of {', '.join(others)} ignored: {tool} was asked for")
     return Parsed(kept[0].get("tool") or parsed.tool, kept, parsed.warnings)
 
@@ -264,8 +264,3 @@ def read_output(path: str, limit: int | None = None) -> str:
 
 def parse_file(path: str, tool: str | None = None) -> Parsed:
     return parse(read_output(path), path, tool)
-
-
-def to_json(parsed: Parsed) -> str:
-    return json.dumps({"tool": parsed.tool, "records": parsed.records, "warnings": parsed.warnings}, indent=2,
-                      default=str)

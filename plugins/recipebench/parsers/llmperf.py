@@ -68,9 +68,8 @@ def parse_individual(rows: list[dict], source: str) -> Parsed:
     ok = [r for r in rows if r.get("error_code") in (None, "")]
     failed = len(rows) - len(ok)
     record = new_record(TOOL, completed=len(ok), failed=failed, num_prompts=len(rows))
-    record |= summary_ms([number(r["ttft_s"]) * 1000 for r in ok if number(r.get("ttft_s")) is not None], "ttft")
-    record |= summary_ms([number(r["end_to_end_latency_s"]) * 1000 for r in ok
-                          if number(r.get("end_to_end_latency_s")) is not None], "e2e")
+    for key, col in (("ttft_s", "ttft"), ("end_to_end_latency_s", "e2e")):
+        record |= summary_ms([v * 1000 for r in ok if (v := number(r.get(key))) is not None], col)
     codes: dict[str, int] = {}
     for r in rows:
         if r.get("error_code") not in (None, ""):

@@ -3,7 +3,7 @@ and AIPerf's per-request profile_export.jsonl.
 
 Every layout is first turned into one shape, {tag: {"unit", "avg", "p50", ...}}, then mapped
 once. Their `inter_token_latency` is per request (latency - ttft) / (osl - 1): our TPOT; their
-`inter_chunk_latency` is our ITL (reference/bench-formats.md section 6).
+`inter_chunk_latency` (the gaps between streamed chunks, pooled) is our ITL.
 """
 
 from __future__ import annotations
@@ -242,7 +242,9 @@ def parse_console(text: str, source: str) -> Parsed:
         raise ParseError(source, "expected an 'NVIDIA AIPerf | LLM Metrics' or 'NVIDIA GenAI-Perf | LLM Metrics' table")
     metrics: dict[str, dict] = {}
     errors: list[dict] | None = [] if tool == "aiperf" else None
-    table, header, pending = None, [], None
+    table: str | None = None
+    header: list[str] = []
+    pending = None
     for line in lines:
         if "| LLM Metrics" in line:
             table, header = "metrics", []
@@ -261,8 +263,9 @@ def parse_console(text: str, source: str) -> Parsed:
             continue
         if table == "errors":
             row = dict(zip(header, cells, strict=False))
-            errors.append({"code": integer(row.get("code")), "type": row.get("type"), "message": row.get("message") or "",
-                           "count": integer(row.get("count")) or 0})
+            if errors is not None:  # GenAI-Perf prints no error table
+                errors.append({"code": integer(row.get("code")), "type": row.get("type"),
+                               "message": row.get("message") or "", "count": integer(row.get("count")) or 0})
             continue
         if all(c == "" for c in cells[1:]) and pending:  # wrapped metric name
             name = f"{pending[0]} {cells[0]}"
@@ -301,8 +304,9 @@ def parse_profile_records(objs: list[dict], source: str) -> Parsed:
         for tag, col in (("time_to_first_token", "ttft"), ("ttft", "ttft"), ("inter_token_latency", "tpot"),
                          ("request_latency", "e2e")):
             metric = (o.get("metrics") or {}).get(tag)
-            if isinstance(metric, dict) and number(metric.get("value")) is not None:
-                values[col].append(number(metric["value"]) * TO_MS.get((metric.get("unit") or "ms").lower(), 1.0))
+            value = number(metric.get("value")) if isinstance(metric, dict) else None
+            if isinstance(metric, dict) and value is not None:
+                values[col].append(value * TO_MS.get((metric.get("unit") or "ms").lower(), 1.0))
     record = new_record("aiperf", completed=len(ok), failed=len(failed), num_prompts=len(objs))
     for col, vals in values.items():
         record |= summary_ms(vals, col)

@@ -1,7 +1,7 @@
 """sglang.bench_serving and vLLM benchmark_serving.py / `vllm bench serve`: printed tables and JSON.
 
 The two tools share an ancestry: the same "Serving Benchmark Result" table and `*_ms` keys.
-Differences handled here (reference/bench-formats.md sections 1-2): the misspelled
+Differences handled here (python/sglang/bench_serving.py and vllm/benchmarks/serve.py, benchmark()): the misspelled
 `Max reqeuest concurrency:` label, label casing drift, log prefixes, `Infinity`/"inf" rates,
 `request_goodput:` with a colon, percentiles that follow --metric-percentiles (p99.9), failed
 counts that exist only in recent vLLM, and per-request arrays in seconds.
@@ -17,7 +17,6 @@ from recipebench.parsers.common import (
     ParseError,
     clean_lines,
     integer,
-    lenient_json,
     new_record,
     number,
     snake,
@@ -115,8 +114,10 @@ def _sub_rows(lines: list[str], i: int) -> list[tuple[str, str]]:
     """The indented `label: value` rows under a label printed without a value (vLLM's
     "Per-position acceptance (%):" followed by "  Position 0:  74.34" rows, benchmarks/serve.py)."""
     rows = []
-    while i < len(lines) and lines[i].startswith((" ", "\t")) and ROW.match(lines[i].strip()):
+    while i < len(lines) and lines[i].startswith((" ", "\t")):
         row = ROW.match(lines[i].strip())
+        if row is None:
+            break
         rows.append((row["label"].strip(), row["value"].strip()))
         i += 1
     return rows
@@ -241,8 +242,9 @@ def _lengths(obj: dict, record: dict) -> None:
     record["input_len"] = record["output_len"] = None
     completed = number(obj.get("completed"))
     for total, name in (("total_input_tokens", "mean_input_len"), ("total_output_tokens", "mean_output_len")):
-        if completed and number(obj.get(total)) is not None:
-            record["extra"][name] = number(obj[total]) / completed
+        value = number(obj.get(total))
+        if completed and value is not None:
+            record["extra"][name] = value / completed
 
 
 def _per_request(obj: dict, record: dict) -> None:
@@ -257,27 +259,6 @@ def _per_request(obj: dict, record: dict) -> None:
             record["failed"] = sum(1 for e in errors if e)
     elif isinstance(obj.get("input_lens"), list) and record.get("num_prompts") is None:
         record["num_prompts"] = len(obj["input_lens"])
-
-
-def parse_json_lines(text: str, source: str, tool_hint: str | None = None) -> Parsed:
-    """One JSON object per line (sglang appends a line per run); a single pretty-printed object works too."""
-    stripped = text.strip()
-    warnings: list[str] = []
-    try:
-        whole = lenient_json(stripped)
-        objects = whole if isinstance(whole, list) else [whole]
-    except ValueError:
-        objects = []
-        lines = [ln for ln in stripped.splitlines() if ln.strip()]
-        for n, line in enumerate(lines, 1):
-            try:
-                objects.append(lenient_json(line))
-            except ValueError as exc:
-                if n == len(lines):  # a cut-off last line: keep the complete ones before it
-                    warnings.append(f"line {n} is incomplete JSON and was skipped ({exc.msg})")
-                else:
-                    raise ParseError(source, f"line {n} is not valid JSON: {exc.msg}") from None
-    return from_objects(objects, source, tool_hint, warnings)
 
 
 def from_objects(objects: list, source: str, tool_hint: str | None = None,

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import re
 
-from recipebench.parsers.common import Parsed, ParseError, clean_lines, integer, new_record, number, snake, summary_ms
+from recipebench.parsers.common import (
+    Parsed,
+    ParseError,
+    clean_lines,
+    integer,
+    new_record,
+    number,
+    scaled,
+    snake,
+    summary_ms,
+)
 
 TOOL = "trtllm-bench"
 SECTION = re.compile(r"^= (?P<title>[A-Za-z +\-()]+?)\s*$")
@@ -96,7 +106,7 @@ def parse_report_json(obj: dict, source: str) -> Parsed:
         "completed": integer(req.get("num_requests")),
         "num_prompts": integer(req.get("num_requests")),
         "failed": 0 if req.get("num_requests") is not None else None,
-        "duration_s": None if number(perf.get("total_latency_ms")) is None else number(perf["total_latency_ms"]) / 1000,
+        "duration_s": scaled(number(perf.get("total_latency_ms")), 1 / 1000),
         "request_throughput": number(perf.get("request_throughput_req_s")),
         "output_throughput": number(perf.get("system_output_throughput_tok_s")),
         "total_throughput": number(perf.get("system_total_throughput_tok_s")),

@@ -74,9 +74,33 @@ LEDGER = "ledger.json"
 
 
 def record(recipe_id: str, run_key: str, **entries: Any) -> None:
-    ledger = read_json(recipe_id, run_key, LEDGER) or {}
-    ledger.update(entries)
-    write_json(recipe_id, run_key, LEDGER, ledger)
+    """Add entries to the run's ledger: a read-modify-write guarded against a concurrent writer (a
+    stage and the DAG's callback, or the plugin's listener, at once). A local folder holds an flock for
+    it; an object store is written only when the ledger is still what was read (else read again)."""
+    prefix = run_prefix(recipe_id, run_key)
+    if getattr(prefix, "protocol", "file") in ("file", "local", ""):
+        import fcntl
+
+        try:
+            os.makedirs(prefix.path, exist_ok=True)
+            lock = open(os.path.join(prefix.path, ".ledger.lock"), "w")
+        except OSError as exc:
+            raise ArtifactsLost(f"cannot write {prefix} (the run's artifacts location {artifacts_root()}): "
+                                f"{type(exc).__name__}: {exc.strerror or exc}") from exc
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            ledger = read_json(recipe_id, run_key, LEDGER) or {}
+            write_json(recipe_id, run_key, LEDGER, {**ledger, **entries})
+        return
+    for _ in range(5):
+        path = prefix / LEDGER
+        before = path.read_text() if path.exists() else None
+        ledger = json.loads(before) if before else {}
+        current = path.read_text() if path.exists() else None
+        if current == before:
+            write_json(recipe_id, run_key, LEDGER, {**ledger, **entries})
+            return
+    raise ArtifactsLost(f"the ledger {prefix}/{LEDGER} kept changing while it was written")
 
 
 def ledger(recipe_id: str, run_key: str) -> dict:

@@ -482,7 +482,7 @@ def reason_of(exc: BaseException) -> str:
 
 def finish(stage: str, ctx: StageContext, event: dict) -> Any:
     """What a deferred stage does with its trigger's event (its `finish` in the stage table)."""
-    return run_stage(stage, ctx, lambda c: globals()[STAGE[stage].finish](c, event))
+    return run_stage(stage, ctx, lambda c: globals()[STAGE[stage].finish or ""](c, event))
 
 
 def run_stage(stage: str, ctx: StageContext, body: Callable[[StageContext], Any] | None = None) -> Any:

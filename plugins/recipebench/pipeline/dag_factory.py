@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from airflow.sdk import DAG, CronTriggerTimetable, Param, XComArg
 
@@ -64,7 +65,8 @@ def build_recipe_dag(recipe: Recipe) -> DAG:
         description=recipe.description,
         schedule=schedule,
         # no start_date: a cron DAG then waits for its next tick after unpausing, instead of
-        # launching the latest missed one at once (reference/airflow3.md 3.5)
+        # launching the latest missed one at once (airflow/timetables/trigger.py,
+        # CronTriggerTimetable.next_dagrun_info)
         catchup=False,
         max_active_runs=1,
         tags=tags,
@@ -96,13 +98,13 @@ def build_recipe_dag(recipe: Recipe) -> DAG:
     # params into its own (BaseOperator defaults, _get_parent_defaults), ten copies a DAG that were
     # half the DAG folder's parse time. A task needs none of its own: at run time Airflow merges the
     # DAG's params, the task's and the run's conf (airflow.sdk.definitions.param.process_params).
-    dag.params = params
+    dag.params = params  # type: ignore[assignment]  # Airflow wraps a dict of Params in a ParamsDict itself
     return dag
 
 
 def _task(stage: Stage, recipe: Recipe):
     """The task of a stage, from its entry in the stage table (a per-point stage: the partial to expand)."""
-    kwargs = dict(task_id=stage.name, stage=stage.name, recipe_id=recipe.id, trigger_rule=stage.trigger_rule,
+    kwargs: dict[str, Any] = dict(task_id=stage.name, stage=stage.name, recipe_id=recipe.id, trigger_rule=stage.trigger_rule,
                   retries=stage.retries, retry_delay=stage.retry_delay(),
                   execution_timeout=timedelta(minutes=stage.minutes(recipe)))
     if stage.per_point:

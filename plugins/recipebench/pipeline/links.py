@@ -68,7 +68,8 @@ def task_links(run) -> dict[str, str]:
     target = target_for(recipe)
     pod_logs = ""
     if target.kind == "gke":
-        pod_logs = cloud_logging_url(target.project or "", target.name, target.location, recipe.cluster.namespace,
+        pod_logs = cloud_logging_url(target.project or "", target.name or "", target.location or "",
+                                     recipe.cluster.namespace,
                                      run.run_key)
     return {"pod_logs": pod_logs, "artifacts": artifacts_url(base, recipe.id, run.run_key),
             "results": results_url(base, recipe.id, run.run_key)}

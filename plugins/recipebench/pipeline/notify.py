@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 from airflow.sdk import BaseNotifier
@@ -52,9 +53,9 @@ def baseline_run(warehouse, verdicts: list[dict]) -> dict | None:
     return rows[0] if rows else None
 
 
-def channels() -> list[tuple[str, Any]]:
+def channels() -> list[tuple[str, Callable[[str, str], Any]]]:
     """(name, provider notifier factory taking subject and text) for each configured channel."""
-    found = []
+    found: list[tuple[str, Callable[[str, str], Any]]] = []
     emails = [a.strip() for a in os.environ.get("RECIPEBENCH_ALERT_EMAIL", "").split(",") if a.strip()]
     if emails:
         from airflow.providers.smtp.notifications.smtp import SmtpNotifier

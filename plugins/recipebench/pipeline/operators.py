@@ -66,7 +66,7 @@ class StageOperator(BaseOperator):
     def push_links(self, context, ctx) -> None:
         """Push this task's link addresses before its body runs: the pod logs matter most when the
         stage fails. Never fails the task."""
-        links = [link for link in self.operator_extra_links if getattr(link, "kind", "")]
+        links = [link for link in self.operator_extra_links if isinstance(link, PushedLink) and link.kind]
         if not links or ctx.run_config_data is None:
             return
         try:

@@ -94,11 +94,6 @@ def upstream(stage: Stage) -> tuple[str, ...]:
     return STAGE_NAMES[index - 1:index]
 
 
-def minutes_for(stage: str, recipe: Recipe) -> int:
-    """The execution timeout of a stage for this recipe (for a per-point stage: of one task)."""
-    return STAGE[stage].minutes(recipe)
-
-
 def run_minutes(recipe: Recipe, points: int | None = None) -> int:
     """The longest a whole run may take (the DAG run's timeout): every stage's limit, one after the other."""
     n = len(recipe.benchmark.points) if points is None else points

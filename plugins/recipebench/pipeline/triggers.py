@@ -135,7 +135,7 @@ class ReadyTrigger(PollingTrigger):
         result = assess(obs, capacity_waited, ready_waited, self.capacity_limit_s, self.ready_limit_s,
                         self.time_scale)
         if result.state == State.READY and self.service and self.model:
-            serving = assess_serving(probe_serving(cluster, self.namespace, self.service, self.port, self.model),
+            serving = assess_serving(probe_serving(cluster, self.namespace, self.service, self.port or 0, self.model),
                                      self.model)
             if serving.state == State.READY:
                 result = serving
@@ -164,6 +164,7 @@ class CapacityTrigger(PollingTrigger):
 
         self.renew(cluster, None)  # the heartbeat only: the pool is what this run waits for
         spec = LockSpec.from_dict(self.lock)
+        assert spec is not None, "a CapacityTrigger waits for a Lease"
         result = take_step(cluster, spec, time.time())
         if result.acquired:
             return True, {"state": str(State.ACQUIRED), "reason": result.status}

@@ -98,6 +98,6 @@ def decide(current: dict[str, Any], earlier: list[dict[str, Any]], baseline_run:
         alerts.append(Alert(AlertKind.REGRESSION_RECOVERED, recipe, run_id,
                             f"[recipebench] {recipe}: back inside the noise band",
                             [f"every judged point of run {run_id} is within its band again "
-                             f"(the episode opened at or before {last_success['run']['run_id']})",
+                             f"(the episode opened at or before {last_success['run']['run_id'] if last_success else '?'})",
                              f"results: {links.get('results', '')}"]))
     return alerts

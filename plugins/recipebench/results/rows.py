@@ -8,9 +8,7 @@ from typing import Any
 from recipebench.catalog.params import RunConfig
 from recipebench.catalog.recipe import BenchmarkPoint
 from recipebench.catalog.vocabulary import RunStatus
-from recipebench.results.schema import METRIC_COLUMNS, names
-
-RESULT_COLUMNS = set(names("results"))
+from recipebench.results.schema import METRIC_COLUMNS
 
 
 def _date(ts: float) -> str:
@@ -72,13 +70,14 @@ def run_row(recipe_id: str, run_key: str, ledger: dict[str, Any], run: RunConfig
     if failed_stage in AFTER_ROW:  # the row is being written and judged now: not its own failure
         failed_stage = None
     points = [v for k, v in stages.items() if k.split(":")[0] == "benchmark"]  # one entry per point
+    reason: str | None
     if failed_stage is None and run is not None and "resolve" not in stages:
         failed_stage, reason = LEDGER_LOST, ("the run's ledger was lost after it started (its artifacts location "
                                              "removed or changed?): its stage records are gone")
     elif failed_stage is None and (not points or any(v.get("state") != "success" for v in points)):
         failed_stage, reason = "unknown", "no stage recorded a failure, but the benchmark did not finish (task killed?)"
     else:
-        reason = ledger.get("reason") if failed_stage else None
+        reason = str(ledger.get("reason")) if failed_stage else None
     recipe = run.recipe if run else base
     started = run.started_at if run else min((s["start"] for s in stages.values()), default=now)
     ends = [v["end"] for k, v in stages.items() if k not in AFTER_ROW and "end" in v]

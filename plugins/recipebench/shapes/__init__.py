@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from recipebench.catalog.registry import Registry
 from recipebench.shapes.base import WorkloadShape, condition
 from recipebench.shapes.disaggregated import Disaggregated
 from recipebench.shapes.multi_host import MultiHost
@@ -10,17 +11,15 @@ from recipebench.shapes.offline import Offline
 from recipebench.shapes.single_host import SingleHost
 
 SHAPES: list[WorkloadShape] = [SingleHost(), MultiHost(), Offline(), Disaggregated()]
+REGISTRY = Registry("workload shape", SHAPES)
 
 
 def names() -> list[str]:
-    return [s.name for s in SHAPES]
+    return REGISTRY.names()
 
 
 def shape(name: str) -> WorkloadShape:
-    found = next((s for s in SHAPES if s.name == name), None)
-    if found is None:
-        raise KeyError(f"no workload shape {name!r} (known: {', '.join(names())})")
-    return found
+    return REGISTRY.get(name)
 
 
 __all__ = ["SHAPES", "WorkloadShape", "condition", "names", "shape"]

@@ -8,10 +8,18 @@ Pure data and decisions: the recipe and manifest types are imported for the type
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from recipebench.catalog.recipe import Recipe, TopologySpec
+
+
+class Blocks(Protocol):
+    """The manifests' building blocks a shape is made of (manifests.render.Blocks)."""
+
+    def server(self, run: Any) -> dict[str, Any]: ...
+    def offline_job(self, run: Any) -> dict[str, Any]: ...
+    def graph(self, run: Any) -> dict[str, Any]: ...
 
 
 def condition(status: dict | None, type_: str) -> bool | None:
@@ -68,7 +76,7 @@ class WorkloadShape:
         """What a multi-node server's command line adds to find its peers."""
         return []
 
-    def manifest_values(self, run: Any, blocks: Any) -> dict[str, Any]:
+    def manifest_values(self, run: Any, blocks: Blocks) -> dict[str, Any]:
         """The template's values from the building blocks of manifests.render (server command, offline
         script, Dynamo graph): which blocks the shape is made of."""
         raise NotImplementedError

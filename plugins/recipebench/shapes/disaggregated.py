@@ -3,7 +3,12 @@ decode worker roles, across nodes joined by one ComputeDomain."""
 
 from __future__ import annotations
 
-from recipebench.shapes.base import WorkloadShape, condition
+from typing import TYPE_CHECKING, Any
+
+from recipebench.shapes.base import Blocks, WorkloadShape, condition
+
+if TYPE_CHECKING:
+    from recipebench.catalog.recipe import TopologySpec
 
 
 class Disaggregated(WorkloadShape):
@@ -13,21 +18,21 @@ class Disaggregated(WorkloadShape):
     charts = ("dynamo-crds", "dynamo-platform")
     needs_compute_domain = True
 
-    def check(self, topology):
+    def check(self, topology: TopologySpec) -> None:
         if topology.prefill is None or topology.decode is None:
             raise ValueError("a disaggregated topology needs both prefill and decode")
 
-    def total_nodes(self, topology):
+    def total_nodes(self, topology: TopologySpec) -> int:
         return sum(r.replicas * r.nodes for r in (topology.prefill, topology.decode) if r)
 
-    def ready(self, workload):
+    def ready(self, workload: dict | None) -> bool:
         # the operator's aggregate state (deploy/cloud/operator: DynamoGraphDeploymentStatus.State)
         status = (workload or {}).get("status") or {}
         return bool(workload) and (status.get("state") == "successful" or bool(condition(status, "Ready")))
 
-    def endpoint(self, name, port):
+    def endpoint(self, name: str, port: int) -> tuple[str, int]:
         # the operator names the frontend's Service <dgd>-frontend
         return f"{name}-frontend", port
 
-    def manifest_values(self, run, blocks):
+    def manifest_values(self, run: Any, blocks: Blocks) -> dict[str, Any]:
         return blocks.graph(run)

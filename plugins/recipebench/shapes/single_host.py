@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from recipebench.shapes.base import WorkloadShape
+from typing import Any
+
+from recipebench.shapes.base import Blocks, WorkloadShape
 
 
 class SingleHost(WorkloadShape):
@@ -11,8 +13,8 @@ class SingleHost(WorkloadShape):
     api_version, kind = "apps/v1", "Deployment"
     server_component = "server"
 
-    def ready(self, workload):
-        return bool(workload) and ((workload.get("status") or {}).get("availableReplicas") or 0) >= 1
+    def ready(self, workload: dict | None) -> bool:
+        return int(((workload or {}).get("status") or {}).get("availableReplicas") or 0) >= 1
 
-    def manifest_values(self, run, blocks):
+    def manifest_values(self, run: Any, blocks: Blocks) -> dict[str, Any]:
         return blocks.server(run)

@@ -32,6 +32,7 @@ import copy
 import datetime
 import hashlib
 import re
+from typing import Any
 
 from recipebench.sim import dynamo, outputs
 from recipebench.sim.scheduler import Node, gpu_request, only_capacity, place
@@ -165,7 +166,8 @@ class Kubelet:
         the multi-node rules of sim/dynamo.py applied to each rank's container."""
         name = dgd["metadata"]["name"]
         ns = dgd["metadata"]["namespace"]
-        frontends, workers = [], []
+        frontends: list[dict] = []
+        workers: list[dict] = []
         for svc_name, svc in dgd["spec"]["services"].items():
             extra = svc.get("extraPodSpec") or {}
             nodes = (svc.get("multinode") or {}).get("nodeCount", 1)
@@ -210,8 +212,8 @@ class Kubelet:
         pod = self._ensure_pod(job, f"{name}-{_hash(name)}", tmpl.get("metadata") or {}, tmpl["spec"],
                                {"job-name": name}, "job")
         phase = self._run_to_completion(pod, job)
-        status = {"active": int(phase in ("Pending", "Running")), "succeeded": int(phase == "Succeeded"),
-                  "failed": int(phase == "Failed")}
+        status: dict[str, object] = {"active": int(phase in ("Pending", "Running")),
+                                     "succeeded": int(phase == "Succeeded"), "failed": int(phase == "Failed")}
         if phase == "Succeeded":
             status["conditions"] = [{"type": "Complete", "status": "True"}]
         elif phase == "Failed":
@@ -394,7 +396,7 @@ class Kubelet:
                                   f"Error: INSTALLATION FAILED: failed pre-install: timed out waiting for the "
                                   f"condition (chart {release}-{version})"])
             return self._finish(pod, name, 1)
-        secret = {"metadata": {"name": f"sh.helm.release.v1.{release}.v1", "namespace": ns,
+        secret: dict[str, Any] = {"metadata": {"name": f"sh.helm.release.v1.{release}.v1", "namespace": ns,
                                "labels": {"owner": "helm", "name": release, "status": "deployed", "version": "1"}},
                   "type": "helm.sh/release.v1", "data": {"release": encode_release(release, version)}}
         secrets = _res("", "secrets")

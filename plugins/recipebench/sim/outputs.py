@@ -80,7 +80,7 @@ def bench_log(script: str, point_id: str, seed: str, broken: bool, slowdown: flo
 def offline_log(script: str, seed: str, broken: bool, slowdown: float = 1.0) -> list[str]:
     """The offline Job (trtllm-bench): one text and one JSON report per point, as its script prints them."""
     bench = client("trtllm-bench")
-    lines, files = ["[TensorRT-LLM] TensorRT-LLM version: 1.3.0rc5"], {}
+    lines, files = ["[TensorRT-LLM] TensorRT-LLM version: 1.3.0rc5"], dict[str, str]()
     for point_id in re.findall(r"--report_json /results/(\S+)\.json", script):
         text, reports = bench.simulated(measured(dataclasses.replace(load_of(point_id), slowdown=slowdown),
                                                  f"{seed}/{point_id}"))

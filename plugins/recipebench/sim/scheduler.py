@@ -93,7 +93,7 @@ def place(pod: dict, nodes: list[Node], bound: list[tuple[dict, str]]) -> tuple[
     bound: the pods already on nodes (pod, node name) that still hold their resources."""
     spec = pod.get("spec") or {}
     by_name = {n.name: n for n in nodes}
-    used = Counter()
+    used: Counter[str] = Counter()
     for other, host in bound:
         used[host] += gpu_request(other.get("spec") or {})
     want = gpu_request(spec)

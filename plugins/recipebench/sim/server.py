@@ -8,6 +8,7 @@ simulated kubelet (kubelet.py) creates pods and moves them through their lifecyc
 
 from __future__ import annotations
 
+import builtins
 import copy
 import json
 import os
@@ -17,6 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import yaml
@@ -100,7 +102,7 @@ def matches(labels: dict[str, str], selector: str | None) -> bool:
 
 
 def _field(obj: dict, path: str):
-    node = obj
+    node: object = obj
     for part in path.split("."):
         node = node.get(part) if isinstance(node, dict) else None
     return node
@@ -213,7 +215,7 @@ class Store:
                 self.objects.pop(key, None)
                 self._cascade(obj["metadata"]["uid"])
 
-    def all(self) -> list[dict]:
+    def all(self) -> builtins.list[dict]:
         with self.lock:
             return [copy.deepcopy(o) for o in self.objects.values()]
 
@@ -292,7 +294,7 @@ class Faults:
 class Handler(BaseHTTPRequestHandler):
     server_version = "recipebench-sim"
     store: Store
-    sim: object
+    sim: Any  # the SimCluster: its describe, proxy and on_change hooks
     faults: Faults
 
     def log_message(self, *args):  # quiet

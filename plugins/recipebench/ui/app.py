@@ -129,12 +129,23 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app() -> FastAPI:
+def _error(request: Request, status: int, detail: str):
+    """An error as the asker reads it: Airflow's login for a browser without a session, an escaped page
+    for a browser, JSON for the API."""
+    wants_html = "text/html" in request.headers.get("accept", "") and "/api/" not in request.url.path
+    if status == 401 and wants_html:
+        # a browser without a session goes to Airflow's login and comes back
+        return RedirectResponse(_auth_manager().get_url_login(next_url=str(request.url)), status_code=303)
+    if wants_html:
+        return _page("error.html", None, status, code=status, detail=detail)
+    return JSONResponse({"detail": detail}, status)
+
+
+def _guard(app: FastAPI) -> None:
+    """The headers of every answer and the handlers of every error."""
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from recipebench.results.warehouse import WarehouseError
-
-    app = FastAPI(title="recipebench results", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.middleware("http")
     async def _headers(request: Request, call_next):
@@ -142,15 +153,6 @@ def create_app() -> FastAPI:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
-
-    def _error(request: Request, status: int, detail: str):
-        wants_html = "text/html" in request.headers.get("accept", "") and "/api/" not in request.url.path
-        if status == 401 and wants_html:
-            # a browser without a session goes to Airflow's login and comes back
-            return RedirectResponse(_auth_manager().get_url_login(next_url=str(request.url)), status_code=303)
-        if wants_html:
-            return _page("error.html", None, status, code=status, detail=detail)
-        return JSONResponse({"detail": detail}, status)
 
     @app.exception_handler(StarletteHTTPException)  # ours, and the router's own 404/405
     async def _errors(request: Request, exc: StarletteHTTPException):
@@ -160,6 +162,11 @@ def create_app() -> FastAPI:
     async def _warehouse_down(request: Request, exc: WarehouseError):
         # a warehouse that is down or corrupt is the warehouse's failure, said as such, not a 500
         return _error(request, 503, f"the warehouse cannot be read: {exc}")
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="recipebench results", docs_url=None, redoc_url=None, openapi_url=None)
+    _guard(app)
 
     @app.get("/static/style.css")
     def stylesheet():

@@ -9,6 +9,7 @@ works out the geometry; the template templates/chart.html draws it (autoescaped,
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -18,12 +19,12 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 @dataclass
 class Series:
     name: str
-    points: list[tuple[float, float]]
+    points: Sequence[tuple[float, float]]
     color: str | None = None
     dashed: bool = False
     line: bool = True
-    band: list[tuple[float, float, float]] = field(default_factory=list)  # (x, low, high)
-    marked: list[tuple[float, float]] = field(default_factory=list)  # drawn as red rings
+    band: Sequence[tuple[float, float, float]] = field(default_factory=list)  # (x, low, high)
+    marked: Sequence[tuple[float, float]] = field(default_factory=list)  # drawn as red rings
     labels: list[str] = field(default_factory=list)  # a tooltip per point
 
 
@@ -92,7 +93,7 @@ class Chart:
 
 
 def chart(name: str, title: str, series: list[Series], x_label: str, y_label: str,
-          x_ticks: list[tuple[float, str]] | None = None, width: int = 640, height: int = 320,
+          x_ticks: Sequence[tuple[float, str]] | None = None, width: int = 640, height: int = 320,
           y_zero: bool = True) -> Chart:
     """A chart's geometry: series on linear axes with rounded ticks."""
     # the legend has its own column right of the plot when there is more than one series

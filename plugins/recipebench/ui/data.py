@@ -12,7 +12,7 @@ from typing import Any
 from recipebench.catalog.vocabulary import Verdict
 from recipebench.results.inputs import input_diff
 from recipebench.results.regressions import metric_details
-from recipebench.ui.charts import Series, chart
+from recipebench.ui.charts import Chart, Series, chart
 
 RUNS_SHOWN = 30  # runs per recipe in tables and trends
 FRONTIER_RUNS = 5  # runs drawn on the frontier chart
@@ -111,7 +111,7 @@ def recipe_page(recipe: str, runs: list[dict], results: list[dict], verdicts: li
     successes = [r for r in runs if r["status"] == "success" and by_run.get(r["run_id"])]
     current = next((r for r in runs if r["run_id"] == selected), None) if selected else None
     current = current or (successes[0] if successes else None)
-    charts: dict[str, str] = {}
+    charts: dict[str, Chart] = {}
     points: list[dict] = []
     if current is not None:
         rows = sorted(by_run.get(current["run_id"], []), key=point_key)
