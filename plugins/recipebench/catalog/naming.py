@@ -38,7 +38,10 @@ def object_name(recipe_id: str, key: str, suffix: str = "", budget: int = 63) ->
     room = budget - len(tail)
     if room < 1:
         raise ValueError(f"suffix {suffix!r} leaves no room for a name within {budget} characters")
-    head = recipe_id[:room].rstrip("-")
+    head = recipe_id
+    if len(head) > room:  # cut at a word boundary: a fragment ("...-1p1") would name another recipe
+        head = recipe_id[:room + 1].rsplit("-", 1)[0] if "-" in recipe_id[:room + 1] else recipe_id[:room]
+    head = head.rstrip("-")
     name = f"{head}{tail}"
     if not is_dns_label(name):
         raise ValueError(f"{name!r} is not a valid DNS-1123 label")

@@ -183,7 +183,9 @@ class RunConfig(BaseModel):
 
     @property
     def name(self) -> str:
-        return object_name(self.recipe.id, self.run_key)
+        """The workload's name: as long as its shape's controllers allow (the recipe id is in its labels)."""
+        topology = self.recipe.topology
+        return object_name(self.recipe.id, self.run_key, budget=topology.kind.name_budget(topology))
 
     def child_name(self, suffix: str, budget: int = 63) -> str:
         return object_name(self.recipe.id, self.run_key, suffix, budget)

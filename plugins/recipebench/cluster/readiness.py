@@ -97,7 +97,7 @@ def assess(obs: dict[str, Any], capacity_waited_s: float, ready_waited_s: float,
     """
     kind, workload, pods = shape(obs["shape"]), obs.get("workload"), obs.get("pods") or []
     failed = kind.failed(workload)
-    if failed is not None:  # a run-to-completion workload (the offline Job) that failed for good
+    if failed is not None:  # failed for good: a run-to-completion Job, or an object its controller cannot admit
         tail = [f"  {ln}" for ln in (obs.get("logs", {}).get("job") or "").strip().splitlines()[-LOG_LINES:]]
         why = f"{failed.get('reason', '')}: {failed.get('message', '')}"
         for pod in pods:
@@ -106,7 +106,7 @@ def assess(obs: dict[str, Any], capacity_waited_s: float, ready_waited_s: float,
                 if term.get("exitCode"):
                     why = (f"container {cs['name']} of pod {pod['metadata']['name']} exited with code "
                            f"{term['exitCode']} ({term.get('reason', 'Error')})")
-        return Assessment(State.FAILED, f"Job failed: {why}", ["last log lines:", *tail])
+        return Assessment(State.FAILED, f"{obs['kind']} failed: {why}", ["last log lines:", *tail] if tail else [])
     if kind.ready(workload):
         return Assessment(State.READY, f"{obs['kind']} {obs['name']} is ready")
     for pod in pods:

@@ -7,7 +7,8 @@
   schema under strict field validation: an object with `properties` takes no other key unless it
   says x-kubernetes-preserve-unknown-fields;
 - everywhere: our labels on every object and pod template, DNS-1123 names, no secret value inline,
-  no container replacing the image's LD_LIBRARY_PATH.
+  no container replacing the image's LD_LIBRARY_PATH;
+- the workload object: what its controllers' admission webhooks refuse (each shape's admission_errors).
 """
 
 from __future__ import annotations
@@ -147,9 +148,19 @@ def check_invariants(obj: dict) -> None:
                 raise ManifestError(f"{oid}: field {path.rsplit('.', 2)[0]} container {c.get('name', 'main')}: "
                                     "env LD_LIBRARY_PATH replaces the image's own library path; extend it in the "
                                     "container's shell (serving.library_path)")
+    refusals = _admission_errors(obj)
+    if refusals:
+        raise ManifestError(f"{oid}: " + "; ".join(refusals))
     if obj["kind"] == "Secret":
         raise ManifestError(f"{oid}: Secrets are created by the create_secrets stage, never rendered")
     _no_inline_secrets(obj, oid, "")
+
+
+def _admission_errors(obj: dict) -> list[str]:
+    from recipebench.shapes import SHAPES
+
+    return [e for s in SHAPES if (s.api_version, s.kind) == (obj.get("apiVersion"), obj.get("kind"))
+            for e in s.admission_errors(obj)]
 
 
 def _no_inline_secrets(node, oid: str, path: str) -> None:

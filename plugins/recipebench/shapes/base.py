@@ -55,6 +55,14 @@ class WorkloadShape:
         """Nodes one server instance spans (its tensor x pipeline ranks must fit their GPUs)."""
         return 1
 
+    def name_budget(self, topology: TopologySpec) -> int:
+        """The longest name the workload object may have (its controllers derive longer ones from it)."""
+        return 63
+
+    def admission_errors(self, obj: dict) -> list[str]:
+        """What the controllers that take the workload object would refuse in it (their admission rules)."""
+        return []
+
     def extra_ready_minutes(self, recipe: Recipe) -> int:
         """What the wait for ready must allow beyond start-up (an offline Job runs its points first)."""
         return 0

@@ -10,6 +10,13 @@ Ported rules, from ai-dynamo/dynamo deploy/cloud/operator/internal/dynamo:
   interpreter, append to args (or wrap in `sh -c "exec ..."` when a shell is needed); otherwise try
   each args string with the regex below and stop at the first that changes; if none does, nothing
   is injected and the worker starts without its multi-node flags.
+- before any pod, the operator creates the Grove PodCliqueSet (graph.go GenerateGrovePodCliqueSet:
+  named after the DGD; a single-node service is the clique <svc>; a multi-node one the scaling group
+  <svc> with cliques <svc>-ldr and <svc>-wkr), which Grove's webhook admits only while each pod's
+  PodCliqueSet + PodCliqueScalingGroup + PodClique names total at most 45 characters
+  (ai-dynamo/grove operator/internal/webhook/admission/pcs/validation/podcliqueset.go,
+  validatePodNameConstraints); a refusal fails Reconcile, which records state "failed" and
+  Ready=False with the error (dynamographdeployment_controller.go, Reconcile) and creates nothing.
 The simulated kubelet then starts such a worker on its own node's GPUs, and it fails the way SGLang
 does when its tensor-parallel ranks outnumber the GPUs it can see.
 """
@@ -24,6 +31,31 @@ PYTHON = re.compile(r"^python\d+(\.\d+)*$")
 
 def is_python(cmd: str) -> bool:
     return cmd in ("python", "python3") or bool(PYTHON.match(cmd))
+
+
+GROVE_COMBINED_NAME_MAX = 45
+
+
+def podcliqueset_refusal(dgd: dict) -> str | None:
+    """Grove's webhook answer to the PodCliqueSet the operator makes of this DGD (None: admitted)."""
+    pcs = dgd["metadata"]["name"]
+    errors = []
+    for service, svc in (dgd.get("spec") or {}).get("services", {}).items():
+        clique = service.lower()
+        if (svc.get("multinode") or {}).get("nodeCount", 1) > 1:
+            for pclq in (f"{clique}-ldr", f"{clique}-wkr"):
+                n = len(pcs) + len(clique) + len(pclq)
+                if n > GROVE_COMBINED_NAME_MAX:
+                    errors.append(f"combined resource name length {n} exceeds 45-character limit required for pod "
+                                  f"naming. Consider shortening: PodCliqueSet '{pcs}', PodCliqueScalingGroup "
+                                  f"'{clique}', or PodClique '{pclq}'")
+        elif len(pcs) + len(clique) > GROVE_COMBINED_NAME_MAX:
+            errors.append(f"combined resource name length {len(pcs) + len(clique)} exceeds 45-character limit "
+                          f"required for pod naming. Consider shortening: PodCliqueSet '{pcs}' or PodClique '{clique}'")
+    if not errors:
+        return None
+    return (f'admission webhook "pcs.validating.webhooks.grove.io" denied the request: '
+            f"PodCliqueSet.grove.io \"{pcs}\" is invalid: " + "; ".join(errors))
 
 
 def multinode_flags(service: str, node_count: int, rank: int) -> tuple[str, bool]:

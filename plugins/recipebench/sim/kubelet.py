@@ -166,6 +166,12 @@ class Kubelet:
         the multi-node rules of sim/dynamo.py applied to each rank's container."""
         name = dgd["metadata"]["name"]
         ns = dgd["metadata"]["namespace"]
+        refusal = dynamo.podcliqueset_refusal(dgd)
+        if refusal:
+            self._status(dgd, {"state": "failed", "conditions": [{
+                "type": "Ready", "status": "False", "reason": "failed_to_reconcile_the_resources",
+                "message": f"failed to sync the Grove PodCliqueSet: {refusal}"}]})
+            return
         frontends: list[dict] = []
         workers: list[dict] = []
         for svc_name, svc in dgd["spec"]["services"].items():
