@@ -5,8 +5,8 @@ import time
 
 import pytest
 from recipebench.catalog.recipe import load_recipe
-from recipebench.cluster.api import Cluster
 from recipebench.cluster.access import target_for
+from recipebench.cluster.api import Cluster
 from recipebench.cluster.readiness import assess, observe
 from recipebench.manifests.errors import ManifestError
 from recipebench.manifests.render import example_run, render_workload
