@@ -80,8 +80,9 @@ class Disaggregated(WorkloadShape):
         # The operator's Reconcile records any error as state "failed" with Ready False and the error
         # as its message (dynamographdeployment_controller.go, Reconcile's deferred status update) and
         # retries; only an admission webhook's refusal ("... denied the request: ...") is for good.
-        status = (workload or {}).get("status") or {}
-        for c in status.get("conditions") or []:
+        status: dict[str, Any] = (workload or {}).get("status") or {}
+        conditions: list[dict] = status.get("conditions") or []
+        for c in conditions:
             if (status.get("state") == "failed" and c.get("type") == "Ready" and str(c.get("status")) == "False"
                     and "denied the request" in str(c.get("message") or "")):
                 return c
