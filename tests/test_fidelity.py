@@ -374,7 +374,9 @@ def test_dynamo_keeps_the_upstream_values():
     (dgd,) = objects("dynamo-a4x-deepseek-r1-10p8d", "DynamoGraphDeployment")
     services = dgd["spec"]["services"]
     for role in ("Prefill", "Decode"):
-        assert services[role]["extraPodSpec"]["mainContainer"]["securityContext"] == {"privileged": True}
+        # privileged as upstream, as the image's own user (uid 1000, stated for validation)
+        assert services[role]["extraPodSpec"]["mainContainer"]["securityContext"] == {"privileged": True,
+                                                                                      "runAsUser": 1000}
     assert services["Prefill"]["livenessProbe"]["exec"]["command"] == ["/bin/sh", "-c", "exit 0"]
     assert "httpGet" in services["Decode"]["livenessProbe"]
     frontend = services["Frontend"]["extraPodSpec"]["mainContainer"]

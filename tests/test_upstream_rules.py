@@ -68,3 +68,53 @@ def test_simulated_operator_refuses_an_over_long_graph_without_pods(own_sim):
     assert result is not None and result.state == "failed", result
     assert "pcs.validating.webhooks.grove.io" in result.reason and "exceeds 45-character limit" in result.reason
     assert cluster.pods(ns, f"recipebench.dev/run={run.run_key}") == []
+
+
+# -- 2. the Dynamo images run as a non-root user --------------------------------------------------------
+def workers(dgd):
+    return {name: svc["extraPodSpec"]["mainContainer"] for name, svc in dgd["spec"]["services"].items()
+            if svc["componentType"] == "worker"}
+
+
+@pytest.mark.parametrize("recipe_id", DYNAMO)
+def test_dynamo_workers_run_no_root_only_step(recipe_id):
+    """ai-dynamo/dynamo container/Dockerfile.sglang ends with `USER dynamo` (uid 1000): a worker whose
+    script runs ldconfig under `set -e` exits 1 at once unless the container asks for uid 0."""
+    for name, main in workers(graph(render_workload(example_run(load_recipe(recipe_id))))).items():
+        uid = (main.get("securityContext") or {}).get("runAsUser", 1000)
+        script = "\n".join(main["args"])
+        assert uid == 0 or not any(ln.strip().startswith("ldconfig") for ln in script.splitlines()), name
+        assert uid == 1000  # the manifest states the image's user
+
+
+def test_validation_refuses_ldconfig_as_the_image_user():
+    objects = render_workload(example_run(load_recipe("dynamo-a4x-deepseek-r1-1p1d")))
+    workers(graph(objects))["Decode"]["args"][0] = "set -e\nldconfig\nexec python3 -m dynamo.sglang"
+    with pytest.raises(ManifestError, match=r"spec\.services\.Decode.* runs ldconfig, which needs root, as uid 1000"):
+        validate_objects(objects)
+
+
+def test_validation_lets_root_images_run_ldconfig():
+    objects = render_workload(example_run(load_recipe("sglang-a3ultra-deepseek-r1")))
+    assert any("ldconfig" in "\n".join(c["command"]) for o in objects if o["kind"] == "Deployment"
+               for c in o["spec"]["template"]["spec"]["containers"])  # the gIB profile's step, as root
+    validate_objects(objects)
+
+
+def test_simulated_dynamo_image_crash_loops_on_ldconfig(own_sim):
+    run = example_run(load_recipe("dynamo-a4x-deepseek-r1-1p1d"), "rroot00001")
+    objects = render_workload(run)
+    for main in workers(graph(objects)).values():
+        main.pop("securityContext", None)  # the simulator knows the image's user, as the kubelet does
+        main["args"][0] = main["args"][0].replace("set -e\n", "set -e\nldconfig\n", 1)
+    cluster = Cluster(target_for(run.recipe))
+    cluster.apply(objects)
+    started, result, ns = time.monotonic(), None, run.recipe.cluster.namespace
+    while time.monotonic() - started < 20:
+        result = assess(observe(cluster, "disaggregated", ns, run.name, run.run_key), 0, 0, 600, 600)
+        if result.state == "failed":
+            break
+        time.sleep(0.05)
+    assert result is not None and result.state == "failed", result
+    assert result.reason.startswith("crash loop")
+    assert any("ld.so.cache~: Permission denied" in line for line in result.evidence), result.evidence

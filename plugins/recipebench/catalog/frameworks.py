@@ -40,7 +40,10 @@ FRAMEWORK_DEFAULTS: dict[str, dict] = {
         # NGC's runtime image by default. A custom build (image.build: dynamo-sglang) runs upstream's
         # container/build.sh for linux/arm64: Dockerfile.sglang alone cannot be built (its base image comes
         # from build.sh's first stage and it defaults to ARCH=amd64).
-        "image": {"build": None, "repository": "nvcr.io/nvidia/ai-dynamo/sglang-runtime", "hf_transfer": False},
+        # Both run as the unprivileged user `dynamo`, uid 1000 (ai-dynamo/dynamo container/Dockerfile.sglang,
+        # runtime stage: `useradd -m -s /bin/bash -g 0 dynamo`, checked to be uid 1000, then `USER dynamo`).
+        "image": {"build": None, "repository": "nvcr.io/nvidia/ai-dynamo/sglang-runtime", "hf_transfer": False,
+                  "user": 1000},
         "serving": {"port": 8000, "health_path": "/health",
                     # DeepEP/NVSHMEM need the devices: the upstream chart runs workers privileged
                     "privileged": True,

@@ -69,6 +69,9 @@ class ImageSpec(_Strict):
     # HF_HUB_ENABLE_HF_TRANSFER=1 and the package is missing (file_download.py, http_get), so the
     # variable is set only for images known to have it
     hf_transfer: bool = False
+    # the uid the image's processes run as (its Dockerfile's USER): a non-root image cannot run
+    # root-only steps (ldconfig, package installs) in its container's script
+    user: int = Field(0, ge=0)
 
 
 class ServingSpec(_Strict):

@@ -90,7 +90,21 @@ def network(recipe: Recipe):
 def preamble(recipe: Recipe) -> str:
     net = network(recipe)
     script = command_lines.shell_preamble([*net.library_path, *recipe.serving.library_path], net.init_script)
-    return script + (f"{net.post}\n" if net.post else "")
+    # the profile's last step (ldconfig: rewrites /etc/ld.so.cache) needs root; a non-root image reaches
+    # the same folders through the LD_LIBRARY_PATH set above
+    return script + (f"{net.post}\n" if net.post and not recipe.image.user else "")
+
+
+def security_context(recipe: Recipe) -> dict[str, Any] | None:
+    """The framework container's securityContext: privileged where the network or the recipe needs the
+    devices, and the image's own non-root uid stated, so validation can judge the script (privileged is
+    not root: a privileged container still runs as the image's USER)."""
+    sc: dict[str, Any] = {}
+    if network(recipe).privileged or recipe.serving.privileged:
+        sc["privileged"] = True
+    if recipe.image.user:
+        sc["runAsUser"] = recipe.image.user
+    return sc or None
 
 
 def context(run: RunConfig, digests: Digests | None = None) -> dict[str, Any]:
@@ -118,6 +132,7 @@ def context(run: RunConfig, digests: Digests | None = None) -> dict[str, Any]:
         "probes": _probes(recipe),
         "startup_minutes": startup_minutes(recipe),
         "preamble": preamble(recipe),
+        "security_context": security_context(recipe),
     }
     ctx |= recipe.topology.kind.manifest_values(run, Blocks(ctx))
     return ctx

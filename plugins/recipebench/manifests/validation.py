@@ -7,13 +7,14 @@
   schema under strict field validation: an object with `properties` takes no other key unless it
   says x-kubernetes-preserve-unknown-fields;
 - everywhere: our labels on every object and pod template, DNS-1123 names, no secret value inline,
-  no container replacing the image's LD_LIBRARY_PATH;
+  no container replacing the image's LD_LIBRARY_PATH, none running a root-only step as a non-root uid;
 - the workload object: what its controllers' admission webhooks refuse (each shape's admission_errors).
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from functools import cache
 
 from recipebench.catalog.naming import EXPIRES_LABEL, MANAGED_BY, OWNER_LABEL, RECIPE_LABEL, RUN_LABEL, is_dns_label
@@ -131,6 +132,27 @@ def pod_templates(obj: dict) -> list[tuple[str, dict, list[dict]]]:
 FRAMEWORK_CONTAINERS = {"server", "leader", "worker", "offline", "bench", "main"}
 
 
+# Steps of a container's script that only root can do: ldconfig rewrites /etc/ld.so.cache (as non-root:
+# "Can't create temporary cache file /etc/ld.so.cache~: Permission denied"), package managers write
+# under /var and /usr. `sudo` is no way out: the images do not ship it.
+ROOT_ONLY = re.compile(r"(?:^|[;&|(\n]|\b(?:then|do|else)\b)\s*(?:sudo\s+)?(ldconfig|apt-get|apt|dpkg|yum|dnf|microdnf|useradd)(?=[\s;&|)]|$)")
+
+
+def root_only_steps(container: dict) -> list[str]:
+    """The root-only commands a container's command line and script run."""
+    text = "\n".join(str(part) for part in [*(container.get("command") or []), *(container.get("args") or [])])
+    return list(dict.fromkeys(m.group(1) for m in ROOT_ONLY.finditer(text)))
+
+
+def _check_user(oid: str, path: str, container: dict) -> None:
+    uid = (container.get("securityContext") or {}).get("runAsUser", 0)
+    steps = root_only_steps(container) if uid else []
+    if steps:
+        raise ManifestError(f"{oid}: field {path} container {container.get('name', 'main')}: runs "
+                            f"{', '.join(steps)}, which needs root, as uid {uid} (the image's user); drop the step "
+                            "or use an image that runs as root")
+
+
 def check_invariants(obj: dict) -> None:
     oid = object_id(obj)
     name = obj["metadata"]["name"]
@@ -148,6 +170,7 @@ def check_invariants(obj: dict) -> None:
                 raise ManifestError(f"{oid}: field {path.rsplit('.', 2)[0]} container {c.get('name', 'main')}: "
                                     "env LD_LIBRARY_PATH replaces the image's own library path; extend it in the "
                                     "container's shell (serving.library_path)")
+            _check_user(oid, path.rsplit('.', 2)[0], c)
     refusals = _admission_errors(obj)
     if refusals:
         raise ManifestError(f"{oid}: " + "; ".join(refusals))

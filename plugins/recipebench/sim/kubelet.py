@@ -50,6 +50,31 @@ LOAD_LAG = 600.0  # health-before-load: the model is served this long after the 
 REGISTER_LAG = 60.0  # Dynamo: workers register the model with the frontend after loading
 
 
+# The uid each image family runs as when the pod does not set one (its Dockerfile's USER): the Dynamo
+# runtime images run as `dynamo`, uid 1000 (ai-dynamo/dynamo container/Dockerfile.sglang, runtime
+# stage); the SGLang, vLLM and TensorRT-LLM images as root.
+IMAGE_USERS = (("ai-dynamo/", 1000), ("dynamo-sglang", 1000))
+
+
+def container_uid(container: dict) -> int:
+    uid = (container.get("securityContext") or {}).get("runAsUser")
+    if uid is not None:
+        return int(uid)
+    image = str(container.get("image") or "")
+    return next((u for fragment, u in IMAGE_USERS if fragment in image), 0)
+
+
+def root_only_failure(container: dict) -> str | None:
+    """What a script that runs ldconfig under `set -e` prints as a non-root user, before it exits 1."""
+    script = "\n".join(str(x) for x in [*(container.get("command") or []), *(container.get("args") or [])])
+    lines = [ln.strip() for ln in script.splitlines()]
+    if container_uid(container) == 0 or not any(ln.startswith("set -e") for ln in lines):
+        return None
+    if any(ln == "ldconfig" or ln.startswith("ldconfig ") for ln in lines):
+        return "/sbin/ldconfig.real: Can't create temporary cache file /etc/ld.so.cache~: Permission denied"
+    return None
+
+
 def parse_scenario(name: str | None) -> tuple[str, float]:
     name = (name or "ready").strip()
     m = re.fullmatch(r"ready-after-(\d+)(?:-seconds)?", name)
@@ -317,10 +342,14 @@ class Kubelet:
         if t < 10:
             self._container(pod, name, waiting={"reason": "ContainerCreating"})
             return False, False
-        self._log(pod, name, ["INFO: loading model weights", "Loading safetensors checkpoint shards: 100% 163/163"])
-        misfit = gpu and dynamo.missing_gpus(container, gpu_request(pod["spec"]), _env(container))
+        denied = gpu and root_only_failure(container)
+        if not denied:
+            self._log(pod, name, ["INFO: loading model weights", "Loading safetensors checkpoint shards: 100% 163/163"])
+        misfit = gpu and not denied and dynamo.missing_gpus(container, gpu_request(pod["spec"]), _env(container))
+        if denied:
+            self._crash(pod, name, t, {"terminated": {"exitCode": 1, "reason": "Error"}}, [denied])
+            return False, False
         if gpu and (scenario in ("crash-loop", "oom") or misfit):
-            restarts = int((t - 10) // 30) + 1
             if scenario == "oom":
                 last = {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}
                 tail = ["Loading safetensors checkpoint shards:  87% 142/163", "Killed"]
@@ -330,12 +359,7 @@ class Kubelet:
                         'model_executor/model_runner.py", line 213, in init_torch_distributed',
                         misfit or "RuntimeError: NCCL error: unhandled system error (run with NCCL_DEBUG=INFO for "
                                   "details)"]
-            self.store.previous_logs[(pod["metadata"]["namespace"], pod["metadata"]["name"], name)] = [
-                "INFO: loading model weights", *tail]
-            self._container(pod, name, waiting={"reason": "CrashLoopBackOff",
-                                                "message": f"back-off 5m0s restarting failed container={name}"},
-                            restarts=restarts, last=last)
-            self._event(pod, "Warning", "BackOff", "Back-off restarting failed container")
+            self._crash(pod, name, t, last, ["INFO: loading model weights", *tail])
             return False, False
         loaded = not gpu or t >= ready_after
         ready = (t >= 10) if (not gpu or not probed) else loaded
@@ -343,6 +367,15 @@ class Kubelet:
             self._log(pod, name, ["The server is fired up and ready to roll!"])
         self._container(pod, name, running=True, ready=ready)
         return ready, loaded
+
+    def _crash(self, pod: dict, name: str, t: float, last: dict, log: list[str]) -> None:
+        """The container exits soon after start, again and again: CrashLoopBackOff, its log as the
+        previous instance's."""
+        self.store.previous_logs[(pod["metadata"]["namespace"], pod["metadata"]["name"], name)] = log
+        self._container(pod, name, waiting={"reason": "CrashLoopBackOff",
+                                            "message": f"back-off 5m0s restarting failed container={name}"},
+                        restarts=int((t - 10) // 30) + 1, last=last)
+        self._event(pod, "Warning", "BackOff", "Back-off restarting failed container")
 
     def _run_to_completion(self, pod: dict, job: dict) -> str:
         age = self.clock() - self.born.get(pod["metadata"]["uid"], self.clock())
