@@ -118,3 +118,25 @@ def test_simulated_dynamo_image_crash_loops_on_ldconfig(own_sim):
     assert result is not None and result.state == "failed", result
     assert result.reason.startswith("crash loop")
     assert any("ld.so.cache~: Permission denied" in line for line in result.evidence), result.evidence
+
+
+# -- 3. the 10p8d load is the seed's multi-node one ------------------------------------------------------
+def test_10p8d_measures_the_seeds_multi_node_load_on_its_endpoint():
+    """gpu-recipes' multi-node command: sglang.bench_serving --backend sglang-oai-chat (async_request_openai_
+    chat_completions) --num-prompts 10240 --max-concurrency 2048."""
+    from recipebench.manifests.render import render_bench_job
+    from recipebench.results.rows import result_row
+
+    recipe = load_recipe("dynamo-a4x-deepseek-r1-10p8d")
+    run = example_run(recipe)
+    first = recipe.benchmark.points[0]
+    container = render_bench_job(run, first, 0)["spec"]["template"]["spec"]["containers"][0]
+    argv = " ".join([*container.get("command", []), *container.get("args", [])])
+    assert "--endpoint-type chat" in argv and "--concurrency 2048" in argv and "--request-count 10240" in argv
+    assert result_row(run, first, {"output_throughput": 1.0}, "a", True)["endpoint"] == "chat"
+    # clients without the choice say where they sent: SGLang's native /generate, vLLM's /v1/completions
+    for recipe_id, endpoint in (("sglang-a3ultra-deepseek-r1", "generate"), ("vllm-a4-deepseek-r1", "completions"),
+                                ("trtllm-a4x-deepseek-r1-nvfp4", None)):
+        other = load_recipe(recipe_id)
+        row = result_row(example_run(other), other.benchmark.points[0], {"output_throughput": 1.0}, "a", True)
+        assert row["endpoint"] == endpoint, recipe_id

@@ -39,6 +39,9 @@ class Aiperf(BenchmarkClient):
                 "--extra-inputs", "ignore_eos:true", "--export-level", "summary", "--ui-type", "none",
                 "--artifact-dir", RESULTS_DIR, *self.load_flags(point), *self.extra_flags(recipe)]
 
+    def endpoint(self, recipe):
+        return recipe.benchmark.endpoint  # --endpoint-type
+
     def simulated(self, m: Measured):
         """The profile export JSON (schema 1.4) of AIPerf 0.13."""
         def stat(unit, base):

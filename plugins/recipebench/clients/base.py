@@ -72,6 +72,10 @@ class BenchmarkClient:
         """The command line of one point against the server at host:port."""
         raise NotImplementedError(f"{self.name} is not a serving benchmark client")
 
+    def endpoint(self, recipe: Recipe) -> str | None:
+        """The server endpoint its requests go to (completions, chat, generate); None: no server."""
+        return None
+
     def simulated(self, measured: Measured) -> tuple[str, dict[str, str]]:
         """(what it prints, its result files by name) for the simulator, in the real tool's format."""
         raise NotImplementedError

@@ -27,6 +27,11 @@ class SglangBenchServing(BenchmarkClient):
                 "--num-prompts", str(point.num_prompts), "--output-file", f"{RESULTS_DIR}/result.jsonl",
                 *self.load_flags(point), *self.extra_flags(recipe)]
 
+    def endpoint(self, recipe):
+        # --backend sglang posts to the native /generate (bench_serving.py ASYNC_REQUEST_FUNCS:
+        # async_request_sglang_generate), not an OpenAI endpoint
+        return "generate"
+
     def simulated(self, m: Measured):
         """The --output-file record and the stdout table of python/sglang/bench_serving.py (benchmark())."""
         record = {

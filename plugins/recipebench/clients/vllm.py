@@ -30,6 +30,9 @@ class VllmClient(BenchmarkClient):
         return ["--random-input-len", str(ci), "--random-output-len", str(co), "--random-range-ratio",
                 f"{int(b * 1e6) / 1e6:.6f}"]  # rounded down: X(1+b) never exceeds L
 
+    def endpoint(self, recipe):
+        return "completions"  # --backend vllm: /v1/completions, the default --endpoint
+
     def argv(self, recipe, point, host, port):
         return [*self.head, "--backend", "vllm", "--base-url", f"http://{host}:{port}",
                 "--model", recipe.served_model_name, "--dataset-name", recipe.benchmark.dataset,

@@ -49,7 +49,8 @@ def result_row(run: RunConfig, point: BenchmarkPoint, record: dict[str, Any], ar
         "run_id": run.run_key, "point_id": point.id, "recipe": recipe.id, "fingerprint": run.fingerprint,
         "run_date": _date(run.started_at), "accelerator": recipe.accelerator, "framework": recipe.framework,
         "model": recipe.model.name, "simulated": simulated, "tool": record.get("tool") or recipe.benchmark.tool,
-        "tool_version": record.get("tool_version"), "artifact": artifact, "extra": extra,
+        "tool_version": record.get("tool_version"), "endpoint": recipe.benchmark.client.endpoint(recipe),
+        "artifact": artifact, "extra": extra,
     }
     return row
 

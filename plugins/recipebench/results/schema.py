@@ -57,6 +57,8 @@ RESULTS: tuple[Column, ...] = (
     Column("simulated", "BOOL", "", "from the simulated cluster", True),
     Column("tool", "STRING", "", "benchmark tool that produced the numbers", True),
     Column("tool_version", "STRING", "", "tool version or era, when the output tells"),
+    Column("endpoint", "STRING", "", "server endpoint the client sent to: completions or chat (OpenAI; chat adds "
+           "the chat template's tokens) or generate (SGLang's native); empty for an offline benchmark"),
     *MEASURED,
     Column("gpu_hour_usd", "FLOAT64", "USD/GPU h", "price per GPU-hour the cost was computed with"),
     Column("cost_per_million_output_tokens", "FLOAT64", "USD/Mtok",
