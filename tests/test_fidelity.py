@@ -282,9 +282,10 @@ def test_framework_clients_run_beside_the_server_from_its_image():
 # ---- 7. the image's library path is extended, never replaced ------------------------------------------
 
 
-@pytest.mark.parametrize("recipe_id, kind", [("trtllm-a4x-deepseek-r1-nvfp4", "Job"),
-                                             ("vllm-a4-deepseek-r1", "Deployment")])
-def test_the_image_library_path_is_kept(recipe_id, kind):
+@pytest.mark.parametrize("recipe_id, kind, first", [
+    ("trtllm-a4x-deepseek-r1-nvfp4", "Job", "/usr/local/gib/lib64:/usr/local/nvidia/lib64"),
+    ("vllm-a4-deepseek-r1", "Deployment", "/usr/local/nvidia/lib64:/usr/local/lib")])  # upstream's (test_upstream_rules)
+def test_the_image_library_path_is_kept(recipe_id, kind, first):
     """The NGC TensorRT-LLM image keeps CUDA compat, torch and TensorRT folders in LD_LIBRARY_PATH
     (NVIDIA/TensorRT-LLM docker/Dockerfile.multi on nvcr.io/nvidia/pytorch, install_tensorrt.sh)."""
     workload = objects(recipe_id, kind)[0]
@@ -294,7 +295,7 @@ def test_the_image_library_path_is_kept(recipe_id, kind):
     image_value = "/usr/local/tensorrt/lib:/usr/local/cuda/compat/lib"
     out = subprocess.run(["bash", "-c", f"{export}; echo $LD_LIBRARY_PATH"], env={"LD_LIBRARY_PATH": image_value},
                          capture_output=True, text=True, check=True).stdout.strip()
-    assert out == f"/usr/local/gib/lib64:/usr/local/nvidia/lib64:{image_value}"
+    assert out == f"{first}:{image_value}"
 
 
 def test_replacing_the_library_path_is_refused():

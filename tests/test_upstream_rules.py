@@ -140,3 +140,44 @@ def test_10p8d_measures_the_seeds_multi_node_load_on_its_endpoint():
         other = load_recipe(recipe_id)
         row = result_row(example_run(other), other.benchmark.points[0], {"output_throughput": 1.0}, "a", True)
         assert row["endpoint"] == endpoint, recipe_id
+
+
+# -- 4. NCCL as each upstream chart sets it up -------------------------------------------------------
+def server_script(recipe_id):
+    objects = render_workload(example_run(load_recipe(recipe_id)))
+    for o in objects:
+        if o["kind"] == "DynamoGraphDeployment":
+            return workers(o)["Decode"]["args"][0]
+        spec = (o.get("spec") or {}).get("template", {}).get("spec") or \
+            ((o.get("spec") or {}).get("leaderWorkerTemplate") or {}).get("leaderTemplate", {}).get("spec")
+        if spec:
+            c = spec["containers"][0]
+            return "\n".join([*c.get("command", []), *c.get("args", [])])
+    raise AssertionError(recipe_id)
+
+
+def library_path(script):
+    line = next(ln for ln in script.splitlines() if ln.startswith("export LD_LIBRARY_PATH="))
+    return line.split("=", 1)[1].split("${")[0].split(":")
+
+
+# (sources gIB's set_nccl_env.sh, folders first on LD_LIBRARY_PATH), as upstream's chart and launcher do:
+UPSTREAM_NCCL = {
+    # a3ultra deployment template: `source ${NCCL_INIT_SCRIPT}; ldconfig`, env gib:nvidia
+    "sglang-a3ultra-deepseek-r1": (True, ["/usr/local/gib/lib64", "/usr/local/nvidia/lib64"]),
+    # a4x deployment template: NCCL_INIT_SCRIPT set, never sourced; env gib:nvidia
+    "trtllm-a4x-deepseek-r1-nvfp4": (False, ["/usr/local/gib/lib64", "/usr/local/nvidia/lib64"]),
+    # a4 deployment template sources it; the recipe's workload.envs LD_LIBRARY_PATH wins over the chart's
+    "vllm-a4-deepseek-r1": (True, ["/usr/local/nvidia/lib64", "/usr/local/lib"]),
+    # a4x dynamo-deployment worker: sources it; its LD_LIBRARY_PATH is UCX, NIXL and the driver
+    "dynamo-a4x-deepseek-r1-1p1d": (True, ["/usr/local/ucx/lib", "/usr/local/ucx/lib/ucx"]),
+}
+
+
+@pytest.mark.parametrize("recipe_id", sorted(UPSTREAM_NCCL))
+def test_nccl_set_up_as_upstream(recipe_id):
+    sources, first = UPSTREAM_NCCL[recipe_id]
+    script = server_script(recipe_id)
+    assert ("source /usr/local/gib/scripts/set_nccl_env.sh" in script) == sources
+    assert library_path(script)[:len(first)] == first
+    assert ("/usr/local/gib/lib64" in library_path(script)) == (first[0] == "/usr/local/gib/lib64")

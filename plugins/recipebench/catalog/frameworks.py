@@ -47,7 +47,9 @@ FRAMEWORK_DEFAULTS: dict[str, dict] = {
         "serving": {"port": 8000, "health_path": "/health",
                     # DeepEP/NVSHMEM need the devices: the upstream chart runs workers privileged
                     "privileged": True,
-                    # the upstream chart's worker library path, now put in front of the image's own
+                    # the upstream chart's worker library path, now put in front of the image's own; it
+                    # sources gIB's init script but leaves gIB's folder off the path
+                    "network_library_path": False,
                     "library_path": ["/usr/local/ucx/lib", "/usr/local/ucx/lib/ucx",
                                      "/opt/nvidia/nvda_nixl/lib/aarch64-linux-gnu",
                                      "/opt/nvidia/nvda_nixl/lib/aarch64-linux-gnu/plugins", "/usr/local/nvidia/lib64"],

@@ -83,6 +83,11 @@ class ServingSpec(_Strict):
     # folders put in front of the image's LD_LIBRARY_PATH by the container's shell: a pod env entry
     # would replace the image's value (NGC images carry CUDA compat and TensorRT paths there)
     library_path: list[str] = []
+    # NCCL as the recipe's upstream chart sets it up, so the numbers come from the NCCL upstream measured
+    # with: nccl_init sources the network profile's init script (gIB's set_nccl_env.sh, then ldconfig);
+    # network_library_path puts the profile's folders (gIB's NCCL and tuner) ahead of library_path
+    nccl_init: bool = True
+    network_library_path: bool = True
     privileged: bool = False
 
     @field_validator("env")

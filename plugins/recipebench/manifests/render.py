@@ -88,11 +88,13 @@ def network(recipe: Recipe):
 
 
 def preamble(recipe: Recipe) -> str:
-    net = network(recipe)
-    script = command_lines.shell_preamble([*net.library_path, *recipe.serving.library_path], net.init_script)
-    # the profile's last step (ldconfig: rewrites /etc/ld.so.cache) needs root; a non-root image reaches
-    # the same folders through the LD_LIBRARY_PATH set above
-    return script + (f"{net.post}\n" if net.post and not recipe.image.user else "")
+    net, serving = network(recipe), recipe.serving
+    folders = [*(net.library_path if serving.network_library_path else []), *serving.library_path]
+    script = command_lines.shell_preamble(folders, net.init_script if serving.nccl_init else None)
+    # the profile's last step follows its init script (ldconfig: rewrites /etc/ld.so.cache) and needs root;
+    # a non-root image reaches the same folders through the LD_LIBRARY_PATH set above
+    post = net.post and serving.nccl_init and not recipe.image.user
+    return script + (f"{net.post}\n" if post else "")
 
 
 def security_context(recipe: Recipe) -> dict[str, Any] | None:
