@@ -162,6 +162,49 @@ def test_missing_platform_is_installed_by_a_helm_job_then_skipped(cluster):
     assert not [o for o in again.applied if o["kind"] == "Job"], "a matching version is not reinstalled"
 
 
+def _kubectl_applied_lws(plain, version):
+    """LWS installed from its release manifests (kubectl apply): the CRD and the controller Deployment,
+    without helm's ownership labels and without a helm release record."""
+    plain.apply([{"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                  "metadata": {"name": "leaderworkersets.leaderworkerset.x-k8s.io"}, "spec": {}},
+                 {"apiVersion": "apps/v1", "kind": "Deployment",
+                  "metadata": {"name": "lws-controller-manager", "namespace": "lws-system"},
+                  "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "lws"}}, "template": {
+                      "metadata": {"labels": {"app": "lws"}},
+                      "spec": {"containers": [{"name": "manager", "image": f"registry.k8s.io/lws/lws:v{version}"}]}}}}])
+
+
+def test_a_controller_installed_without_helm_at_the_pinned_version_is_used(cluster):
+    """helm upgrade --install over objects helm did not create fails (pkg/action/validate.go, checkOwnership:
+    invalid ownership metadata): an LWS applied with kubectl at 0.9.0 is used as it is."""
+    sim, plain = cluster
+    _kubectl_applied_lws(plain, "0.9.0")
+    run = example_run(load_recipe("sglang-a3mega-deepseek-r1-lws"))
+    spy = Spy(plain.target)
+    assert ensure_platform(run, spy, plain.target.to_dict(), log)["charts"] == {"lws": "present"}
+    assert not [o for o in spy.applied if o["kind"] == "Job"]
+
+
+def test_a_controller_installed_without_helm_at_another_version_names_both(cluster):
+    sim, plain = cluster
+    _kubectl_applied_lws(plain, "0.8.0")
+    run = example_run(load_recipe("sglang-a3mega-deepseek-r1-lws"))
+    with pytest.raises(PlatformError, match=r"lws 0\.8\.0 is installed without helm \(Deployment lws-system/"
+                                            r"lws-controller-manager .*recipebench pins 0\.9\.0"):
+        ensure_platform(run, plain, plain.target.to_dict(), log)
+
+
+def test_simulated_helm_refuses_to_adopt_what_it_did_not_create(cluster):
+    """What today's main met: the helm Job fails on ownership metadata."""
+    from recipebench.cluster.platform import install
+
+    sim, plain = cluster
+    _kubectl_applied_lws(plain, "0.9.0")
+    run = example_run(load_recipe("sglang-a3mega-deepseek-r1-lws"))
+    with pytest.raises(PlatformError, match="cannot be imported into the current release: invalid ownership metadata"):
+        install(run, plain, LWS, log)
+
+
 def test_dynamo_platform_values_and_ngc_credentials(cluster):
     sim, plain = cluster
     run = example_run(load_recipe("dynamo-a4x-deepseek-r1-1p1d"))

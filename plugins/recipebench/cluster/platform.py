@@ -3,7 +3,9 @@
 Charts (LeaderWorkerSet 0.9.0 for multi-host recipes; Dynamo CRDs and platform 0.7.0 with Grove
 and the KAI scheduler for disaggregated ones) are installed by the helm-runner Job inside the
 cluster, so Airflow workers need no helm binary. What is installed is read first, from Helm's own
-release records (Secrets owner=helm); a matching version is skipped. Kueue and JobSet (when the
+release records (Secrets owner=helm); a matching version is skipped. A controller installed without
+helm (its CRD and controller Deployment) at the pinned version is used as it is, at another version it
+is an error naming both: helm cannot adopt objects it did not create. Kueue and JobSet (when the
 recipe names a queue), the GCS FUSE driver (when it uses a bucket), the ComputeDomain driver and
 Dynamo's pre-staged model are checked, with a message naming what is missing and how to install it.
 """
@@ -40,12 +42,23 @@ class Chart:
     namespace: str
     values: dict[str, str] = field(default_factory=dict)
     ngc: bool = False  # the chart is fetched from nvcr.io with the NGC key
+    # how an install made without helm (kubectl apply of the release manifests) is recognised: the
+    # CRD it serves and the repository of its controller's image, whose tag is the version
+    crd: str = ""
+    controller_image: str = ""
 
 
-LWS = Chart("lws", "oci://registry.k8s.io/lws/charts/lws", "0.9.0", "lws-system")
-DYNAMO_CRDS = Chart("dynamo-crds", f"{NGC_CHARTS}/dynamo-crds-0.7.0.tgz", "0.7.0", "default", ngc=True)
+# LWS's release manifests run Deployment lws-system/lws-controller-manager from registry.k8s.io/lws/lws:v<version>
+LWS = Chart("lws", "oci://registry.k8s.io/lws/charts/lws", "0.9.0", "lws-system",
+            crd="leaderworkersets.leaderworkerset.x-k8s.io", controller_image="registry.k8s.io/lws/lws")
+# the Dynamo operator's image is nvcr.io/nvidia/ai-dynamo/kubernetes-operator:<version>; the CRDs chart has
+# no controller of its own and goes with the operator's version
+_DYNAMO_OPERATOR = "nvcr.io/nvidia/ai-dynamo/kubernetes-operator"
+DYNAMO_CRDS = Chart("dynamo-crds", f"{NGC_CHARTS}/dynamo-crds-0.7.0.tgz", "0.7.0", "default", ngc=True,
+                    crd="dynamographdeployments.nvidia.com", controller_image=_DYNAMO_OPERATOR)
 DYNAMO_PLATFORM = Chart("dynamo-platform", f"{NGC_CHARTS}/dynamo-platform-0.7.0.tgz", "0.7.0", "dynamo-cloud",
-                        {"grove.enabled": "true", "kai-scheduler.enabled": "true"}, ngc=True)
+                        {"grove.enabled": "true", "kai-scheduler.enabled": "true"}, ngc=True,
+                        crd="dynamographdeployments.nvidia.com", controller_image=_DYNAMO_OPERATOR)
 
 
 CHARTS = {c.release: c for c in (LWS, DYNAMO_CRDS, DYNAMO_PLATFORM)}
@@ -85,6 +98,28 @@ def installed_version(cluster: Cluster, chart: Chart) -> str | None:
     secrets = cluster.list("v1", "Secret", chart.namespace, f"owner=helm,name={chart.release},status=deployed")
     versions = [release_version(s) for s in secrets]
     return next((v for v in versions if v), None)
+
+
+def image_version(image: str, repository: str) -> str | None:
+    """The version of an image of this repository (its tag without a leading v), else None."""
+    name, _, tag = image.split("@", 1)[0].rpartition(":")
+    if "/" in tag or not name:  # a registry port, not a tag
+        name, tag = image.split("@", 1)[0], ""
+    return tag.removeprefix("v") or None if name == repository else None
+
+
+def controller_found(cluster: Cluster, chart: Chart) -> tuple[str, str] | None:
+    """(version, Deployment) of a controller of this chart installed without helm, else None: the CRD
+    is served and a Deployment in any namespace runs the controller's image."""
+    if not chart.crd or not _crd(cluster, chart.crd):
+        return None
+    for deployment in cluster.list("apps/v1", "Deployment"):
+        for c in (((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []:
+            version = image_version(str(c.get("image") or ""), chart.controller_image)
+            if version:
+                meta = deployment["metadata"]
+                return version, f"Deployment {meta.get('namespace')}/{meta['name']} ({c['image']})"
+    return None
 
 
 def helm_error(log: str) -> str:
@@ -190,6 +225,16 @@ def ensure_platform(run: RunConfig, cluster: Cluster, target: dict, log) -> dict
     done = {}
     for chart in required_charts(run):
         version = installed_version(cluster, chart)
+        found = controller_found(cluster, chart) if version is None else None
+        if found and found[0] == chart.version:
+            log.info("%s %s is installed without helm (%s): skipped", chart.release, found[0], found[1])
+            done[chart.release] = "present"
+            continue
+        if found:
+            # helm would refuse to adopt objects it did not create (invalid ownership metadata)
+            raise PlatformError(f"{chart.release} {found[0]} is installed without helm ({found[1]}) and recipebench "
+                                f"pins {chart.version}: upgrade it to {chart.version} the way it was installed, or "
+                                "remove it so recipebench installs it with helm")
         if version == chart.version:
             log.info("%s %s is installed in %s: skipped", chart.release, version, chart.namespace)
             done[chart.release] = "present"

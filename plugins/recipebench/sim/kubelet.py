@@ -92,6 +92,10 @@ def _res(group: str, plural: str):
 PODS, EVENTS, SERVICES = _res("", "pods"), _res("", "events"), _res("", "services")
 INSTALLS_CRDS = {"lws": ("leaderworkersets.leaderworkerset.x-k8s.io",),
                  "dynamo-crds": ("dynamographdeployments.nvidia.com", "dynamocomponentdeployments.nvidia.com")}
+# what a release's templates create that helm refuses to adopt when it exists without helm's ownership
+# metadata (helm/helm pkg/action/validate.go, existingResourceConflict and checkOwnership)
+INSTALLS_DEPLOYMENTS = {"lws": ("lws-system", "lws-controller-manager"),
+                        "dynamo-platform": ("dynamo-cloud", "dynamo-platform-dynamo-operator-controller-manager")}
 WORKLOADS = [_res("apps", "deployments"), _res("leaderworkerset.x-k8s.io", "leaderworkersets"),
              _res("nvidia.com", "dynamographdeployments"), _res("batch", "jobs")]
 
@@ -435,6 +439,10 @@ class Kubelet:
                                   f"Error: INSTALLATION FAILED: failed pre-install: timed out waiting for the "
                                   f"condition (chart {release}-{version})"])
             return self._finish(pod, name, 1)
+        conflict = self._ownership_conflict(release)
+        if conflict:
+            self._log(pod, name, [f'Release "{release}" does not exist. Installing it now.', conflict])
+            return self._finish(pod, name, 1)
         secret: dict[str, Any] = {"metadata": {"name": f"sh.helm.release.v1.{release}.v1", "namespace": ns,
                                "labels": {"owner": "helm", "name": release, "status": "deployed", "version": "1"}},
                   "type": "helm.sh/release.v1", "data": {"release": encode_release(release, version)}}
@@ -450,6 +458,23 @@ class Kubelet:
         self._log(pod, name, [f'Release "{release}" has been upgraded. Happy Helming!', f"NAME: {release}",
                               "STATUS: deployed"])
         return self._finish(pod, name, 0)
+
+    def _ownership_conflict(self, release: str) -> str | None:
+        if release not in INSTALLS_DEPLOYMENTS:
+            return None
+        ns, dname = INSTALLS_DEPLOYMENTS[release]
+        try:
+            existing = self.store.get(_res("apps", "deployments"), ns, dname)
+        except ApiError:
+            return None
+        meta = existing["metadata"]
+        if (meta.get("labels") or {}).get("app.kubernetes.io/managed-by") == "Helm" and \
+                (meta.get("annotations") or {}).get("meta.helm.sh/release-name") == release:
+            return None
+        return (f'Error: Unable to continue with install: Deployment "{dname}" in namespace "{ns}" exists and cannot '
+                f'be imported into the current release: invalid ownership metadata; label validation error: missing '
+                f'key "app.kubernetes.io/managed-by": must be set to "Helm"; annotation validation error: missing key '
+                f'"meta.helm.sh/release-name": must be set to "{release}"')
 
     def _fail(self, pod: dict, job: dict, scenario: str) -> str:
         """A Job's pod (restartPolicy Never) that crashes or is OOM-killed: the Job fails at once."""
