@@ -39,6 +39,11 @@ def _expect(shape: str) -> dict:
         "corrupt-output": ("benchmark", "ParseError: "),
         "log-rotated": ("benchmark", "OutputsIncomplete: "),
         "api-500-on-delete": ("teardown", "TeardownIncomplete: "),
+        # only what include/rbac/ grants: enough for a whole run
+        "rbac-shipped": (None, ""),
+        # readiness goes through the service proxy; checked before anything is created
+        "rbac-missing-proxy": (None, "") if offline else (
+            "ensure_platform", "PermissionMissing: recipebench cannot get services/proxy in namespace "),
     }
     if not offline:  # a client Job, a server to ask
         table |= {"bench-job-failure": ("benchmark", "ClientConnectorError: Cannot connect to host"),

@@ -1,6 +1,7 @@
 """Rules of the real controllers, images and tools that a rendered run must obey (issue 20): each test
 states the upstream rule itself (cited), so it fails where the real cluster would refuse or break."""
 
+import json
 import time
 
 import pytest
@@ -181,3 +182,56 @@ def test_nccl_set_up_as_upstream(recipe_id):
     assert ("source /usr/local/gib/scripts/set_nccl_env.sh" in script) == sources
     assert library_path(script)[:len(first)] == first
     assert ("/usr/local/gib/lib64" in library_path(script)) == (first[0] == "/usr/local/gib/lib64")
+
+
+# -- 5. what the cluster operator must grant -------------------------------------------------------------
+def test_the_shipped_rbac_grants_every_permission_a_run_checks():
+    """include/rbac/ evaluated by RBAC's rule matching (sim.rbac, after rbac.go RuleAllows)."""
+    from recipebench.catalog.recipe import load_catalog
+    from recipebench.cluster.permissions import install_permissions, run_permissions
+    from recipebench.cluster.platform import required_charts
+    from recipebench.sim import rbac
+
+    recipes, _ = load_catalog()
+    for recipe in recipes.values():
+        run = example_run(recipe)
+        wanted = run_permissions(run) + [p for c in required_charts(run) for p in install_permissions(c.namespace)]
+        for p in wanted:
+            a = p.attributes()
+            req = rbac.Request(a["verb"], a["group"], a["resource"] + (f"/{a['subresource']}" if "subresource" in a
+                                                                       else ""), p.namespace, p.name or None)
+            assert rbac.allowed(req, "rbac-shipped"), (recipe.id, str(p))
+    # and the readiness path needs the proxy
+    assert any(p.resource == "services/proxy" for p in run_permissions(example_run(load_recipe("vllm-a4-deepseek-r1"))))
+
+
+def test_the_simulated_api_server_enforces_rbac(own_sim, monkeypatch):
+    from recipebench.cluster.permissions import Permission
+
+    cluster = Cluster(target_for(load_recipe("vllm-a4-deepseek-r1")))
+    proxy = Permission("get", "services/proxy", "", "default").attributes()
+    assert cluster.allowed(proxy)  # cluster-admin by default
+    monkeypatch.setenv("RECIPEBENCH_SIM_SCENARIO", "rbac-missing-proxy")
+    assert not cluster.allowed(proxy)
+    assert cluster.allowed(Permission("get", "pods/log", "", "default").attributes())
+    assert not cluster.allowed(Permission("delete", "nodes").attributes())  # nothing grants it
+    status, body = cluster.service_request("default", "anything", 8000, "GET", "/v1/models")
+    assert status == 403 and 'cannot get resource "services/proxy" in API group "" in the namespace "default"' in \
+        json.loads(body)["message"]
+
+
+def test_missing_proxy_permission_fails_the_run_in_seconds_before_any_gpu(cluster_env, own_sim, monkeypatch):
+    from tests.conftest import run, runs_row
+
+    monkeypatch.setenv("RECIPEBENCH_SIM_SCENARIO", "rbac-missing-proxy")
+    started = time.monotonic()
+    result = run("vllm-a4-deepseek-r1")
+    took = time.monotonic() - started
+    assert result["status"] == "failed" and result["failed_stage"] == "ensure_platform", result
+    assert ("recipebench cannot get services/proxy in namespace default, create services/proxy in namespace "
+            "default: grant include/rbac/role.yaml in that namespace") in result["reason"]
+    assert runs_row(result["run_id"])["failed_stage"] == "ensure_platform"
+    monkeypatch.delenv("RECIPEBENCH_SIM_SCENARIO")
+    assert Cluster(target_for(load_recipe("vllm-a4-deepseek-r1"))).list_labelled(
+        f"recipebench.dev/run={result['run_id']}") == [] and result["leftover_objects"] == []
+    assert took < 60, took

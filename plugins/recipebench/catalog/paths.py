@@ -13,5 +13,6 @@ INCLUDE = REPO_ROOT / "include"
 RECIPES = INCLUDE / "recipes"
 MANIFESTS = INCLUDE / "manifests"
 CLOUDBUILD = INCLUDE / "cloudbuild"
+RBAC = INCLUDE / "rbac"  # the Roles an operator grants recipebench
 SCHEMAS = INCLUDE / "schemas"  # upstream CRDs and specs we validate against (copied, with sources)
 VAR = REPO_ROOT / "var"  # local state: Airflow home, artifacts, warehouse (git-ignored)

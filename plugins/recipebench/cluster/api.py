@@ -320,6 +320,17 @@ class Cluster:
         data = response[0].data if isinstance(response, tuple) else response.data
         return 200, data.decode(errors="replace")
 
+    def allowed(self, attributes: dict[str, str]) -> bool:
+        """Whether this identity may do it: a SelfSubjectAccessReview (authorization.k8s.io/v1)."""
+        res = self.resource("authorization.k8s.io/v1", "SelfSubjectAccessReview")
+        if res is None:
+            raise ClusterError(f"{self.target.label} does not serve SelfSubjectAccessReview (authorization.k8s.io/v1)")
+        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": attributes}}
+        review = self.retry(f"access review of {attributes.get('verb')} {attributes.get('resource')}",
+                            lambda: decoded(lambda: res.create(body=body)))
+        return bool((review.get("status") or {}).get("allowed"))
+
     def ensure_namespace(self, namespace: str) -> None:
         if self.get("v1", "Namespace", None, namespace) is None:
             self.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}])

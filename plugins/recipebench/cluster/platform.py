@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from recipebench.catalog.naming import MANAGED_BY, MANAGER
 from recipebench.catalog.params import RunConfig
 from recipebench.catalog.vocabulary import State
+from recipebench.cluster import permissions
 from recipebench.cluster.api import Cluster
 from recipebench.cluster.readiness import wait_job
 from recipebench.errors import RecipebenchError
@@ -141,6 +142,7 @@ def _runner_objects(run: RunConfig, chart: Chart) -> list[dict]:
 
 
 def install(run: RunConfig, cluster: Cluster, chart: Chart, log) -> None:
+    permissions.check(cluster, permissions.install_permissions(chart.namespace))
     env = []
     cluster.ensure_namespace(chart.namespace)
     if chart.ngc:
@@ -222,6 +224,8 @@ def _model_bucket_note(recipe, simulated: bool) -> str:
 
 
 def ensure_platform(run: RunConfig, cluster: Cluster, target: dict, log) -> dict:
+    # what the identity may do, before anything is created or any GPU held (include/rbac/)
+    permissions.check(cluster, permissions.run_permissions(run))
     done = {}
     for chart in required_charts(run):
         version = installed_version(cluster, chart)

@@ -23,6 +23,8 @@ A scenario (RECIPEBENCH_SIM_SCENARIO when the workload is created) decides the l
   slower-20                        everything works; per-token latencies are 25% longer, so output
                                    throughput is 20% lower (a regression to detect)
   api-500-on-delete, api-flaky     faults of the API server itself (server.Faults)
+  rbac-shipped, rbac-missing-proxy the identity holds only the shipped Roles (minus services/proxy): the
+                                   API server enforces RBAC and answers access reviews (sim/rbac.py)
 Time is simulated: TIME_SCALE simulated seconds pass per real second.
 """
 
@@ -40,7 +42,8 @@ from recipebench.sim.server import BY_PLURAL, ApiError, Store
 
 SCENARIOS = ("ready", "image-pull-failure", "crash-loop", "oom", "unschedulable", "capacity-wait-then-ready",
              "bench-job-failure", "corrupt-output", "helm-failure", "health-before-load", "model-never-served",
-             "completion-fails", "log-rotated", "api-500-on-delete", "api-flaky", "slower-20")
+             "completion-fails", "log-rotated", "api-500-on-delete", "api-flaky", "slower-20", "rbac-shipped",
+             "rbac-missing-proxy")
 DEFAULT_READY_AFTER = 90.0
 BENCH_SECONDS = 120.0
 HELM_SECONDS = 20.0

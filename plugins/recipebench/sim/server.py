@@ -55,6 +55,7 @@ RESOURCES = (
     Resource("kueue.x-k8s.io", "v1beta1", "localqueues", "LocalQueue"),
     Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False),
     Resource("coordination.k8s.io", "v1", "leases", "Lease"),
+    Resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", namespaced=False),
 )
 BY_PLURAL = {(r.group, r.plural): r for r in RESOURCES}
 
@@ -333,6 +334,7 @@ class Handler(BaseHTTPRequestHandler):
                 if disc is not None:
                     return self._send(200, disc)
             proxied = PROXY.match(url.path)
+            self._authorize(method, url.path, q, proxied)
             if proxied:
                 length = int(self.headers.get("Content-Length") or 0)
                 status, body = self.sim.proxy(proxied["ns"], proxied["svc"], method, proxied["path"] or "/",
@@ -352,6 +354,33 @@ class Handler(BaseHTTPRequestHandler):
             return handler(res, ns, name, sub, q)
         except ApiError as exc:
             return self._send(exc.code, exc.body())
+
+    def _authorize(self, method: str, path: str, q: dict[str, str], proxied) -> None:
+        """403 for what the simulated identity may not do (sim.rbac); access reviews are open to all."""
+        from recipebench.sim import rbac
+
+        if proxied:
+            req = rbac.Request(rbac.verb(method, proxied["svc"], q), "", "services/proxy", proxied["ns"],
+                               proxied["svc"].split(":")[0])
+        else:
+            m = PATH.match(path)
+            if not m or m["plural"] == "selfsubjectaccessreviews":
+                return
+            resource = m["plural"] + (f"/{m['sub']}" if m["sub"] else "")
+            req = rbac.Request(rbac.verb(method, m["name"], q), m["g"] or "", resource, m["ns"], m["name"])
+        if not rbac.allowed(req):
+            raise ApiError(403, "Forbidden", rbac.forbidden(req))
+
+    def _review(self, obj: dict) -> dict:
+        """A SelfSubjectAccessReview, answered as the API server does (status.allowed)."""
+        from recipebench.sim import rbac
+
+        a = (obj.get("spec") or {}).get("resourceAttributes") or {}
+        resource = a.get("resource", "") + (f"/{a['subresource']}" if a.get("subresource") else "")
+        req = rbac.Request(a.get("verb", ""), a.get("group", ""), resource, a.get("namespace") or None,
+                           a.get("name") or None)
+        ok = rbac.allowed(req)
+        return {**obj, "status": {"allowed": ok, **({} if ok else {"reason": rbac.forbidden(req)})}}
 
     def _get(self, res, ns, name, sub, q):
         if name is None:
@@ -374,6 +403,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _post(self, res, ns, name, sub, q):
         obj = self._body()
+        if res.plural == "selfsubjectaccessreviews":
+            return self._send(201, self._review(obj))
         if res.namespaced:
             obj.setdefault("metadata", {})["namespace"] = ns or "default"
         created = self.store.put(res, obj, create=True)
