@@ -25,9 +25,9 @@ def test_every_recipe_runs_end_to_end(cluster_env, recipe_id):
         load_catalog()[0][recipe_id].benchmark.points)
     row = runs_row(result["run_id"])
     assert (row["status"], row["failed_stage"], row["reason"], row["simulated"]) == ("success", None, None, True)
-    (row,) = open_warehouse().run(f"SELECT completed, output_throughput, ttft_median_ms FROM results "
-                                  f"WHERE run_id = '{result['run_id']}'")
-    assert row["completed"] > 0 and row["output_throughput"] > 0
+    rows = open_warehouse().run(f"SELECT completed, output_throughput, ttft_median_ms FROM results "
+                                f"WHERE run_id = '{result['run_id']}'")
+    assert len(rows) == result["result_rows"] and all(r["completed"] > 0 and r["output_throughput"] > 0 for r in rows)
 
 
 def test_keep_alive_leaves_the_server_until_it_expires(cluster_env):

@@ -235,3 +235,96 @@ def test_missing_proxy_permission_fails_the_run_in_seconds_before_any_gpu(cluste
     assert Cluster(target_for(load_recipe("vllm-a4-deepseek-r1"))).list_labelled(
         f"recipebench.dev/run={result['run_id']}") == [] and result["leftover_objects"] == []
     assert took < 60, took
+
+
+# -- 7. no Hub downloads at point start -------------------------------------------------------------------
+SERVING = ["sglang-a3ultra-deepseek-r1", "sglang-a3mega-deepseek-r1-lws", "vllm-a4-deepseek-r1",
+           "dynamo-a4x-deepseek-r1-1p1d"]
+
+
+def jobs_of(recipe_id, component):
+    from recipebench.manifests.render import render_all
+
+    return [o for o in render_all(example_run(load_recipe(recipe_id))) if o["kind"] == "Job"
+            and o["spec"]["template"]["metadata"]["labels"]["recipebench.dev/component"] == component]
+
+
+def script_of(job):
+    return job["spec"]["template"]["spec"]["containers"][0]["command"][2]
+
+
+def mounted(job, path):
+    spec = job["spec"]["template"]["spec"]
+    (m,) = [m for m in spec["containers"][0]["volumeMounts"] if m["mountPath"] == path]
+    (v,) = [v for v in spec["volumes"] if v["name"] == m["name"]]
+    return m, v
+
+
+@pytest.mark.parametrize("recipe_id", SERVING)
+def test_clients_read_a_staged_tokenizer_and_dataset(recipe_id):
+    """Every client loads its tokenizer with transformers' from_pretrained (a model id is fetched from
+    the Hub); sglang.bench_serving's random dataset downloads ShareGPT when no --dataset-path is given
+    (bench_serving.py, sample_random_requests / download_and_cache_file). Each must read files the
+    run staged once, from the bucket mounted read-only."""
+    import shlex
+
+    (stage,) = jobs_of(recipe_id, "stage-data")
+    staging = script_of(stage)
+    for job in jobs_of(recipe_id, "bench"):
+        argv = shlex.split(script_of(job))
+        tokenizer = argv[argv.index("--tokenizer") + 1]
+        assert tokenizer.startswith("/client-data/tokenizers/") and f"--local-dir {tokenizer}.partial" in staging
+        if "sglang.bench_serving" in argv:
+            dataset = argv[argv.index("--dataset-path") + 1]
+            assert dataset.startswith("/client-data/datasets/") and f"{dataset}.partial" in staging
+        mount, volume = mounted(job, "/client-data")
+        assert mount["readOnly"] and volume["csi"]["readOnly"]
+    mount, volume = mounted(stage, "/client-data")
+    assert not mount["readOnly"]
+    assert volume["csi"]["volumeAttributes"] == mounted(jobs_of(recipe_id, "bench")[0], "/client-data")[1][
+        "csi"]["volumeAttributes"]  # the same bucket folder
+
+
+def test_validation_refuses_a_client_that_would_download():
+    (job,) = jobs_of("sglang-a3ultra-deepseek-r1", "bench")
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    container["command"][2] = container["command"][2].replace(
+        "--tokenizer /client-data/tokenizers/deepseek-ai/DeepSeek-R1", "--tokenizer deepseek-ai/DeepSeek-R1")
+    with pytest.raises(ManifestError, match=r"would download the tokenizer deepseek-ai/DeepSeek-R1 from the Hugging"):
+        validate_objects([job])
+    container["command"][2] = container["command"][2].replace("--dataset-path", "--no-such-flag")
+    with pytest.raises(ManifestError, match=r"ShareGPT for --dataset-name random \(no --dataset-path\)"):
+        validate_objects([job])
+
+
+def test_trtllm_prepares_its_datasets_with_the_tokenizer_it_downloaded():
+    from recipebench.manifests.render import render_workload
+
+    (job,) = [o for o in render_workload(example_run(load_recipe("trtllm-a4x-deepseek-r1-nvfp4"))) if o["kind"] == "Job"]
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    script = "\n".join([*container["command"], *container.get("args", [])])
+    assert "--tokenizer=/ssd/nvidia/DeepSeek-R1-NVFP4-v2" in script and "--tokenizer=nvidia/" not in script
+
+
+# -- 8. a bucket is mounted only where it is read -------------------------------------------------------------
+@pytest.mark.parametrize("recipe_id", ["sglang-a3ultra-deepseek-r1", "sglang-a3mega-deepseek-r1-lws",
+                                       "vllm-a4-deepseek-r1", "trtllm-a4x-deepseek-r1-nvfp4",
+                                       "dynamo-a4x-deepseek-r1-1p1d"])
+def test_servers_mount_a_bucket_only_to_read_their_weights(recipe_id):
+    """A GCS FUSE volume makes the pod's start depend on Workload Identity and the bucket's IAM
+    (the gcsfuse sidecar fails the pod otherwise): only a server that reads its weights there has one."""
+    from recipebench.manifests.render import render_workload
+
+    recipe = load_recipe(recipe_id)
+    for obj in render_workload(example_run(recipe)):
+        spec = obj.get("spec") or {}
+        pods = [spec["template"]["spec"]] if "template" in spec else []
+        lwt = spec.get("leaderWorkerTemplate") or {}
+        pods += [lwt[k]["spec"] for k in ("leaderTemplate", "workerTemplate") if k in lwt]
+        pods += [(svc.get("extraPodSpec") or {}) for svc in (spec.get("services") or {}).values()]
+        for pod in pods:
+            fuse = [v for v in pod.get("volumes") or [] if (v.get("csi") or {}).get("driver") == "gcsfuse.csi.storage.gke.io"]
+            if recipe.model.source == "gcs":
+                assert fuse and all(v["csi"].get("readOnly") for v in fuse), obj["kind"]
+            else:
+                assert fuse == [], (obj["kind"], fuse)

@@ -322,6 +322,9 @@ class Recipe(_Strict):
     def _shape_fits_tool(self) -> Recipe:
         if self.topology.kind.serves == self.benchmark.client.offline:
             raise ValueError(f"benchmark tool {self.benchmark.tool} does not fit the {self.topology.shape} shape")
+        if self.topology.kind.serves and not self.cluster.bucket:
+            raise ValueError(f"the {self.benchmark.tool} client reads its tokenizer and dataset from files staged "
+                             "once per run in cluster.bucket (not the Hugging Face Hub at every point): set it")
         return self
 
     @model_validator(mode="after")

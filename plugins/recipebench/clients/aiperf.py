@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from recipebench.clients.base import RESULTS_DIR, BenchmarkClient, ClientImage, Measured
+from recipebench.clients.base import RESULTS_DIR, BenchmarkClient, ClientImage, Measured, tokenizer_dir
 
 # 0.13.0 is the first AIPerf release with sglang's length window (--random-range-ratio with
 # --random-corpus-style sglang); 0.8 had only normal or discrete length distributions.
@@ -33,7 +33,7 @@ class Aiperf(BenchmarkClient):
 
     def argv(self, recipe, point, host, port):
         # ignore_eos, as the upstream recipe's client (--ignore-eos): every request runs to its length
-        return ["aiperf", "profile", "--model", recipe.served_model_name, "--tokenizer", recipe.model.name,
+        return ["aiperf", "profile", "--model", recipe.served_model_name, "--tokenizer", tokenizer_dir(recipe),
                 "--url", f"http://{host}:{port}", "--endpoint-type", recipe.benchmark.endpoint, "--streaming",
                 *self.length_flags(recipe.benchmark.lengths, point), "--request-count", str(point.num_prompts),
                 "--extra-inputs", "ignore_eos:true", "--export-level", "summary", "--ui-type", "none",

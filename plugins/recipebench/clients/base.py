@@ -20,6 +20,27 @@ if TYPE_CHECKING:
     from recipebench.catalog.recipe import BenchmarkPoint, LengthSpec, Recipe
 
 RESULTS_DIR = "/results"
+# What a client reads instead of fetching it from the Hugging Face Hub at every point: staged once per
+# run (command_lines.stage_script) into the recipe's bucket under CLIENT_DATA_PREFIX, mounted here.
+CLIENT_DATA = "/client-data"
+CLIENT_DATA_PREFIX = "recipebench/client-data"
+
+
+def tokenizer_dir(recipe: Recipe) -> str:
+    """Where a client reads the model's tokenizer files (staged from the Hub once)."""
+    return f"{CLIENT_DATA}/tokenizers/{recipe.model.name}"
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A file a client reads (its dataset), staged once from its public source."""
+
+    name: str
+    url: str
+
+    @property
+    def path(self) -> str:
+        return f"{CLIENT_DATA}/datasets/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -76,6 +97,16 @@ class BenchmarkClient:
         """The server endpoint its requests go to (completions, chat, generate); None: no server."""
         return None
 
+    def data_files(self, recipe: Recipe) -> list[DataFile]:
+        """The files its command line reads for the recipe's dataset (staged before the points)."""
+        return []
+
+    def hub_fetches(self, argv: list[str]) -> list[str]:
+        """What a command line of this client would fetch from the Hub at point start (empty: nothing):
+        a tokenizer named by model id (every client loads it with transformers' from_pretrained)."""
+        value = _flag(argv, "--tokenizer")
+        return [] if value and value.startswith("/") else [f"the tokenizer {value or '(the model id)'}"]
+
     def simulated(self, measured: Measured) -> tuple[str, dict[str, str]]:
         """(what it prints, its result files by name) for the simulator, in the real tool's format."""
         raise NotImplementedError
@@ -99,3 +130,13 @@ class BenchmarkClient:
 
     def __repr__(self) -> str:
         return f"<benchmark client {self.name}>"
+
+
+def _flag(argv: list[str], name: str) -> str | None:
+    """The value of `--name value` or `--name=value` in an argv, else None."""
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(f"{name}="):
+            return arg.split("=", 1)[1]
+    return None

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import json
 
-from recipebench.clients.base import RESULTS_DIR, BenchmarkClient, Measured
+from recipebench.clients.base import RESULTS_DIR, BenchmarkClient, DataFile, Measured, _flag, tokenizer_dir
 from recipebench.clients.table import serving_table
+
+# The random dataset's prompts are cut from ShareGPT conversations (python/sglang/bench_serving.py,
+# sample_random_requests with random_sample=True), which it downloads from this address when no
+# --dataset-path names a file (download_and_cache_file(SHAREGPT_URL)).
+SHAREGPT = DataFile("ShareGPT_V3_unfiltered_cleaned_split.json",
+                    "https://huggingface.co/datasets/anon8231489123/ShareGPT_Vicuna_unfiltered/resolve/main/"
+                    "ShareGPT_V3_unfiltered_cleaned_split.json")
 
 
 class SglangBenchServing(BenchmarkClient):
@@ -23,7 +30,9 @@ class SglangBenchServing(BenchmarkClient):
 
     def argv(self, recipe, point, host, port):
         return ["python3", "-m", self.runs, "--backend", "sglang", "--host", host, "--port", str(port),
-                "--dataset-name", recipe.benchmark.dataset, *self.length_flags(recipe.benchmark.lengths, point),
+                "--tokenizer", tokenizer_dir(recipe), "--dataset-name", recipe.benchmark.dataset,
+                *[a for f in self.data_files(recipe) for a in ("--dataset-path", f.path)],
+                *self.length_flags(recipe.benchmark.lengths, point),
                 "--num-prompts", str(point.num_prompts), "--output-file", f"{RESULTS_DIR}/result.jsonl",
                 *self.load_flags(point), *self.extra_flags(recipe)]
 
@@ -31,6 +40,16 @@ class SglangBenchServing(BenchmarkClient):
         # --backend sglang posts to the native /generate (bench_serving.py ASYNC_REQUEST_FUNCS:
         # async_request_sglang_generate), not an OpenAI endpoint
         return "generate"
+
+    def data_files(self, recipe):
+        return [SHAREGPT] if recipe.benchmark.dataset in ("random", "sharegpt") else []
+
+    def hub_fetches(self, argv):
+        found = super().hub_fetches(argv)
+        dataset = _flag(argv, "--dataset-name")
+        if dataset in ("random", "sharegpt") and not (_flag(argv, "--dataset-path") or "").startswith("/"):
+            found.append(f"ShareGPT for --dataset-name {dataset} (no --dataset-path)")
+        return found
 
     def simulated(self, m: Measured):
         """The --output-file record and the stdout table of python/sglang/bench_serving.py (benchmark())."""

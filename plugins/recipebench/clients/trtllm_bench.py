@@ -28,7 +28,8 @@ class TrtllmBench(BenchmarkClient):
                 f"--output-min={lengths.shortest(o)}", f"--output-max={o}"]
 
     def point_script(self, recipe, point) -> str:
-        """Prepare the dataset of one point and run trtllm-bench on it, keeping text and JSON reports."""
+        """Prepare the dataset of one point and run trtllm-bench on it, keeping text and JSON reports. The
+        tokenizer is read from the weights the Job downloaded once (render._offline_script), not the Hub."""
         flags, _ = to_flags(recipe.serving.args)
         model = recipe.model.name
         dataset = f"/ssd/dataset-{point.id}.json"
@@ -37,7 +38,7 @@ class TrtllmBench(BenchmarkClient):
                  *(["--concurrency", str(point.concurrency)] if point.concurrency else []),
                  *flags, "--report_json", f"{RESULTS_DIR}/{point.id}.json"]
         lengths = self.length_flags(recipe.benchmark.lengths, point)
-        prepare = ["python3", "/app/tensorrt_llm/benchmarks/cpp/prepare_dataset.py", f"--tokenizer={model}",
+        prepare = ["python3", "/app/tensorrt_llm/benchmarks/cpp/prepare_dataset.py", f"--tokenizer=/ssd/{model}",
                    "--stdout", *lengths[:1], f"--num-requests={point.num_prompts}", *lengths[1:]]
         return (f"{shlex.join(prepare)} > {dataset}\n"
                 f"{shlex.join(bench)} 2>&1 | tee {RESULTS_DIR}/{point.id}.txt\n")

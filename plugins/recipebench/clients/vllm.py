@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from recipebench.clients.base import RESULTS_DIR, BenchmarkClient, Measured
+from recipebench.clients.base import RESULTS_DIR, BenchmarkClient, Measured, tokenizer_dir
 from recipebench.clients.table import serving_table
 
 
@@ -35,7 +35,8 @@ class VllmClient(BenchmarkClient):
 
     def argv(self, recipe, point, host, port):
         return [*self.head, "--backend", "vllm", "--base-url", f"http://{host}:{port}",
-                "--model", recipe.served_model_name, "--dataset-name", recipe.benchmark.dataset,
+                "--model", recipe.served_model_name, "--tokenizer", tokenizer_dir(recipe),
+                "--dataset-name", recipe.benchmark.dataset,
                 *self.length_flags(recipe.benchmark.lengths, point), "--num-prompts", str(point.num_prompts),
                 "--ignore-eos", "--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50,90,99",
                 "--save-result", "--result-dir", RESULTS_DIR, "--result-filename", "result.json",

@@ -173,7 +173,8 @@ def observe(cluster, shape_name: str, namespace: str, name: str, run_key: str, w
     """Everything `assess` needs, read from the cluster."""
     kind = shape(shape_name)
     workload = cluster.get(kind.api_version, kind.kind, namespace, name)
-    pods = cluster.pods(namespace, run_selector(run_key) + ",recipebench.dev/component!=bench")
+    # the workload's own pods: not the clients' (a point, the staging of their data)
+    pods = cluster.pods(namespace, run_selector(run_key) + ",recipebench.dev/component notin (bench,stage-data)")
     events, logs = {}, {}
     for pod in pods:
         pname = pod["metadata"]["name"]

@@ -17,7 +17,13 @@ from recipebench.catalog.vocabulary import State
 from recipebench.cluster.access import ClusterError
 from recipebench.cluster.api import Cluster
 from recipebench.errors import RecipebenchError
-from recipebench.manifests.render import bench_job_name, render_bench_job, render_workload
+from recipebench.manifests.render import (
+    bench_job_name,
+    render_bench_job,
+    render_stage_job,
+    render_workload,
+    stage_job_name,
+)
 
 
 class BenchmarkFailed(RecipebenchError):
@@ -31,7 +37,10 @@ class BenchmarkFailed(RecipebenchError):
 def deploy(run: RunConfig, cluster: Cluster, digests: dict, log) -> list[str]:
     from recipebench.manifests.validation import validate_objects
 
-    objects = render_workload(run.deployed(time.time()), digests)
+    deployed = run.deployed(time.time())
+    objects = render_workload(deployed, digests)
+    if run.recipe.topology.kind.serves:  # what the clients read, staged while the server starts
+        objects.append(render_stage_job(deployed, digests))
     validate_objects(objects)
     cluster.ensure_namespace(run.recipe.cluster.namespace)
     applied = cluster.apply(objects)
@@ -58,6 +67,28 @@ class PointOutput:
     log_text: str
     applied_at: float | None = None  # unix seconds: the client Job was created
     done_at: float | None = None  # ... and seen complete
+
+
+def staged(run: RunConfig, cluster: Cluster, log) -> None:
+    """The client data the deploy stage started staging is there (its Job complete), waiting for it a
+    bounded while, then its Job goes; BenchmarkFailed with the Job's reason otherwise. The server took
+    minutes to load, so this is normally done long before the first point."""
+    from recipebench.cluster.readiness import wait_job
+
+    ns, name = run.recipe.cluster.namespace, stage_job_name(run)
+    limit = cluster.target.seconds(run.recipe.timeouts.point_minutes * 60)
+    try:
+        outcome = wait_job(cluster, ns, name, limit, cluster.target.seconds(5), cluster.target.time_scale)
+    except TimeoutError as exc:
+        raise BenchmarkFailed(f"staging the clients' tokenizer and dataset (Job {name}) did not finish: {exc}") from None
+    if outcome.state != State.DONE:
+        pods = cluster.pods(ns, f"job-name={name}")
+        tail = cluster.logs(ns, pods[0]["metadata"]["name"]).strip().splitlines()[-1:] if pods else []
+        raise BenchmarkFailed(f"staging the clients' tokenizer and dataset (Job {name}) failed: {outcome.reason}"
+                              + (f": {tail[0]}" if tail else ""))
+    log.info("client data staged (Job %s)", name)
+    cluster.delete_or_leave({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": ns}},
+                            log)
 
 
 def start_point(run: RunConfig, cluster: Cluster, point: BenchmarkPoint, index: int, digests: dict, log) -> str:

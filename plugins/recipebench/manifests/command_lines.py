@@ -12,7 +12,7 @@ from typing import Any
 
 from recipebench.catalog.flags import CONFIG_DIR, to_flags
 from recipebench.catalog.recipe import BenchmarkPoint, Recipe
-from recipebench.clients.base import RESULTS_DIR
+from recipebench.clients.base import RESULTS_DIR, tokenizer_dir
 from recipebench.errors import RecipebenchError
 
 __all__ = ["CONFIG_DIR", "RESULTS_DIR", "to_flags"]  # what templates and render take from here
@@ -94,6 +94,30 @@ def client_script(recipe: Recipe, point: BenchmarkPoint, host: str, port: int) -
         f"{print_results_script(client.files([point.id]))}"
         "exit $status\n"
     )
+
+
+def stage_script(recipe: Recipe) -> str:
+    """What the clients read, fetched once into the bucket's client-data folder (mounted writable at
+    CLIENT_DATA) unless already there: the tokenizer files of the model (not its weights) and the
+    client's dataset files. Written to a temporary name first, so a half-finished copy never counts."""
+    tok = tokenizer_dir(recipe)
+    model = shlex.quote(recipe.model.name)
+    lines = ["set -euo pipefail",
+             f"if [ ! -f {tok}/tokenizer_config.json ]; then",
+             f"  huggingface-cli download {model} --include '*.json' '*.model' '*.txt' '*.tiktoken' "
+             f"--exclude '*.safetensors*' --local-dir {tok}.partial",
+             f"  rm -rf {tok} && mv {tok}.partial {tok}",
+             "fi",
+             f"echo \"staged: tokenizer of {recipe.model.name} in {tok}\""]
+    for f in recipe.benchmark.client.data_files(recipe):
+        lines += [f"if [ ! -s {f.path} ]; then",
+                  f"  mkdir -p $(dirname {f.path})",
+                  f"  python3 -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' "
+                  f"{shlex.quote(f.url)} {f.path}.partial",
+                  f"  mv {f.path}.partial {f.path}",
+                  "fi",
+                  f"echo \"staged: {f.name} in {f.path}\""]
+    return "\n".join(lines) + "\n"
 
 
 def print_results_script(names: list[str]) -> str:

@@ -13,6 +13,7 @@ from recipebench.catalog.naming import RUN_LABEL
 from recipebench.catalog.params import RunConfig, build_run_config
 from recipebench.catalog.paths import MANIFESTS
 from recipebench.catalog.recipe import BenchmarkPoint, Recipe
+from recipebench.clients.base import CLIENT_DATA, CLIENT_DATA_PREFIX
 from recipebench.manifests import command_lines
 from recipebench.manifests.errors import ManifestError
 
@@ -134,6 +135,8 @@ def context(run: RunConfig, digests: Digests | None = None) -> dict[str, Any]:
         "probes": _probes(recipe),
         "startup_minutes": startup_minutes(recipe),
         "preamble": preamble(recipe),
+        # the bucket a server reads its weights from (model.source gcs); no other server mounts one
+        "weights_bucket": recipe.cluster.bucket if recipe.model.source == "gcs" else None,
         "security_context": security_context(recipe),
     }
     ctx |= recipe.topology.kind.manifest_values(run, Blocks(ctx))
@@ -258,10 +261,26 @@ def render_bench_job(run: RunConfig, point: BenchmarkPoint, index: int, digests:
     host, port = service_endpoint(run)
     ctx = context(run, digests)
     ctx |= {
-        "point": point,
+        "point": point, "component": "bench",
         "job_name": bench_job_name(run, index),
         "client": client_placement(run, digests or {}),
         "client_script": command_lines.client_script(recipe, point, host, port),
+        "client_data": CLIENT_DATA, "client_data_prefix": CLIENT_DATA_PREFIX,
+    }
+    (job,) = _load("bench-client.yaml.j2", ctx)
+    return job
+
+
+def stage_job_name(run: RunConfig) -> str:
+    return run.child_name("stage-data", budget=57)  # Job controller appends -xxxxx to pods
+
+
+def render_stage_job(run: RunConfig, digests: Digests | None = None) -> dict:
+    """The once-per-run Job that stages what the points' clients read (command_lines.stage_script)."""
+    ctx = context(run, digests) | {
+        "point": None, "component": "stage-data", "job_name": stage_job_name(run),
+        "client": client_placement(run, digests or {}), "client_script": command_lines.stage_script(run.recipe),
+        "client_data": CLIENT_DATA, "client_data_prefix": CLIENT_DATA_PREFIX,
     }
     (job,) = _load("bench-client.yaml.j2", ctx)
     return job
@@ -280,8 +299,10 @@ def example_run(recipe: Recipe, key: str = "r000000000") -> RunConfig:
 
 
 def render_all(run: RunConfig) -> list[dict]:
-    return render_workload(run) + ([render_bench_job(run, p, i) for i, p in enumerate(run.recipe.benchmark.points)]
-                                   if run.recipe.topology.kind.serves else [])
+    if not run.recipe.topology.kind.serves:
+        return render_workload(run)
+    return render_workload(run) + [render_bench_job(run, p, i) for i, p in enumerate(run.recipe.benchmark.points)] + [
+        render_stage_job(run)]
 
 
 def to_yaml_stream(objects: list[dict]) -> str:

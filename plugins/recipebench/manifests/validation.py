@@ -153,6 +153,27 @@ def _check_user(oid: str, path: str, container: dict) -> None:
                             "or use an image that runs as root")
 
 
+def _client_fetches(oid: str, path: str, container: dict) -> None:
+    """A benchmark client must read what it needs from staged files, not the Hub at point start."""
+    import shlex
+
+    from recipebench.clients import CLIENTS
+
+    text = "\n".join(str(p) for p in [*(container.get("command") or []), *(container.get("args") or [])])
+    for client in CLIENTS:
+        if client.runs not in text:
+            continue
+        try:
+            argv = shlex.split(text)
+        except ValueError:
+            argv = text.split()
+        fetches = client.hub_fetches(argv)
+        if fetches:
+            raise ManifestError(f"{oid}: field {path} container {container.get('name', 'main')}: {client.name} would "
+                                f"download {'; '.join(fetches)} from the Hugging Face Hub at every point; pass the "
+                                "files staged once per run (clients.base.CLIENT_DATA)")
+
+
 def check_invariants(obj: dict) -> None:
     oid = object_id(obj)
     name = obj["metadata"]["name"]
@@ -171,6 +192,8 @@ def check_invariants(obj: dict) -> None:
                                     "env LD_LIBRARY_PATH replaces the image's own library path; extend it in the "
                                     "container's shell (serving.library_path)")
             _check_user(oid, path.rsplit('.', 2)[0], c)
+            if c.get("name") in ("bench", "offline"):
+                _client_fetches(oid, path.rsplit('.', 2)[0], c)
     refusals = _admission_errors(obj)
     if refusals:
         raise ManifestError(f"{oid}: " + "; ".join(refusals))

@@ -297,6 +297,9 @@ def benchmark(ctx: StageContext):
         name = reused
         ctx.log.info("point %s: Job %s from an earlier try is still there: collecting it", point.id, name)
     else:
+        if not ctx.ledger.get("client_data_staged"):  # once per run: then its Job goes
+            workload.staged(run, cluster, ctx.log)
+            artifacts.record(recipe.id, run.run_key, client_data_staged=True)
         name = workload.start_point(run, cluster, point, index, ctx.digests(), ctx.log)
         artifacts.record(recipe.id, run.run_key, point_times={**ctx.ledger.get("point_times", {}),
                                                               point.id: [time.time(), None]})

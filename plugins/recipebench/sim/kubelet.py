@@ -398,7 +398,7 @@ class Kubelet:
                 self._serve(pod, job)
                 return "Pending" if scenario == "image-pull-failure" else self._fail(pod, job, scenario)
             duration = scheduled_at + ready_after + BENCH_SECONDS
-        elif component == "helm":
+        elif component in ("helm", "stage-data"):
             duration = HELM_SECONDS
         else:
             duration = BENCH_SECONDS
@@ -414,6 +414,9 @@ class Kubelet:
         seed = f"{job['metadata']['name']}"
         if component == "helm":
             return self._helm(pod, job, name, script)
+        if component == "stage-data":  # what its script says it staged (the files themselves are not simulated)
+            self._log(pod, name, re.findall(r'echo "(staged: [^"]+)"', script))
+            return self._finish(pod, name, 0)
         if component == "bench" and scenario == "bench-job-failure":
             self._log(pod, name, ["Traceback (most recent call last):",
                                   "aiohttp.client_exceptions.ClientConnectorError: Cannot connect to host "
