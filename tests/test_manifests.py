@@ -113,7 +113,7 @@ def test_offline_recipe_is_a_job_that_never_retries():
     assert job["spec"]["backoffLimit"] == 0 and job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
     assert not [o for o in objects if o["kind"] == "Deployment"]
     script = job["spec"]["template"]["spec"]["containers"][0]["args"][2]
-    assert "--report_json /results/i128-o128-cmax-rinf-n1000.json" in script
+    assert "--report_json /results/i1024-o4096-cmax-rinf-n1000.json" in script
     assert "--extra_llm_api_options /workload/configs/extra-llm-api-options.json" in script
     (cm,) = [o for o in objects if o["kind"] == "ConfigMap"]
     assert yaml.safe_load(cm["data"]["extra-llm-api-options.json"])["moe_config"] == {"backend": "CUTLASS"}

@@ -39,7 +39,7 @@ def test_seed_benchmark_plans():
     dyn = load_recipe("dynamo-a4x-deepseek-r1-1p1d").benchmark.points[0]
     assert (dyn.input_len, dyn.output_len, dyn.concurrency) == (8192, 1024, 512)
     trt = load_recipe("trtllm-a4x-deepseek-r1-nvfp4").benchmark.points[0]
-    assert (trt.input_len, trt.output_len, trt.num_prompts) == (128, 128, 1000)
+    assert (trt.input_len, trt.output_len, trt.num_prompts) == (1024, 4096, 1000)  # values.yaml experiments
 
 
 def test_layers_accelerator_then_framework_then_file():

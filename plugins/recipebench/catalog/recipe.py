@@ -178,6 +178,21 @@ class LengthSpec(_Strict):
     def shortest(self, length: int) -> int:
         return length if self.min_fraction is None else max(1, int(length * self.min_fraction))
 
+    def mean(self, length: int) -> float:
+        """The mean of the lengths drawn: a uniform integer draw in [shortest, L] has mean (shortest + L) / 2."""
+        return (self.shortest(length) + length) / 2
+
+
+class ValiditySpec(_Strict):
+    """When a point's numbers count (results.validity.judge): the rules' thresholds."""
+
+    max_failed_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.01  # of the requests sent
+    # successful requests needed for a stable p99 (about 1,000, MLPerf's and AIPerf's guidance), or all
+    # of num_prompts when a point sends fewer
+    min_completed: PosInt = 1000
+    length_tolerance: Annotated[float, Field(gt=0, lt=1)] = 0.05  # measured mean length vs the planned mean
+    min_duration_s: Annotated[float, Field(ge=0)] = 60.0  # measured wall time
+
 
 class BenchmarkSpec(_Strict):
     tool: str  # a registered benchmark client (recipebench.clients)
@@ -187,6 +202,7 @@ class BenchmarkSpec(_Strict):
     endpoint: Literal["completions", "chat"] = "completions"
     points: list[BenchmarkPoint] = Field(min_length=1)
     extra_args: dict[str, ArgValue] = {}
+    validity: ValiditySpec = ValiditySpec()
 
     @field_validator("tool")
     @classmethod

@@ -27,6 +27,7 @@ class Verdict(StrEnum):
     OK = "ok"
     REGRESSED = "regressed"
     NO_BASELINE = "no-baseline"
+    INVALID = "invalid"  # the point broke a validity rule: neither judged nor a baseline
 
 
 class AlertKind(StrEnum):
@@ -34,6 +35,8 @@ class AlertKind(StrEnum):
     REGRESSION_RECOVERED = "regression-recovered"
     FAILING = "failing"
     FAILING_RECOVERED = "failing-recovered"
+    INVALID = "invalid"  # points broke validity rules (results.validity)
+    INVALID_RECOVERED = "invalid-recovered"
 
 
 class RunStatus(StrEnum):

@@ -7,7 +7,15 @@ from __future__ import annotations
 import hashlib
 import json
 
-from recipebench.clients.base import RESULTS_DIR, BenchmarkClient, ClientImage, Measured, tokenizer_dir
+from recipebench.clients.base import (
+    RESULTS_DIR,
+    BenchmarkClient,
+    ClientImage,
+    Measured,
+    _flag,
+    tokenizer_dir,
+    window_mean,
+)
 
 # 0.13.0 is the first AIPerf release with sglang's length window (--random-range-ratio with
 # --random-corpus-style sglang); 0.8 had only normal or discrete length distributions.
@@ -39,6 +47,11 @@ class Aiperf(BenchmarkClient):
                 "--extra-inputs", "ignore_eos:true", "--export-level", "summary", "--ui-type", "none",
                 "--artifact-dir", RESULTS_DIR, *self.load_flags(point), *self.extra_flags(recipe)]
 
+    def drawn_means(self, argv):
+        ratio = _flag(argv, "--random-range-ratio")
+        r = float(ratio) if ratio else None
+        return window_mean(int(_flag(argv, "--isl") or 0), r), window_mean(int(_flag(argv, "--osl") or 0), r)
+
     def endpoint(self, recipe):
         return recipe.benchmark.endpoint  # --endpoint-type
 
@@ -61,7 +74,9 @@ class Aiperf(BenchmarkClient):
                              "input": {"prompt": {"input_tokens": {"mean": m.input_len},
                                                   "output_tokens": {"mean": m.output_len}}},
                              "loadgen": {"concurrency": m.concurrency, "request_count": m.prompts}},
-            "was_cancelled": False, "error_summary": [],
+            "was_cancelled": False,
+            "error_summary": [{"error_details": {"code": 500, "type": "Internal Server Error",
+                                                 "message": "simulated"}, "count": m.failed}] if m.failed else [],
         }
         return ("NVIDIA AIPerf | LLM Metrics (see JSON export)\n",
                 {"profile_export_aiperf.json": json.dumps(export, indent=2)})

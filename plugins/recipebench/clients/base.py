@@ -75,6 +75,7 @@ class Measured:
     in_tput: float  # tokens/s
     out_tput: float  # tokens/s
     seed: str = ""
+    failed: int = 0  # requests sent that failed (prompts counts the successful ones)
 
 
 class BenchmarkClient:
@@ -106,6 +107,11 @@ class BenchmarkClient:
         a tokenizer named by model id (every client loads it with transformers' from_pretrained)."""
         value = _flag(argv, "--tokenizer")
         return [] if value and value.startswith("/") else [f"the tokenizer {value or '(the model id)'}"]
+
+    def drawn_means(self, argv: list[str]) -> tuple[float, float] | None:
+        """The mean input and output lengths this command line draws, per the tool's sampling code (the
+        simulator's tokens follow them); None: the configured lengths themselves."""
+        return None
 
     def simulated(self, measured: Measured) -> tuple[str, dict[str, str]]:
         """(what it prints, its result files by name) for the simulator, in the real tool's format."""
@@ -140,3 +146,8 @@ def _flag(argv: list[str], name: str) -> str | None:
         if arg.startswith(f"{name}="):
             return arg.split("=", 1)[1]
     return None
+
+
+def window_mean(length: int, ratio: float | None) -> float:
+    """Mean of a uniform integer draw in [int(L * r), L] (sglang's and AIPerf's sglang-style window)."""
+    return float(length) if ratio is None or ratio >= 1 else (max(1, int(length * ratio)) + length) / 2

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import json
 
-from recipebench.clients.base import RESULTS_DIR, BenchmarkClient, DataFile, Measured, _flag, tokenizer_dir
+from recipebench.clients.base import (
+    RESULTS_DIR,
+    BenchmarkClient,
+    DataFile,
+    Measured,
+    _flag,
+    tokenizer_dir,
+    window_mean,
+)
 from recipebench.clients.table import serving_table
 
 # The random dataset's prompts are cut from ShareGPT conversations (python/sglang/bench_serving.py,
@@ -43,6 +51,11 @@ class SglangBenchServing(BenchmarkClient):
 
     def data_files(self, recipe):
         return [SHAREGPT] if recipe.benchmark.dataset in ("random", "sharegpt") else []
+
+    def drawn_means(self, argv):
+        r = float(_flag(argv, "--random-range-ratio") or 1)
+        return (window_mean(int(_flag(argv, "--random-input-len") or 0), r),
+                window_mean(int(_flag(argv, "--random-output-len") or 0), r))
 
     def hub_fetches(self, argv):
         found = super().hub_fetches(argv)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from recipebench.clients.base import RESULTS_DIR, BenchmarkClient, Measured, tokenizer_dir
+from recipebench.clients.base import RESULTS_DIR, BenchmarkClient, Measured, _flag, tokenizer_dir
 from recipebench.clients.table import serving_table
 
 
@@ -30,6 +30,10 @@ class VllmClient(BenchmarkClient):
         return ["--random-input-len", str(ci), "--random-output-len", str(co), "--random-range-ratio",
                 f"{int(b * 1e6) / 1e6:.6f}"]  # rounded down: X(1+b) never exceeds L
 
+    def drawn_means(self, argv):
+        # a symmetric window around --random-input-len: its centre is the mean
+        return float(_flag(argv, "--random-input-len") or 0), float(_flag(argv, "--random-output-len") or 0)
+
     def endpoint(self, recipe):
         return "completions"  # --backend vllm: /v1/completions, the default --endpoint
 
@@ -46,7 +50,7 @@ class VllmClient(BenchmarkClient):
         """--save-result's JSON and the stdout table (vllm/benchmarks/serve.py, benchmark())."""
         record = {
             "date": "20261123-010203", "backend": "vllm", "model_id": "simulated", "tokenizer_id": "simulated",
-            "num_prompts": m.prompts, "request_rate": m.rate if m.rate else "inf", "burstiness": 1.0,
+            "num_prompts": m.prompts + m.failed, "request_rate": m.rate if m.rate else "inf", "burstiness": 1.0,
             "max_concurrency": m.concurrency, "duration": m.duration, "completed": m.prompts,
             "total_input_tokens": m.in_tokens, "total_output_tokens": m.out_tokens,
             "request_throughput": m.req_tput, "request_goodput:": None, "output_throughput": m.out_tput,

@@ -144,10 +144,15 @@ def judge_rows(rows: list[dict[str, Any]], started: dt.datetime, warehouse: Ware
     warehouse.ensure_tables()
     verdicts = []
     for row in rows:
-        history = warehouse.history(row["recipe"], row["fingerprint"], row["point_id"], row["simulated"],
-                                    row["run_id"], started, n)
-        result = regressions.judge(row, history, floor, min_runs, spread)
-        result["details"]["baseline_run_ids"] = [h["run_id"] for h in history]
+        result: dict[str, Any]
+        if row.get("valid") is False:  # its numbers do not count: stored and shown, never judged
+            result = {"verdict": Verdict.INVALID, "baseline_runs": 0,
+                      "details": {"invalid_reasons": row.get("invalid_reasons") or []}}
+        else:
+            history = warehouse.history(row["recipe"], row["fingerprint"], row["point_id"], row["simulated"],
+                                        row["run_id"], started, n)
+            result = regressions.judge(row, history, floor, min_runs, spread)
+            result["details"]["baseline_run_ids"] = [h["run_id"] for h in history]
         verdicts.append({"run_id": row["run_id"], "point_id": row["point_id"], "recipe": row["recipe"],
                          "run_date": row["run_date"], **result})
     warehouse.upsert("verdicts", verdicts)

@@ -10,6 +10,7 @@ closes a regression episode: the regression track looks at successful runs only.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ from recipebench.results.regressions import metric_details, number
 
 @dataclass
 class Alert:
-    kind: str  # regression | regression-recovered | failing | failing-recovered
+    kind: str  # an AlertKind: regression, failing, invalid, each with its -recovered
     recipe: str
     run_id: str
     subject: str
@@ -34,6 +35,20 @@ class Alert:
 
 def regressed(verdicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [v for v in verdicts if v.get("verdict") == Verdict.REGRESSED]
+
+
+def invalid(verdicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [v for v in verdicts if v.get("verdict") == Verdict.INVALID]
+
+
+def _invalid_lines(verdicts: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for v in sorted(verdicts, key=lambda v: v["point_id"]):
+        details = v.get("details") or {}
+        details = json.loads(details) if isinstance(details, str) else details
+        reasons = [r for r in details.get("invalid_reasons") or [] if not r.startswith("unknown: ")]
+        lines.append(f"  {v['point_id']}: {'; '.join(reasons) or 'invalid'}")
+    return lines
 
 
 def judged(verdicts: list[dict[str, Any]]) -> bool:
@@ -100,4 +115,18 @@ def decide(current: dict[str, Any], earlier: list[dict[str, Any]], baseline_run:
                             [f"every judged point of run {run_id} is within its band again "
                              f"(the episode opened at or before {last_success['run']['run_id'] if last_success else '?'})",
                              f"results: {links.get('results', '')}"]))
+    # the validity track: points whose numbers do not count, told once per episode like the others
+    was_invalid = bool(last_success and invalid(last_success["verdicts"]))
+    now_invalid = invalid(current["verdicts"])
+    if now_invalid and not was_invalid:
+        alerts.append(Alert(AlertKind.INVALID, recipe, run_id,
+                            f"[recipebench] {recipe}: {len(now_invalid)} point(s) invalid",
+                            ["their numbers do not count (no baseline, no regression check):",
+                             *_invalid_lines(now_invalid), f"run: {run_id} ({links.get('run', '')})",
+                             "this episode will not be announced again until every point is valid",
+                             f"results: {links.get('results', '')}"]))
+    elif was_invalid and not now_invalid and current["verdicts"]:
+        alerts.append(Alert(AlertKind.INVALID_RECOVERED, recipe, run_id,
+                            f"[recipebench] {recipe}: every point valid again",
+                            [f"run: {run_id} ({links.get('run', '')})", f"results: {links.get('results', '')}"]))
     return alerts

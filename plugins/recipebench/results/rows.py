@@ -8,6 +8,7 @@ from typing import Any
 from recipebench.catalog.params import RunConfig
 from recipebench.catalog.recipe import BenchmarkPoint
 from recipebench.catalog.vocabulary import RunStatus
+from recipebench.results import validity
 from recipebench.results.schema import METRIC_COLUMNS
 
 
@@ -42,6 +43,7 @@ def result_row(run: RunConfig, point: BenchmarkPoint, record: dict[str, Any], ar
         row["output_throughput_per_gpu"] = row["output_throughput"] / recipe.gpu_count
     if row.get("tpot_median_ms"):
         row["tokens_per_s_per_user"] = 1000.0 / row["tpot_median_ms"]
+    row["valid"], row["invalid_reasons"] = validity.judge(row, recipe.benchmark.lengths, recipe.benchmark.validity)
     row["gpu_hour_usd"] = gpu_hour_usd
     row["cost_per_million_output_tokens"] = cost_per_million(recipe.gpu_count, gpu_hour_usd,
                                                              row.get("output_throughput"))

@@ -57,6 +57,10 @@ RESULTS: tuple[Column, ...] = (
     Column("simulated", "BOOL", "", "from the simulated cluster", True),
     Column("tool", "STRING", "", "benchmark tool that produced the numbers", True),
     Column("tool_version", "STRING", "", "tool version or era, when the output tells"),
+    Column("valid", "BOOL", "", "the point kept every validity rule of its recipe (benchmark.validity): only a "
+           "valid point is a baseline or a regression"),
+    Column("invalid_reasons", "JSON", "", "each rule broken, with its figures; `unknown: ...` for a rule the "
+           "tool gave no figure for (not failed for it)"),
     Column("endpoint", "STRING", "", "server endpoint the client sent to: completions or chat (OpenAI; chat adds "
            "the chat template's tokens) or generate (SGLang's native); empty for an offline benchmark"),
     *MEASURED,
@@ -79,7 +83,7 @@ VERDICTS: tuple[Column, ...] = (
 
 ALERTS: tuple[Column, ...] = (
     Column("run_id", "STRING", "", "run that opened or closed the episode", True),
-    Column("kind", "STRING", "", "regression, regression-recovered, failing or failing-recovered", True),
+    Column("kind", "STRING", "", "regression, failing or invalid, or one of them -recovered", True),
     Column("recipe", "STRING", "", "recipe id", True),
     Column("run_date", "DATE", "", "UTC date of the run", True),
     Column("sent_at", "TIMESTAMP", "", "when the message was sent", True),

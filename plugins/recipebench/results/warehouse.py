@@ -160,7 +160,7 @@ class Warehouse:
         return self.run(
             f"SELECT u.started_at, r.recipe, r.run_id, u.status, r.simulated, r.point_id, r.tool, r.completed, "
             f"r.failed, r.output_throughput, r.output_throughput_per_gpu, r.ttft_median_ms, r.tpot_median_ms, "
-            f"r.e2e_median_ms, r.cost_per_million_output_tokens AS usd_per_mtok FROM {self.table('results')} AS r JOIN {self.table('runs')} AS u "
+            f"r.e2e_median_ms, r.cost_per_million_output_tokens AS usd_per_mtok, r.valid, r.invalid_reasons FROM {self.table('results')} AS r JOIN {self.table('runs')} AS u "
             f"ON r.run_id = u.run_id {where} ORDER BY u.started_at DESC, r.point_id LIMIT {int(last)}", params)
 
     def recent_runs(self, recipe: str | None = None, last: int = 20) -> list[dict]:
@@ -176,7 +176,7 @@ class Warehouse:
         """Results of the latest successful earlier runs of the same fingerprint and point. A point
         judged regressed is not a baseline: a lasting drop stays a regression until it recovers,
         instead of becoming the norm after N/2 nights and closing its episode with a false
-        "recovered". Runs a person triggered with a changed plan are not a baseline either: only
+        "recovered". An invalid point (results.validity) is no baseline either. Runs a person triggered with a changed plan are not a baseline either: only
         scheduled runs, and manual runs of the plan as written."""
         p = {k: (_param(k, t), v) for k, t, v in (
             ("recipe", "STRING", recipe), ("fingerprint", "STRING", fingerprint), ("point_id", "STRING", point_id),
@@ -188,7 +188,7 @@ class Warehouse:
             f"FROM {self.table('results')} AS r JOIN {self.table('runs')} AS u ON r.run_id = u.run_id "
             f"LEFT JOIN {self.table('verdicts')} AS v ON v.run_id = r.run_id AND v.point_id = r.point_id "
             f"WHERE r.recipe = {ph['recipe']} AND r.fingerprint = {ph['fingerprint']} "
-            f"AND (v.verdict IS NULL OR v.verdict != 'regressed') "
+            f"AND (v.verdict IS NULL OR v.verdict NOT IN ('regressed', 'invalid')) AND (r.valid IS NULL OR r.valid) "
             f"AND (u.trigger IS NULL OR u.trigger = 'scheduled' OR {self.json_text('u.params')} = '{{}}') "
             f"AND r.point_id = {ph['point_id']} AND r.simulated = {ph['simulated']} AND u.status = 'success' "
             f"AND r.run_id != {ph['exclude_run']} AND u.started_at < {ph['before']} AND r.completed > 0 "

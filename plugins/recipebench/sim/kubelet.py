@@ -22,6 +22,8 @@ A scenario (RECIPEBENCH_SIM_SCENARIO when the workload is created) decides the l
   log-rotated                      the benchmark client's log loses its beginning (kubelet rotation)
   slower-20                        everything works; per-token latencies are 25% longer, so output
                                    throughput is 20% lower (a regression to detect)
+  failed-3pct                      3% of each point's requests fail (an invalid point, not a regression)
+  short-outputs                    the server stops every answer at half its asked length
   api-500-on-delete, api-flaky     faults of the API server itself (server.Faults)
   rbac-shipped, rbac-missing-proxy the identity holds only the shipped Roles (minus services/proxy): the
                                    API server enforces RBAC and answers access reviews (sim/rbac.py)
@@ -42,7 +44,7 @@ from recipebench.sim.server import BY_PLURAL, ApiError, Store
 
 SCENARIOS = ("ready", "image-pull-failure", "crash-loop", "oom", "unschedulable", "capacity-wait-then-ready",
              "bench-job-failure", "corrupt-output", "helm-failure", "health-before-load", "model-never-served",
-             "completion-fails", "log-rotated", "api-500-on-delete", "api-flaky", "slower-20", "rbac-shipped",
+             "completion-fails", "log-rotated", "api-500-on-delete", "api-flaky", "slower-20", "failed-3pct", "short-outputs", "rbac-shipped",
              "rbac-missing-proxy")
 DEFAULT_READY_AFTER = 90.0
 BENCH_SECONDS = 120.0
@@ -427,7 +429,9 @@ class Kubelet:
         if component == "offline":
             lines = outputs.offline_log(script, seed, broken, slowdown)
         else:
-            lines = outputs.bench_log(script, labels.get("recipebench.dev/point", ""), seed, broken, slowdown)
+            lines = outputs.bench_log(script, labels.get("recipebench.dev/point", ""), seed, broken, slowdown,
+                                      completed_share=0.97 if scenario == "failed-3pct" else 1.0,
+                                      output_share=0.5 if scenario == "short-outputs" else 1.0)
         if scenario == "log-rotated":  # kubelet kept only the newest part of the log
             lines = lines[-2:]
         self._log(pod, name, lines)

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import random
 import re
+import shlex
 from dataclasses import dataclass
 
 from recipebench.clients import Measured, client, running
@@ -37,7 +38,7 @@ def load_of(point_id: str) -> Load:
                 None if m["r"] == "inf" else float(m["r"]), int(m["n"]))
 
 
-def _model(load: Load, seed: str) -> dict:
+def _model(load: Load, seed: str, means: tuple[float, float] | None = None) -> dict:
     rnd = random.Random(int(hashlib.sha256(seed.encode()).hexdigest()[:8], 16))
     noise = lambda: rnd.uniform(0.98, 1.02)  # noqa: E731
     conc = load.concurrency or min(load.prompts, 256)
@@ -45,20 +46,21 @@ def _model(load: Load, seed: str) -> dict:
     ttft = (30.0 + 0.02 * load.input_len * (1 + conc / 64)) * noise() * load.slowdown
     e2e = ttft + tpot * (load.output_len - 1)
     duration = load.prompts * e2e / 1000 / conc
-    out_tokens = load.prompts * load.output_len
+    mean_in, mean_out = means or (load.input_len, load.output_len)  # the lengths the client drew
+    out_tokens, in_tokens = round(load.prompts * mean_out), round(load.prompts * mean_in)
     return {"conc": conc, "tpot": tpot, "ttft": ttft, "e2e": e2e, "duration": duration,
-            "in_tokens": load.prompts * load.input_len, "out_tokens": out_tokens,
+            "in_tokens": in_tokens, "out_tokens": out_tokens,
             "req_tput": load.prompts / duration, "out_tput": out_tokens / duration,
-            "in_tput": load.prompts * load.input_len / duration, "itl": tpot * 0.97}
+            "in_tput": in_tokens / duration, "itl": tpot * 0.97}
 
 
-def measured(load: Load, seed: str) -> Measured:
+def measured(load: Load, seed: str, means: tuple[float, float] | None = None, failed: int = 0) -> Measured:
     """The load model's figures at one point, as every client prints them."""
-    m = _model(load, seed)
+    m = _model(load, seed, means)
     return Measured(load.input_len, load.output_len, load.concurrency, load.rate, load.prompts, conc=m["conc"],
                     ttft=m["ttft"], tpot=m["tpot"], itl=m["itl"], e2e=m["e2e"], duration=m["duration"],
                     in_tokens=m["in_tokens"], out_tokens=m["out_tokens"], req_tput=m["req_tput"],
-                    in_tput=m["in_tput"], out_tput=m["out_tput"], seed=seed)
+                    in_tput=m["in_tput"], out_tput=m["out_tput"], seed=seed, failed=failed)
 
 
 def corrupt(files: dict[str, str]) -> dict[str, str]:
@@ -66,12 +68,24 @@ def corrupt(files: dict[str, str]) -> dict[str, str]:
     return {name: text[: max(len(text) // 3, 1)] for name, text in files.items()}
 
 
-def bench_log(script: str, point_id: str, seed: str, broken: bool, slowdown: float = 1.0) -> list[str]:
-    """What a benchmark Job's pod prints: the client its script runs, in that client's own format."""
+def bench_log(script: str, point_id: str, seed: str, broken: bool, slowdown: float = 1.0,
+              completed_share: float = 1.0, output_share: float = 1.0) -> list[str]:
+    """What a benchmark Job's pod prints: the client its script runs, in that client's own format.
+    completed_share: the requests that succeed (the rest fail); output_share: how much of each output
+    the server generates before it stops (a server that answers fast and short)."""
     client = running(script)
     if client is None:
         raise ValueError("no known benchmark client in the job's script")
-    stdout, files = client.simulated(measured(dataclasses.replace(load_of(point_id), slowdown=slowdown), seed))
+    try:
+        argv = shlex.split(script)
+    except ValueError:
+        argv = script.split()
+    load = dataclasses.replace(load_of(point_id), slowdown=slowdown)
+    means = client.drawn_means(argv) or (load.input_len, load.output_len)
+    means = (means[0], means[1] * output_share)
+    completed = round(load.prompts * completed_share)
+    stdout, files = client.simulated(measured(dataclasses.replace(load, prompts=completed), seed, means,
+                                              failed=load.prompts - completed))
     if broken:
         files = corrupt(files)
     return stdout.split("\n") + frame_outputs(files)

@@ -1,0 +1,163 @@
+"""A validity verdict on every point (issue 22, item 3): the pure rules, their place in the regression
+check and the alerts, and runs against the simulated cluster whose points break them."""
+
+import datetime as dt
+import logging
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from recipebench.catalog.recipe import LengthSpec, ValiditySpec, load_recipe
+from recipebench.results.validity import UNKNOWN, judge
+
+RULES = ValiditySpec()
+UNIFORM = LengthSpec(distribution="uniform", min_fraction=0.8)
+FIXED = LengthSpec()
+
+
+def good(**changes):
+    """A point of 2,000 requests of 1,000 / 500 tokens (fixed lengths) that keeps every rule."""
+    row = {"num_prompts": 2000, "completed": 2000, "failed": 0, "input_len": 1000, "output_len": 500,
+           "total_input_tokens": 2000 * 1000, "total_output_tokens": 2000 * 500, "duration_s": 120.0}
+    return row | changes
+
+
+def test_a_clean_point_is_valid():
+    assert judge(good(), FIXED, RULES) == (True, [])
+
+
+def test_failed_requests_above_one_percent():
+    valid, reasons = judge(good(completed=1940, failed=60, total_input_tokens=1940 * 1000,
+                                total_output_tokens=1940 * 500), FIXED, RULES)
+    assert not valid and reasons == ["failed 60 of 2000 requests (3.0% > 1%)"]
+    assert judge(good(completed=1980, failed=20, total_input_tokens=1980 * 1000,
+                      total_output_tokens=1980 * 500), FIXED, RULES)[0]  # 1% is allowed
+
+
+def test_too_few_completed_for_a_stable_p99():
+    valid, reasons = judge(good(num_prompts=900, completed=890, failed=10, total_input_tokens=890 * 1000,
+                                total_output_tokens=890 * 500), FIXED, RULES)
+    assert not valid and "completed 890 < 900 requests" in reasons  # all of a smaller point are needed
+    assert any(r.startswith("failed 10 of 900") for r in reasons)
+
+
+def test_lengths_against_the_mean_of_their_distribution():
+    # uniform [800, 1000]: the mean asked for is 900, not 1000 (InferenceX issue 356's 0.9x)
+    at_mean = good(total_input_tokens=2000 * 900, total_output_tokens=2000 * 450)
+    assert judge(at_mean, UNIFORM, RULES) == (True, [])
+    valid, reasons = judge(good(), UNIFORM, RULES)  # the nominal lengths are 11% above the mean
+    assert not valid and reasons == ["mean input 1000 tokens, +11.1% off the planned 900",
+                                     "mean output 500 tokens, +11.1% off the planned 450"]
+    short = good(total_output_tokens=2000 * 250)  # a server that stops early
+    assert judge(short, FIXED, RULES) == (False, ["mean output 250 tokens, -50.0% off the planned 500"])
+
+
+def test_too_short_a_measurement():
+    assert judge(good(duration_s=12.0), FIXED, RULES) == (False, ["measured 12 s < 60 s"])
+    assert judge(good(duration_s=12.0), FIXED, ValiditySpec(min_duration_s=10))[0]
+
+
+def test_figures_a_tool_does_not_report_are_unknown_not_failures():
+    row = good(failed=None, total_input_tokens=None, total_output_tokens=None, duration_s=None)
+    valid, reasons = judge(row, FIXED, RULES)
+    assert valid and reasons == [UNKNOWN + "failed requests", UNKNOWN + "mean input length",
+                                 UNKNOWN + "mean output length", UNKNOWN + "duration"]
+
+
+counts = st.integers(min_value=0, max_value=5000)
+
+
+@given(sent=st.integers(min_value=1, max_value=5000), completed=counts, failed=st.one_of(st.none(), counts),
+       mean_in=st.floats(min_value=1, max_value=20000), mean_out=st.floats(min_value=1, max_value=5000),
+       duration=st.one_of(st.none(), st.floats(min_value=0, max_value=3600)), uniform=st.booleans())
+def test_the_verdict_is_the_absence_of_broken_rules(sent, completed, failed, mean_in, mean_out, duration, uniform):
+    lengths = UNIFORM if uniform else FIXED
+    row = {"num_prompts": sent, "completed": completed, "failed": failed, "input_len": 1000, "output_len": 500,
+           "total_input_tokens": round(mean_in * completed), "total_output_tokens": round(mean_out * completed),
+           "duration_s": duration}
+    valid, reasons = judge(row, lengths, RULES)
+    broken = [r for r in reasons if not r.startswith(UNKNOWN)]
+    assert valid == (not broken)
+    if failed is not None and failed > 0.01 * sent:
+        assert not valid and any(r.startswith(f"failed {failed} of {sent}") for r in broken)
+    if completed < min(1000, sent):
+        assert not valid
+    if duration is not None and duration < 60:
+        assert not valid
+    # more failures never make a point valid
+    if failed is not None:
+        assert judge(row | {"failed": failed + sent}, lengths, RULES)[0] is False
+
+
+def test_every_catalog_recipe_states_its_rules():
+    from recipebench.catalog.recipe import load_catalog
+
+    for recipe in load_catalog()[0].values():
+        assert recipe.benchmark.validity.max_failed_fraction == 0.01
+        assert recipe.benchmark.validity.min_completed == 1000
+
+
+# -- the regression check and the alerts ------------------------------------------------------------------
+@pytest.mark.e2e
+def test_an_invalid_night_is_no_regression_and_no_baseline_and_alerts_once(duck):
+    from recipebench.pipeline import artifacts
+    from recipebench.pipeline.loading import check_run, load_run
+    from recipebench.pipeline.notify import notify_run
+
+    from tests.test_results import DAY, make_run
+
+    log = logging.getLogger("test")
+    t0 = 1_810_000_000
+
+    def night(n, out_share):
+        run = make_run(f"rvalid{n:04d}", t0 + n * DAY)
+        artifacts.record(run.recipe.id, run.run_key, simulated=True, stages={
+            s: {"start": run.started_at + i, "end": run.started_at + i + 1, "state": "success"}
+            for i, s in enumerate(["resolve", "deploy", "wait_ready", "benchmark"])})
+        for point in run.recipe.benchmark.points:
+            sent = point.num_prompts
+            artifacts.save_parsed(run.recipe.id, run.run_key, point.id, {
+                "point": point.model_dump(), "artifact": f"file:///a/{run.run_key}/{point.id}.json",
+                "record": {"tool": "vllm-bench-serve", "completed": sent, "failed": 0, "duration_s": 300.0,
+                           "total_input_tokens": sent * point.input_len,
+                           "total_output_tokens": round(sent * point.output_len * out_share),
+                           "output_throughput": 1000.0 * out_share, "ttft_median_ms": 50.0, "tpot_median_ms": 20.0}})
+        load_run(run.recipe.id, run.run_key, run, duck, log)
+        verdicts = check_run(run, duck, log)
+        notify_run(run.recipe.id, run.run_key, {}, duck, now=dt.datetime.fromtimestamp(t0 + n * DAY + 3600, tz=dt.UTC))
+        return verdicts
+
+    for n in range(4):
+        night(n, 1.0)
+    verdicts = night(4, 0.5)  # the server answers half the tokens: output throughput halves
+    assert [v["verdict"] for v in verdicts] == ["invalid"]
+    assert "mean output 500 tokens, -50.0% off the planned 1000" in verdicts[0]["details"]["invalid_reasons"]
+    verdicts = night(5, 0.5)  # the episode goes on: told once
+    assert [v["verdict"] for v in verdicts] == ["invalid"]
+    verdicts = night(6, 1.0)
+    assert [v["verdict"] for v in verdicts] == ["ok"]  # judged against valid nights only
+    kinds = [a["kind"] for a in duck.select("alerts", {"recipe": "vllm-a4-deepseek-r1"}, limit=100)
+             if a["run_id"].startswith("rvalid")]
+    assert sorted(kinds) == ["invalid", "invalid-recovered"]
+    rows = duck.select("results", {"run_id": "rvalid0004"})
+    assert rows[0]["valid"] is False and "regress" not in " ".join(kinds)
+    assert load_recipe("vllm-a4-deepseek-r1").benchmark.points[0].output_len == 1000
+
+
+# one recipe each: a second invalid run of the same recipe continues the first one's episode (no alert)
+@pytest.mark.parametrize("recipe_id, scenario, reason", [
+    ("vllm-a4-deepseek-r1", "failed-3pct", "failed 33 of 1100 requests (3.0% > 1%)"),
+    ("sglang-a3ultra-llama4-scout", "short-outputs", "mean output 500 tokens, -50.0% off the planned 1000"),
+])
+def test_simulated_runs_that_break_a_rule_end_invalid(cluster_env, monkeypatch, recipe_id, scenario, reason):
+    from recipebench.results.warehouse import open_warehouse
+
+    from tests.conftest import run
+
+    monkeypatch.setenv("RECIPEBENCH_SIM_SCENARIO", scenario)
+    result = run(recipe_id)
+    assert result["status"] == "success", result  # the run worked; its number does not count
+    (row,) = open_warehouse().run(f"SELECT valid, invalid_reasons FROM results WHERE run_id = '{result['run_id']}'")
+    assert row["valid"] is False and reason in str(row["invalid_reasons"]), row
+    kinds = [a["kind"] for a in open_warehouse().select("alerts", {"run_id": result["run_id"]}, limit=10)]
+    assert kinds == ["invalid"], kinds
