@@ -387,12 +387,12 @@ def _fire(trigger):
 
 def _deployed(sim, key):
     from recipebench.catalog.recipe import load_recipe
-    from recipebench.manifests.render import example_run, render_workload
+    from recipebench.manifests.render import example_run, render_stage_job, render_workload
 
     config = example_run(load_recipe(RECIPE), key)
     cluster = _cluster(sim)
     cluster.ensure_namespace("default")
-    cluster.apply(render_workload(config))
+    cluster.apply([*render_workload(config), render_stage_job(config)])  # as workload.deploy does
     return config, cluster
 
 

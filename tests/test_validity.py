@@ -160,4 +160,5 @@ def test_simulated_runs_that_break_a_rule_end_invalid(cluster_env, monkeypatch, 
     (row,) = open_warehouse().run(f"SELECT valid, invalid_reasons FROM results WHERE run_id = '{result['run_id']}'")
     assert row["valid"] is False and reason in str(row["invalid_reasons"]), row
     kinds = [a["kind"] for a in open_warehouse().select("alerts", {"run_id": result["run_id"]}, limit=10)]
-    assert kinds == ["invalid"], kinds
+    # one invalid alert and no regression (a failure streak of an earlier test may close beside it)
+    assert kinds.count("invalid") == 1 and "regression" not in kinds, kinds
