@@ -328,3 +328,16 @@ def test_servers_mount_a_bucket_only_to_read_their_weights(recipe_id):
                 assert fuse and all(v["csi"].get("readOnly") for v in fuse), obj["kind"]
             else:
                 assert fuse == [], (obj["kind"], fuse)
+
+
+# -- 9b. all Dynamo workers inside one NVL72 domain ----------------------------------------------------------
+def test_a_graph_larger_than_one_nvlink_domain_is_refused():
+    """IMEX channels (NVIDIA's DRA driver, ComputeDomain) join nodes of one NVLink domain only: an A4X rack
+    is 18 nodes. The 10p8d recipe fills one exactly; one more prefill node does not fit."""
+    from recipebench.catalog.recipe import RecipeError, deep_merge, resolve
+
+    base = load_recipe("dynamo-a4x-deepseek-r1-10p8d")
+    assert base.topology.total_nodes == base.acc.nvlink_domain_nodes == 18
+    raw = deep_merge(base.model_dump(mode="json", exclude={"id"}), {"topology": {"prefill": {"replicas": 6}}})
+    with pytest.raises(RecipeError, match=r"20 nodes do not fit one NVLink domain of a4x \(18 nodes\)"):
+        resolve(base.id, raw, "test")

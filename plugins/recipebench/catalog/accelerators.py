@@ -28,6 +28,9 @@ class Accelerator:
     # the figure comes from RECIPEBENCH_GPU_HOUR_USD (gpu_hour_usd below); without it the cost
     # columns stay empty rather than show an invented number.
     gpu_hour_usd: float | None = None
+    # nodes of one NVLink domain (a GB200 NVL72 rack: 18 trays of 4 GPUs); a ComputeDomain's IMEX
+    # channels, which multi-node NVLink needs, work within one domain only. None: no multi-node NVLink
+    nvlink_domain_nodes: int | None = None
 
     def defaults(self) -> dict:
         """The recipe-defaults layer this accelerator contributes."""
@@ -87,6 +90,7 @@ ACCELERATORS: dict[str, Accelerator] = {
             default_queue="a4x",
             nccl_plugin_image=f"{GIB}/nccl-plugin-gib-arm64:v1.0.7",
             interfaces=_RDMA4,
+            nvlink_domain_nodes=18,
         ),
     )
 }

@@ -338,6 +338,11 @@ class Recipe(_Strict):
     def _shape_fits_tool(self) -> Recipe:
         if self.topology.kind.serves == self.benchmark.client.offline:
             raise ValueError(f"benchmark tool {self.benchmark.tool} does not fit the {self.topology.shape} shape")
+        domain = self.acc.nvlink_domain_nodes
+        if self.topology.kind.needs_compute_domain and domain and self.topology.total_nodes > domain:
+            raise ValueError(f"topology: {self.topology.total_nodes} nodes do not fit one NVLink domain of "
+                             f"{self.accelerator} ({domain} nodes): a ComputeDomain's IMEX channels work within "
+                             "one domain only")
         if self.topology.kind.serves and not self.cluster.bucket:
             raise ValueError(f"the {self.benchmark.tool} client reads its tokenizer and dataset from files staged "
                              "once per run in cluster.bucket (not the Hugging Face Hub at every point): set it")
