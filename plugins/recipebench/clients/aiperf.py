@@ -12,7 +12,7 @@ from recipebench.clients.base import (
     BenchmarkClient,
     ClientImage,
     Measured,
-    _flag,
+    flag_value,
     tokenizer_dir,
     window_mean,
 )
@@ -48,9 +48,9 @@ class Aiperf(BenchmarkClient):
                 "--artifact-dir", RESULTS_DIR, *self.load_flags(point), *self.extra_flags(recipe)]
 
     def drawn_means(self, argv):
-        ratio = _flag(argv, "--random-range-ratio")
+        ratio = flag_value(argv, "--random-range-ratio")
         r = float(ratio) if ratio else None
-        return window_mean(int(_flag(argv, "--isl") or 0), r), window_mean(int(_flag(argv, "--osl") or 0), r)
+        return window_mean(int(flag_value(argv, "--isl") or 0), r), window_mean(int(flag_value(argv, "--osl") or 0), r)
 
     def endpoint(self, recipe):
         return recipe.benchmark.endpoint  # --endpoint-type

@@ -105,7 +105,7 @@ class BenchmarkClient:
     def hub_fetches(self, argv: list[str]) -> list[str]:
         """What a command line of this client would fetch from the Hub at point start (empty: nothing):
         a tokenizer named by model id (every client loads it with transformers' from_pretrained)."""
-        value = _flag(argv, "--tokenizer")
+        value = flag_value(argv, "--tokenizer")
         return [] if value and value.startswith("/") else [f"the tokenizer {value or '(the model id)'}"]
 
     def drawn_means(self, argv: list[str]) -> tuple[float, float] | None:
@@ -138,7 +138,7 @@ class BenchmarkClient:
         return f"<benchmark client {self.name}>"
 
 
-def _flag(argv: list[str], name: str) -> str | None:
+def flag_value(argv: list[str], name: str) -> str | None:
     """The value of `--name value` or `--name=value` in an argv, else None."""
     for i, arg in enumerate(argv):
         if arg == name and i + 1 < len(argv):

@@ -9,7 +9,7 @@ from recipebench.clients.base import (
     BenchmarkClient,
     DataFile,
     Measured,
-    _flag,
+    flag_value,
     tokenizer_dir,
     window_mean,
 )
@@ -53,14 +53,14 @@ class SglangBenchServing(BenchmarkClient):
         return [SHAREGPT] if recipe.benchmark.dataset in ("random", "sharegpt") else []
 
     def drawn_means(self, argv):
-        r = float(_flag(argv, "--random-range-ratio") or 1)
-        return (window_mean(int(_flag(argv, "--random-input-len") or 0), r),
-                window_mean(int(_flag(argv, "--random-output-len") or 0), r))
+        r = float(flag_value(argv, "--random-range-ratio") or 1)
+        return (window_mean(int(flag_value(argv, "--random-input-len") or 0), r),
+                window_mean(int(flag_value(argv, "--random-output-len") or 0), r))
 
     def hub_fetches(self, argv):
         found = super().hub_fetches(argv)
-        dataset = _flag(argv, "--dataset-name")
-        if dataset in ("random", "sharegpt") and not (_flag(argv, "--dataset-path") or "").startswith("/"):
+        dataset = flag_value(argv, "--dataset-name")
+        if dataset in ("random", "sharegpt") and not (flag_value(argv, "--dataset-path") or "").startswith("/"):
             found.append(f"ShareGPT for --dataset-name {dataset} (no --dataset-path)")
         return found
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from recipebench.clients.base import RESULTS_DIR, BenchmarkClient, Measured, _flag, tokenizer_dir
+from recipebench.clients.base import RESULTS_DIR, BenchmarkClient, Measured, flag_value, tokenizer_dir
 from recipebench.clients.table import serving_table
 
 
@@ -32,7 +32,7 @@ class VllmClient(BenchmarkClient):
 
     def drawn_means(self, argv):
         # a symmetric window around --random-input-len: its centre is the mean
-        return float(_flag(argv, "--random-input-len") or 0), float(_flag(argv, "--random-output-len") or 0)
+        return float(flag_value(argv, "--random-input-len") or 0), float(flag_value(argv, "--random-output-len") or 0)
 
     def endpoint(self, recipe):
         return "completions"  # --backend vllm: /v1/completions, the default --endpoint

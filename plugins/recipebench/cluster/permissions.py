@@ -16,11 +16,6 @@ if TYPE_CHECKING:
 
 ROLE, CLUSTER_ROLE = "include/rbac/role.yaml", "include/rbac/clusterrole.yaml"
 WRITE = ("get", "list", "create", "patch", "delete")  # what server-side apply, watch and teardown use
-PLURALS = {"Job": ("jobs", "batch"), "DynamoGraphDeployment": ("dynamographdeployments", "nvidia.com"),
-           "LeaderWorkerSet": ("leaderworkersets", "leaderworkerset.x-k8s.io"), "Deployment": ("deployments", "apps"),
-           "ComputeDomain": ("computedomains", "resource.nvidia.com"), "Service": ("services", ""),
-           "ConfigMap": ("configmaps", ""), "Secret": ("secrets", ""), "Pod": ("pods", ""),
-           "Lease": ("leases", "coordination.k8s.io")}
 
 
 class PermissionMissing(RecipebenchError):
@@ -51,6 +46,15 @@ class Permission:
         return attrs
 
 
+def _group(api_version: str) -> str:
+    return api_version.rpartition("/")[0]
+
+
+def _plural(kind: str) -> str:
+    """The resource of a kind the run makes (each a regular English plural: Lease -> leases)."""
+    return kind.lower() + "s"
+
+
 def _each(verbs, resource: str, group: str = "", namespace: str | None = None, grant: str = ROLE):
     return [Permission(v, resource, group, namespace, grant) for v in verbs]
 
@@ -64,9 +68,9 @@ def run_permissions(run: RunConfig) -> list[Permission]:
     recipe = run.recipe
     ns, shape = recipe.cluster.namespace, recipe.topology.kind
     found = [
-        *_each(WRITE, *PLURALS[shape.kind], ns),
+        *_each(WRITE, _plural(shape.kind), _group(shape.api_version), ns),
         # teardown finds the run's objects by label in every namespace
-        *[Permission("list", PLURALS[kind][0], PLURALS[kind][1], None, CLUSTER_ROLE) for _, kind in KINDS],
+        *[Permission("list", _plural(kind), _group(v), None, CLUSTER_ROLE) for v, kind in KINDS],
         *_each(WRITE, "jobs", "batch", ns),
         *_each(WRITE, "secrets", "", ns), *_each(WRITE, "configmaps", "", ns),
         *_each(("get", "list", "delete"), "pods", "", ns),

@@ -33,10 +33,18 @@ def grove_names(dgd_name: str, services: dict[str, int]) -> list[tuple[str, ...]
 
 
 def grove_refusals(dgd_name: str, services: dict[str, int]) -> list[str]:
-    """What Grove's webhook says of each name combination over its limit (empty: it admits them)."""
-    return [f"combined resource name length {total} exceeds {GROVE_NAME_LIMIT}-character limit required for "
-            f"pod naming ({' + '.join(repr(n) for n in names)})"
-            for names in grove_names(dgd_name, services) if (total := sum(map(len, names))) > GROVE_NAME_LIMIT]
+    """What Grove's webhook says of each name combination over its limit, in its words
+    (validatePodNameConstraints); empty: it admits them."""
+    refusals = []
+    for names in grove_names(dgd_name, services):
+        total = sum(map(len, names))
+        if total <= GROVE_NAME_LIMIT:
+            continue
+        parts = (f"PodCliqueSet '{names[0]}', PodCliqueScalingGroup '{names[1]}', or PodClique '{names[2]}'"
+                 if len(names) == 3 else f"PodCliqueSet '{names[0]}' or PodClique '{names[1]}'")
+        refusals.append(f"combined resource name length {total} exceeds {GROVE_NAME_LIMIT}-character limit required "
+                        f"for pod naming. Consider shortening: {parts}")
+    return refusals
 
 
 def graph_services(dgd: dict) -> dict[str, int]:

@@ -33,25 +33,13 @@ def is_python(cmd: str) -> bool:
     return cmd in ("python", "python3") or bool(PYTHON.match(cmd))
 
 
-GROVE_COMBINED_NAME_MAX = 45
-
-
 def podcliqueset_refusal(dgd: dict) -> str | None:
-    """Grove's webhook answer to the PodCliqueSet the operator makes of this DGD (None: admitted)."""
+    """Grove's webhook answer to the PodCliqueSet the operator makes of this DGD (None: admitted): the
+    names and the rule of shapes.disaggregated, which validation applies too."""
+    from recipebench.shapes.disaggregated import graph_services, grove_refusals
+
     pcs = dgd["metadata"]["name"]
-    errors = []
-    for service, svc in (dgd.get("spec") or {}).get("services", {}).items():
-        clique = service.lower()
-        if (svc.get("multinode") or {}).get("nodeCount", 1) > 1:
-            for pclq in (f"{clique}-ldr", f"{clique}-wkr"):
-                n = len(pcs) + len(clique) + len(pclq)
-                if n > GROVE_COMBINED_NAME_MAX:
-                    errors.append(f"combined resource name length {n} exceeds 45-character limit required for pod "
-                                  f"naming. Consider shortening: PodCliqueSet '{pcs}', PodCliqueScalingGroup "
-                                  f"'{clique}', or PodClique '{pclq}'")
-        elif len(pcs) + len(clique) > GROVE_COMBINED_NAME_MAX:
-            errors.append(f"combined resource name length {len(pcs) + len(clique)} exceeds 45-character limit "
-                          f"required for pod naming. Consider shortening: PodCliqueSet '{pcs}' or PodClique '{clique}'")
+    errors = grove_refusals(pcs, graph_services(dgd))
     if not errors:
         return None
     return (f'admission webhook "pcs.validating.webhooks.grove.io" denied the request: '

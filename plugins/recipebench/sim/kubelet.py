@@ -44,8 +44,8 @@ from recipebench.sim.server import BY_PLURAL, ApiError, Store
 
 SCENARIOS = ("ready", "image-pull-failure", "crash-loop", "oom", "unschedulable", "capacity-wait-then-ready",
              "bench-job-failure", "corrupt-output", "helm-failure", "health-before-load", "model-never-served",
-             "completion-fails", "log-rotated", "api-500-on-delete", "api-flaky", "slower-20", "failed-3pct", "short-outputs", "rbac-shipped",
-             "rbac-missing-proxy")
+             "completion-fails", "log-rotated", "api-500-on-delete", "api-flaky", "slower-20",
+             "failed-3pct", "short-outputs", "rbac-shipped", "rbac-missing-proxy")
 DEFAULT_READY_AFTER = 90.0
 BENCH_SECONDS = 120.0
 HELM_SECONDS = 20.0
