@@ -49,11 +49,13 @@ class Chart:
     controller_image: str = ""
 
 
-# LWS's release manifests run Deployment lws-system/lws-controller-manager from registry.k8s.io/lws/lws:v<version>
+# LWS's release manifests (kubernetes-sigs/lws config/manager/manager.yaml: Deployment controller-manager,
+# prefixed lws- in namespace lws-system by config/default) run the release image registry.k8s.io/lws/lws:v<version>
 LWS = Chart("lws", "oci://registry.k8s.io/lws/charts/lws", "0.9.0", "lws-system",
             crd="leaderworkersets.leaderworkerset.x-k8s.io", controller_image="registry.k8s.io/lws/lws")
-# the Dynamo operator's image is nvcr.io/nvidia/ai-dynamo/kubernetes-operator:<version>; the CRDs chart has
-# no controller of its own and goes with the operator's version
+# the Dynamo operator's image is nvcr.io/nvidia/ai-dynamo/kubernetes-operator:<version> (ai-dynamo/dynamo
+# deploy/cloud/helm/platform values: dynamo-operator.controllerManager.manager.image.repository); the CRDs
+# chart has no controller of its own and goes with the operator's version
 _DYNAMO_OPERATOR = "nvcr.io/nvidia/ai-dynamo/kubernetes-operator"
 DYNAMO_CRDS = Chart("dynamo-crds", f"{NGC_CHARTS}/dynamo-crds-0.7.0.tgz", "0.7.0", "default", ngc=True,
                     crd="dynamographdeployments.nvidia.com", controller_image=_DYNAMO_OPERATOR)
