@@ -446,12 +446,13 @@ def test_limits_are_said_in_real_minutes_and_offline_overruns_say_what_is_late()
     target = Target(kind="kubeconfig", label="sim", time_scale=300.0)
     run_ = example_run(load_recipe("trtllm-a4x-deepseek-r1-nvfp4"))
     _, ready_s, _ = readiness_limits(run_, target)
-    assert ready_s * 300 / 60 == 90 + 120  # start-up and the one point's budget: the Job is the benchmark
+    # start-up and the one point's budget (its three trials): the Job is the benchmark
+    assert ready_s * 300 / 60 == 90 + 120 * 3
     pod = {"metadata": {"name": "p"}, "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
                                                    "containerStatuses": [{"name": "offline", "state": {"running": {}}}]}}
     obs = {"shape": "offline", "kind": "Job", "name": "j", "workload": {"status": {"active": 1}}, "pods": [pod]}
     verdict = assess(obs, 0, ready_s + 1, 1e9, ready_s, time_scale=300.0)
-    assert verdict.state == "failed" and verdict.reason.startswith("Job j has not completed after 210 min")
+    assert verdict.state == "failed" and verdict.reason.startswith("Job j has not completed after 450 min")
     assert "pod(s) not ready" not in verdict.reason
 
 

@@ -324,13 +324,12 @@ def test_the_client_prints_only_its_result_files_as_the_simulator_does(tmp_path)
     (every prompt AIPerf sent) is never printed; a file over 1 MiB is compressed."""
     results = tmp_path / "results"
     (results / "sub").mkdir(parents=True)
-    files = {"profile_export_aiperf.json": '{"request_count": {"avg": 3}}\n',
-             "profile_export_aiperf.csv": "Metric,avg\r\nRequest Count,3\r\n" + "x" * (1 << 20)}
+    files = {"t1.profile_export_aiperf.json": '{"request_count": {"avg": 3}}\n',
+             "t1.profile_export_aiperf.csv": "Metric,avg\r\nRequest Count,3\r\n" + "x" * (1 << 20)}
     for name, text in files.items():
         (results / "sub" / name).write_bytes(text.encode())
-    (results / "inputs.json").write_text('{"data": []}')
-    script = command_lines.print_results_script(client("aiperf").files(["p"])).replace(
-        command_lines.RESULTS_DIR, str(results))
+    (results / "t1.inputs.json").write_text('{"data": []}')
+    script = command_lines.print_results_script(client("aiperf").files(["p"]), str(results))
     printed = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
     # line for line the same framing, but for the compressed body (GNU gzip and zlib deflate differently)
     compressed = lambda lines: [ln if len(ln) < 1000 else "<gzip+base64>" for ln in lines]  # noqa: E731
@@ -403,3 +402,32 @@ def test_unknown_fields_of_custom_objects_are_refused(kind, field):
     node[field[-1]] = 1
     with pytest.raises(ManifestError, match=f"'{field[-1]}' was unexpected"):
         validate_objects([obj])
+
+
+def test_the_client_job_warms_up_then_runs_each_trial_and_prints_them_apart(tmp_path):
+    """The real shell script of a point (vLLM: no warm-up option in v0.9.1, so a pass of its own) run with
+    a stand-in for the client: the warm-up pass is not printed as a trial, each trial's files come out
+    under its own name, and the collector reads them back."""
+    from recipebench.catalog.recipe import load_recipe
+
+    recipe = load_recipe("vllm-a4-deepseek-r1")
+    point = recipe.benchmark.points[0]
+    results, trials = tmp_path / "results", tmp_path / "trials"
+    script = command_lines.client_script(recipe, point, "svc", 8000)
+    script = script.replace(command_lines.TRIALS_DIR, str(trials)).replace(command_lines.RESULTS_DIR, str(results))
+    for name in ("warmup.log", "stdout.txt"):
+        script = script.replace(f"/tmp/{name}", f"{tmp_path}/{name}")
+    # the stand-in for the client's python3: writes the prompts it was asked for into result.json,
+    # counting its calls
+    fake = (f'python3() {{ n=$(( $(cat {tmp_path}/calls 2>/dev/null || echo 0) + 1 )); echo $n > {tmp_path}/calls; '
+            'p=$(echo "$@" | sed -E "s/.*--num-prompts ([0-9]+).*/\\1/"); '
+            f'echo "{{\\"completed\\": $p, \\"call\\": $n}}" > {results}/result.json; echo "table of call $n"; }}\n')
+    printed = subprocess.run(["bash", "-c", fake + script], capture_output=True, text=True, check=True).stdout
+    warmup = recipe.benchmark.warmup_for(point)
+    assert command_lines.WARMUP_DONE.format(n=warmup, status=0) in printed
+    files = command_lines.unframe_outputs(printed)
+    assert sorted(files) == [f"t{k}.{n}" for k in (1, 2, 3) for n in ("result.json", "stdout.txt")]
+    # call 1 was the warm-up (its prompts: the warm-up's), calls 2-4 the trials with the point's prompts
+    assert [json.loads(files[f"t{k}.result.json"]) for k in (1, 2, 3)] == [
+        {"completed": point.num_prompts, "call": k + 1} for k in (1, 2, 3)]
+    assert files["t2.stdout.txt"] == "table of call 3\n"

@@ -14,12 +14,13 @@ ALLOWED = {
     "catalog": set(),
     "parsers": {"catalog"},
     "results": {"catalog"},
+    "accuracy": {"catalog"},  # the accuracy gate's task, data and scoring
     "manifests": {"catalog"},
     "cluster": {"catalog", "manifests"},
-    "pipeline": {"catalog", "manifests", "cluster", "parsers", "results"},
+    "pipeline": {"catalog", "manifests", "cluster", "parsers", "results", "accuracy"},
     "ui": {"catalog", "results", "pipeline"},  # links and the artifacts location
     "sim": {"catalog", "manifests", "cluster"},
-    "cli": {"catalog", "manifests", "cluster", "pipeline", "parsers", "results", "ui", "sim"},
+    "cli": {"catalog", "manifests", "cluster", "pipeline", "parsers", "results", "ui", "sim", "accuracy"},
 }
 # top-level modules and packages, and the layer they belong to: a benchmark client and a workload
 # shape are what can be run, so they sit with the catalog (the recipe schema asks them what exists)

@@ -113,7 +113,8 @@ def test_offline_recipe_is_a_job_that_never_retries():
     assert job["spec"]["backoffLimit"] == 0 and job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
     assert not [o for o in objects if o["kind"] == "Deployment"]
     script = job["spec"]["template"]["spec"]["containers"][0]["args"][2]
-    assert "--report_json /results/i1024-o4096-cmax-rinf-n1000.json" in script
+    for k in (1, 2, 3):  # a report per trial
+        assert f"--report_json /results/t{k}.i1024-o4096-cmax-rinf-n1000.json" in script
     assert "--extra_llm_api_options /workload/configs/extra-llm-api-options.json" in script
     (cm,) = [o for o in objects if o["kind"] == "ConfigMap"]
     assert yaml.safe_load(cm["data"]["extra-llm-api-options.json"])["moe_config"] == {"backend": "CUTLASS"}

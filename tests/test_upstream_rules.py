@@ -134,12 +134,13 @@ def test_10p8d_measures_the_seeds_multi_node_load_on_its_endpoint():
     container = render_bench_job(run, first, 0)["spec"]["template"]["spec"]["containers"][0]
     argv = " ".join([*container.get("command", []), *container.get("args", [])])
     assert "--endpoint-type chat" in argv and "--concurrency 2048" in argv and "--request-count 10240" in argv
-    assert result_row(run, first, {"output_throughput": 1.0}, "a", True)["endpoint"] == "chat"
+    assert result_row(run, first, {"record": {"output_throughput": 1.0}, "artifact": "a"}, True)["endpoint"] == "chat"
     # clients without the choice say where they sent: SGLang's native /generate, vLLM's /v1/completions
     for recipe_id, endpoint in (("sglang-a3ultra-deepseek-r1", "generate"), ("vllm-a4-deepseek-r1", "completions"),
                                 ("trtllm-a4x-deepseek-r1-nvfp4", None)):
         other = load_recipe(recipe_id)
-        row = result_row(example_run(other), other.benchmark.points[0], {"output_throughput": 1.0}, "a", True)
+        row = result_row(example_run(other), other.benchmark.points[0], {"record": {"output_throughput": 1.0},
+                                                                         "artifact": "a"}, True)
         assert row["endpoint"] == endpoint, recipe_id
 
 

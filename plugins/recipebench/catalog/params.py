@@ -206,7 +206,7 @@ def _expiry(recipe: Recipe, keep_alive: bool, start: float) -> int:
     """When a run's objects may be deleted by the janitor: every limit from deploy on, plus the
     keep-alive hours."""
     t = recipe.timeouts
-    budget_min = t.capacity_minutes + recipe.ready_budget_minutes + t.point_minutes * len(recipe.benchmark.points) + 30
+    budget_min = t.capacity_minutes + recipe.ready_budget_minutes + recipe.point_budget_minutes * len(recipe.benchmark.points) + 30
     return int(start + budget_min * 60 + (t.keep_alive_hours * 3600 if keep_alive else 0))
 
 

@@ -192,6 +192,16 @@ class ValiditySpec(_Strict):
     min_completed: PosInt = 1000
     length_tolerance: Annotated[float, Field(gt=0, lt=1)] = 0.05  # measured mean length vs the planned mean
     min_duration_s: Annotated[float, Field(ge=0)] = 60.0  # measured wall time
+    # achieved concurrency (mean requests in flight, where the tool reports it) at least this share of
+    # the planned concurrency, or of num_prompts when a point sets none
+    min_concurrency_fraction: Annotated[float, Field(gt=0, le=1)] = 0.8
+    # the relative range (max - min) / median of output throughput across a point's trials
+    max_trial_spread: Annotated[float, Field(gt=0)] = 0.10
+    require_warmup: bool = True  # a point measured cold (warmup_requests 0) is invalid
+
+
+NonNegInt = Annotated[int, Field(ge=0, strict=True)]
+MAX_REPEATS = 9
 
 
 class BenchmarkSpec(_Strict):
@@ -203,6 +213,25 @@ class BenchmarkSpec(_Strict):
     points: list[BenchmarkPoint] = Field(min_length=1)
     extra_args: dict[str, ArgValue] = {}
     validity: ValiditySpec = ValiditySpec()
+    # requests sent before each point's measured ones, never measured (None: warmup_for's default)
+    warmup_requests: Annotated[NonNegInt, Field(le=MAX_PROMPTS)] | None = None
+    # trials of each point against the same server: the result is the median trial (odd, so there is one)
+    repeats: Annotated[PosInt, Field(le=MAX_REPEATS)] = 1
+
+    @field_validator("repeats")
+    @classmethod
+    def _odd(cls, repeats: int) -> int:
+        if repeats % 2 == 0:
+            raise ValueError(f"repeats must be odd (the result is the median trial), got {repeats}")
+        return repeats
+
+    def warmup_for(self, point: BenchmarkPoint) -> int:
+        """Warm-up requests before a point: the recipe's, else twice the concurrency and at least 8
+        (InferenceX's rule); a point with no concurrency cap sends everything at once, so it warms up
+        with twice what the simulator and the clients cap in flight by default (256)."""
+        if self.warmup_requests is not None:
+            return self.warmup_requests
+        return max(8, 2 * (point.concurrency or min(point.num_prompts, 256)))
 
     @field_validator("tool")
     @classmethod
@@ -247,7 +276,7 @@ class TimeoutsSpec(_Strict):
     lock_minutes: PosInt = 480  # waiting for the node pool's Lease (another run holds its GPUs)
     capacity_minutes: PosInt = 60  # Kueue admission + node scale-up
     ready_minutes: PosInt = 60  # scheduled -> serving (image pull, download, load)
-    point_minutes: PosInt = 60  # one benchmark point
+    point_minutes: PosInt = 60  # one trial of a benchmark point (a point runs benchmark.repeats trials)
     keep_alive_hours: PosInt = 8  # how long a kept server may live before the janitor takes it
 
 
@@ -394,6 +423,12 @@ class Recipe(_Strict):
         """How long wait_ready waits once the workload has its nodes. An offline Job is its own
         benchmark: it completes only after every point ran, so their time counts too."""
         return self.timeouts.ready_minutes + self.topology.kind.extra_ready_minutes(self)
+
+    @property
+    def point_budget_minutes(self) -> int:
+        """The longest one point may take: timeouts.point_minutes is one trial's, and a point runs
+        benchmark.repeats of them (its warm-up is inside the first trial's budget)."""
+        return self.timeouts.point_minutes * self.benchmark.repeats
 
     @property
     def acc(self):

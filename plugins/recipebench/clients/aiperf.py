@@ -45,7 +45,16 @@ class Aiperf(BenchmarkClient):
                 "--url", f"http://{host}:{port}", "--endpoint-type", recipe.benchmark.endpoint, "--streaming",
                 *self.length_flags(recipe.benchmark.lengths, point), "--request-count", str(point.num_prompts),
                 "--extra-inputs", "ignore_eos:true", "--export-level", "summary", "--ui-type", "none",
-                "--artifact-dir", RESULTS_DIR, *self.load_flags(point), *self.extra_flags(recipe)]
+                "--artifact-dir", RESULTS_DIR, *self.load_flags(point),
+                *self.warmup_flags(recipe.benchmark.warmup_for(point)), *self.extra_flags(recipe)]
+
+    def warmup_flags(self, n):
+        """A warm-up phase at the point's own load, excluded from the metrics (loadgen_config.py,
+        warmup_request_count; its Field is gt=0, so 0 is said by leaving it out)."""
+        return ["--warmup-request-count", str(n)] if n else []
+
+    def warmup_in(self, argv):
+        return int(flag_value(argv, "--warmup-request-count") or 0)
 
     def drawn_means(self, argv):
         ratio = flag_value(argv, "--random-range-ratio")

@@ -94,6 +94,16 @@ class BenchmarkClient:
         """The command line of one point against the server at host:port."""
         raise NotImplementedError(f"{self.name} is not a serving benchmark client")
 
+    def warmup_flags(self, n: int) -> list[str] | None:
+        """The option that sends n warm-up requests, never measured, before the measured ones, in the
+        version the recipes pin; None: that version has none, and the client Job runs a warm-up pass of
+        its own first, whose output is not parsed (command_lines.client_script)."""
+        return None
+
+    def warmup_in(self, argv: list[str]) -> int:
+        """How many warm-up requests this command line sends itself (the simulator's question)."""
+        return 0
+
     def endpoint(self, recipe: Recipe) -> str | None:
         """The server endpoint its requests go to (completions, chat, generate); None: no server."""
         return None
@@ -117,13 +127,17 @@ class BenchmarkClient:
         """(what it prints, its result files by name) for the simulator, in the real tool's format."""
         raise NotImplementedError
 
-    def files(self, point_ids: list[str]) -> list[str]:
-        """The result files of these points, by name."""
-        return [name.format(point=p) for p in point_ids for name in self.result_files]
+    def files(self, point_ids: list[str], repeats: int = 1) -> list[str]:
+        """The files the Job prints of these points' trials, by name: each trial's result files and
+        (a serving client's) what it printed, under their trial names."""
+        names = [*self.result_files, *([] if self.offline else [STDOUT])]
+        return [trial_file(k, n.format(point=p)) for p in point_ids for k in range(1, repeats + 1) for n in names]
 
     def choose(self, files: dict[str, str], point_id: str) -> str | None:
-        """The result file to parse for a point, best first; None: parse what the client printed."""
-        return next((n for n in (p.format(point=point_id) for p in self.result_files) if n in files), None)
+        """The result file to parse of one trial (its files by their own names), best first; then what
+        the client printed; None: neither is there."""
+        names = [p.format(point=point_id) for p in self.result_files] + [STDOUT]
+        return next((n for n in names if n in files), None)
 
     @staticmethod
     def extra_flags(recipe: Recipe) -> list[str]:
@@ -136,6 +150,20 @@ class BenchmarkClient:
 
     def __repr__(self) -> str:
         return f"<benchmark client {self.name}>"
+
+
+STDOUT = "stdout.txt"  # what a serving client printed in one trial, kept beside its result files
+
+
+def trial_file(k: int, name: str) -> str:
+    """The name one trial's file is printed under (a point's trials write the same names)."""
+    return f"t{k}.{name}"
+
+
+def trial_files(files: dict[str, str], k: int) -> dict[str, str]:
+    """Trial k's files, by their own names."""
+    prefix = trial_file(k, "")
+    return {n[len(prefix):]: text for n, text in files.items() if n.startswith(prefix)}
 
 
 def flag_value(argv: list[str], name: str) -> str | None:

@@ -44,6 +44,13 @@ class SglangBenchServing(BenchmarkClient):
                 "--num-prompts", str(point.num_prompts), "--output-file", f"{RESULTS_DIR}/result.jsonl",
                 *self.load_flags(point), *self.extra_flags(recipe)]
 
+    def warmup_flags(self, n):
+        """None: the pinned versions cannot be trusted with it. v0.4.3 sends one test request; from
+        v0.4.5 `--warmup-requests` (default 1) is parsed, but run_benchmark did not pass it on to
+        benchmark() until sgl-project/sglang PR 6439 (merged 2025-05-25, after v0.4.6.post4), and the
+        warm-up requests bypass --max-concurrency, all at once, until PR 39398 (2026-09)."""
+        return None
+
     def endpoint(self, recipe):
         # --backend sglang posts to the native /generate (bench_serving.py ASYNC_REQUEST_FUNCS:
         # async_request_sglang_generate), not an OpenAI endpoint

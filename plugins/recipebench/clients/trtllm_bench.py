@@ -7,7 +7,7 @@ import json
 import shlex
 
 from recipebench.catalog.flags import to_flags
-from recipebench.clients.base import RESULTS_DIR, BenchmarkClient, Measured
+from recipebench.clients.base import RESULTS_DIR, BenchmarkClient, Measured, flag_value, trial_file
 
 SIMULATED_VERSION = "1.3.0rc5"
 
@@ -27,21 +27,35 @@ class TrtllmBench(BenchmarkClient):
         return ["token-unif-dist", f"--input-min={lengths.shortest(i)}", f"--input-max={i}",
                 f"--output-min={lengths.shortest(o)}", f"--output-max={o}"]
 
+    def warmup_flags(self, n):
+        """throughput's --warmup: n requests from the dataset run before the measured ones, with the
+        same concurrency, outside the statistics (tensorrt_llm/bench/benchmark/throughput.py,
+        throughput_command; default 2, so it is always stated)."""
+        return ["--warmup", str(n)]
+
+    def warmup_in(self, argv):
+        return int(flag_value(argv, "--warmup") or 2)
+
     def point_script(self, recipe, point) -> str:
-        """Prepare the dataset of one point and run trtllm-bench on it, keeping text and JSON reports. The
-        tokenizer is read from the weights the Job downloaded once (render._offline_script), not the Hub."""
+        """Prepare the dataset of one point and run trtllm-bench on it once per trial, keeping each
+        trial's text and JSON reports (t<k>.<point>.json). The tokenizer is read from the weights the Job
+        downloaded once (render._offline_script), not the Hub. Each trtllm-bench call loads the model
+        anew, so every trial warms up."""
         flags, _ = to_flags(recipe.serving.args)
         model = recipe.model.name
         dataset = f"/ssd/dataset-{point.id}.json"
-        bench = ["trtllm-bench", "--model", model, "--model_path", f"/ssd/{model}", "throughput",
-                 "--dataset", dataset, "--num_requests", str(point.num_prompts),
-                 *(["--concurrency", str(point.concurrency)] if point.concurrency else []),
-                 *flags, "--report_json", f"{RESULTS_DIR}/{point.id}.json"]
         lengths = self.length_flags(recipe.benchmark.lengths, point)
         prepare = ["python3", "/app/tensorrt_llm/benchmarks/cpp/prepare_dataset.py", f"--tokenizer=/ssd/{model}",
                    "--stdout", *lengths[:1], f"--num-requests={point.num_prompts}", *lengths[1:]]
-        return (f"{shlex.join(prepare)} > {dataset}\n"
-                f"{shlex.join(bench)} 2>&1 | tee {RESULTS_DIR}/{point.id}.txt\n")
+        script = f"{shlex.join(prepare)} > {dataset}\n"
+        for k in range(1, recipe.benchmark.repeats + 1):
+            report = f"{RESULTS_DIR}/{trial_file(k, point.id + '.json')}"
+            bench = ["trtllm-bench", "--model", model, "--model_path", f"/ssd/{model}", "throughput",
+                     "--dataset", dataset, "--num_requests", str(point.num_prompts),
+                     *(["--concurrency", str(point.concurrency)] if point.concurrency else []),
+                     *self.warmup_flags(recipe.benchmark.warmup_for(point)), *flags, "--report_json", report]
+            script += f"{shlex.join(bench)} 2>&1 | tee {RESULTS_DIR}/{trial_file(k, point.id + '.txt')}\n"
+        return script
 
     def simulated(self, m: Measured, version: str = SIMULATED_VERSION):
         """The text report (tensorrt_llm/bench/dataclasses/reporting.py, ReportUtility) and --report_json."""

@@ -34,6 +34,11 @@ class VllmClient(BenchmarkClient):
         # a symmetric window around --random-input-len: its centre is the mean
         return float(flag_value(argv, "--random-input-len") or 0), float(flag_value(argv, "--random-output-len") or 0)
 
+    def warmup_flags(self, n):
+        """None: v0.9.1 sends one test prompt ("Starting initial single prompt test run...",
+        benchmark_serving.py benchmark()); `--num-warmups` came with vllm-project/vllm PR 26943 (2025-10)."""
+        return None
+
     def endpoint(self, recipe):
         return "completions"  # --backend vllm: /v1/completions, the default --endpoint
 

@@ -51,7 +51,7 @@ def deploy(run: RunConfig, cluster: Cluster, digests: dict, log) -> list[str]:
 
 def point_limits(run: RunConfig, cluster_target) -> tuple[float, float]:
     """(time limit, poll interval) of one benchmark point, in real seconds on this cluster's clock."""
-    return cluster_target.seconds(run.recipe.timeouts.point_minutes * 60), cluster_target.seconds(15)
+    return cluster_target.seconds(run.recipe.point_budget_minutes * 60), cluster_target.seconds(15)
 
 
 def readiness_limits(run: RunConfig, cluster_target) -> tuple[float, float, float]:

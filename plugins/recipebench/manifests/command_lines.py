@@ -12,7 +12,7 @@ from typing import Any
 
 from recipebench.catalog.flags import CONFIG_DIR, to_flags
 from recipebench.catalog.recipe import BenchmarkPoint, Recipe
-from recipebench.clients.base import RESULTS_DIR, tokenizer_dir
+from recipebench.clients.base import RESULTS_DIR, STDOUT, tokenizer_dir
 from recipebench.errors import RecipebenchError
 
 __all__ = ["CONFIG_DIR", "RESULTS_DIR", "to_flags"]  # what templates and render take from here
@@ -82,18 +82,43 @@ def worker_script(recipe: Recipe, role: str, preamble: str) -> tuple[str, dict[s
     return f"{preamble}exec {shlex.join(argv)}\n", files
 
 
+TRIALS_DIR = "/tmp/recipebench-trials"  # each trial's files, renamed t<k>.<name>, until they are printed
+WARMUP_BEGIN = "=== recipebench warm-up: {n} requests, not measured ==="
+WARMUP_DONE = "=== recipebench warm-up done: {n} requests, exit {status} ==="
+TRIAL = "=== recipebench trial {k} of {repeats} ==="
+
+
 def client_script(recipe: Recipe, point: BenchmarkPoint, host: str, port: int) -> str:
-    """Shell around the recipe's benchmark client (recipebench.clients): run it, then print its result
-    files between markers."""
+    """Shell around the recipe's benchmark client (recipebench.clients): the warm-up, then the point's
+    trials one after the other against the same server, each trial's files kept under its trial name
+    (clients.base.trial_file), then every file printed between markers.
+
+    The warm-up is the client's own option where the pinned version has one (its argv carries it);
+    otherwise a pass of its own with the warm-up's number of prompts at the point's load, whose output
+    is dropped. Either way the log says how many were sent and how the pass ended."""
     client = recipe.benchmark.client
-    return (
-        "set -u -o pipefail\n"
-        f"mkdir -p {RESULTS_DIR}\n"
-        f"{shlex.join(client.argv(recipe, point, host, port))}\n"
-        "status=$?\n"
-        f"{print_results_script(client.files([point.id]))}"
-        "exit $status\n"
-    )
+    warmup = recipe.benchmark.warmup_for(point)
+    lines = ["set -u -o pipefail", f"mkdir -p {RESULTS_DIR} {TRIALS_DIR}", "status=0"]
+    if client.warmup_flags(warmup) is None:
+        if warmup:
+            warm = point.model_copy(update={"num_prompts": warmup})
+            lines += [f"echo {shlex.quote(WARMUP_BEGIN.format(n=warmup))}",
+                      f"{shlex.join(client.argv(recipe, warm, host, port))} > /tmp/warmup.log 2>&1; w=$?",
+                      "tail -n 3 /tmp/warmup.log",
+                      f"find {RESULTS_DIR} -mindepth 1 -delete"]
+        else:
+            lines.append("w=0")
+        lines.append(f'echo "{WARMUP_DONE.format(n=warmup, status="$w")}"')
+    argv = shlex.join(client.argv(recipe, point, host, port))
+    repeats = recipe.benchmark.repeats
+    for k in range(1, repeats + 1):
+        lines += [f"echo {shlex.quote(TRIAL.format(k=k, repeats=repeats))}",
+                  f"{argv} 2>&1 | tee /tmp/{STDOUT}; s=$?",
+                  '[ "$s" -eq 0 ] || status=$s',
+                  f"mv /tmp/{STDOUT} {RESULTS_DIR}/",
+                  f'find {RESULTS_DIR} -type f | while read -r f; do mv "$f" "{TRIALS_DIR}/t{k}.$(basename "$f")"; done']
+    return "\n".join(lines) + "\n" + print_results_script(client.files([point.id], repeats), TRIALS_DIR) \
+        + "exit $status\n"
 
 
 def stage_script(recipe: Recipe) -> str:
@@ -120,14 +145,14 @@ def stage_script(recipe: Recipe) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_results_script(names: list[str]) -> str:
-    """Print each named result file that exists (found anywhere under RESULTS_DIR) between markers,
-    then one manifest line: name, size, sha256 and encoding of every file printed."""
+def print_results_script(names: list[str], root: str = RESULTS_DIR) -> str:
+    """Print each named result file that exists (found anywhere under root) between markers, then one
+    manifest line: name, size, sha256 and encoding of every file printed."""
     begin, end = BEGIN.format(name="$name"), END.format(name="$name")
     return (
         "manifest=\"\"\n"
         f"for name in {' '.join(shlex.quote(n) for n in names)}; do\n"
-        f"  f=$(find {RESULTS_DIR} -type f -name \"$name\" | sort | head -n 1)\n"
+        f"  f=$(find {root} -type f -name \"$name\" | sort | head -n 1)\n"
         "  [ -n \"$f\" ] || continue\n"
         "  size=$(stat -c %s \"$f\"); sum=$(sha256sum \"$f\" | cut -d' ' -f1)\n"
         f"  if [ \"$size\" -gt {INLINE_LIMIT} ]; then enc=gzip+base64; else enc=plain; fi\n"

@@ -162,7 +162,7 @@ class Blocks:
         _, files = command_lines.to_flags(recipe.serving.args)
         return {"offline_script": _offline_script(recipe), "config_files": files,
                 "deadline_seconds": (recipe.timeouts.ready_minutes
-                                     + recipe.timeouts.point_minutes * len(recipe.benchmark.points)) * 60}
+                                     + recipe.point_budget_minutes * len(recipe.benchmark.points)) * 60}
 
     def graph(self, run: RunConfig) -> dict[str, Any]:
         """A Dynamo graph: one worker script per role, the run's ComputeDomain, the model bucket."""
@@ -201,7 +201,7 @@ def _offline_script(recipe: Recipe) -> str:
     model = recipe.model.name
     client = recipe.benchmark.client
     points = "".join(client.point_script(recipe, p) for p in recipe.benchmark.points)
-    names = client.files([p.id for p in recipe.benchmark.points])
+    names = client.files([p.id for p in recipe.benchmark.points], recipe.benchmark.repeats)
     return (
         "set -euo pipefail\n"
         f"mkdir -p {command_lines.RESULTS_DIR}\n"

@@ -283,7 +283,8 @@ def benchmark(ctx: StageContext):
         return {"point": point.id, "collected": "earlier", "entry": earlier}
     if not recipe.topology.kind.serves:  # the workload Job was the benchmark: its pod log has the point
         out = workload.offline_output(run, cluster)
-        entry = ingest(recipe.id, run.run_key, recipe.benchmark.tool, point, out.log_text, out.pod)
+        entry = ingest(recipe.id, run.run_key, recipe.benchmark.tool, point, out.log_text, out.pod,
+                       recipe.benchmark.repeats, recipe.benchmark.warmup_for(point))
         log_point(ctx.log, point.id, entry)
         return {"point": point.id, "entry": entry}
     failures = (ctx.ledger.get("stages", {}).get(f"benchmark:{point.id}") or {}).get("failures", 0)
@@ -326,7 +327,8 @@ def finish_point(ctx: StageContext, event: dict) -> dict:
         if exc.pod:  # keep what the failed client printed
             artifacts.write_text(recipe.id, run.run_key, f"raw/{point.id}/{exc.pod}.log", exc.log_text)
         raise
-    entry = ingest(recipe.id, run.run_key, recipe.benchmark.tool, point, out.log_text, out.pod)
+    entry = ingest(recipe.id, run.run_key, recipe.benchmark.tool, point, out.log_text, out.pod,
+                   recipe.benchmark.repeats, recipe.benchmark.warmup_for(point))
     log_point(ctx.log, point.id, entry)
     artifacts.record(recipe.id, run.run_key, point_times={**times, point.id: [out.applied_at, out.done_at]})
     workload.delete_point_job(run, cluster, index, ctx.log)

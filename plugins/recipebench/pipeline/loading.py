@@ -13,7 +13,7 @@ from recipebench.catalog.vocabulary import Verdict
 from recipebench.errors import RecipebenchError
 from recipebench.pipeline import artifacts
 from recipebench.results import regressions
-from recipebench.results.rows import result_row, run_row
+from recipebench.results.rows import result_row, run_row, trial_rows
 from recipebench.results.warehouse import Warehouse
 
 
@@ -60,14 +60,15 @@ def load_run(recipe_id: str, run_key: str, run: RunConfig | None, warehouse: War
         from recipebench.pipeline.links import airflow_base_url, airflow_run_url
 
         row["airflow_run_url"] = airflow_run_url(airflow_base_url(), recipe_id, run.airflow_run_id)
-    results = []
+    results, trials = [], []
     if run is not None:
         price = _price(run, log)
         for entry in point_entries(recipe_id, run_key, log, pushed):
             point = BenchmarkPoint.model_validate(entry["point"])
-            results.append(result_row(run, point, entry["record"], entry["artifact"], row["simulated"], price))
+            results.append(result_row(run, point, entry, row["simulated"], price))
+            trials += trial_rows(results[-1], entry)
     warehouse.ensure_tables()
-    warehouse.write_run(row, results)
+    warehouse.write_run(row, results, trials)
     log.info("loaded run %s of %s into %s: status %s%s, %d result row(s)", run_key, recipe_id, warehouse.label,
              row["status"], f" (failed at {row['failed_stage']}: {row['reason']})" if row["failed_stage"] else "",
              len(results))
@@ -164,7 +165,7 @@ def check_run(run: RunConfig, warehouse: Warehouse, log, pushed: list[dict] | No
     if simulated is None:
         simulated = bool(artifacts.ledger(run.recipe.id, run.run_key).get("simulated", False))
     started = dt.datetime.fromtimestamp(run.started_at, tz=dt.UTC)
-    rows = [result_row(run, BenchmarkPoint.model_validate(e["point"]), e["record"], e["artifact"], simulated)
+    rows = [result_row(run, BenchmarkPoint.model_validate(e["point"]), e, simulated)
             for e in point_entries(run.recipe.id, run.run_key, log, pushed)]
     verdicts = judge_rows(rows, started, warehouse)
     lines = [regressions.describe(v["point_id"], v) for v in verdicts]

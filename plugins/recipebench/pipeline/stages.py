@@ -70,7 +70,7 @@ STAGES: tuple[Stage, ...] = (
     # one task per point, one at a time against the same server; a retry re-runs only its own point
     Stage("benchmark", "a task per point, one at a time: its client Job, deferred until done; outputs archived "
                        "and parsed", operator=PointOperator, finish="finish_point", per_point=True, retries=3,
-          retry_delay=_point_retry_delay, minutes=lambda r: r.timeouts.point_minutes + 10),
+          retry_delay=_point_retry_delay, minutes=lambda r: r.point_budget_minutes + 10),
     # idempotent and retried: an API server that is down for a moment must not leak a GPU workload
     Stage("teardown", "delete everything labelled with the run id, give the GPUs back (teardown task)",
           teardown=True, retries=3),

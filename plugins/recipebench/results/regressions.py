@@ -19,6 +19,11 @@ METRICS = (("output_throughput", True), ("ttft_median_ms", False), ("tpot_median
 MAD_TO_SIGMA = 1.4826
 
 
+# the trials' spread of a metric inside one run (results.trials): a change no larger than it is noise
+SPREAD_OF = {"output_throughput": "spread_output_throughput", "ttft_median_ms": "spread_ttft_median",
+             "tpot_median_ms": "spread_tpot_median"}
+
+
 def settings() -> tuple[float, int, int, float]:
     """(band floor, baseline runs N, minimum runs for a baseline, band width in robust standard
     deviations) from the environment."""
@@ -52,6 +57,9 @@ def judge(current: dict[str, Any], history: list[dict[str, Any]], floor: float, 
         baseline, width = band(past, floor, spread)
         if baseline == 0:
             continue
+        inside = current.get(SPREAD_OF.get(metric, ""))  # how far apart this run's own trials were
+        if inside is not None and inside > width:
+            width = inside
         change = (value - baseline) / baseline
         bad = change < -width if higher_is_better else change > width
         details[metric] = {"value": value, "baseline": baseline, "band": round(width, 4), "change": round(change, 4),

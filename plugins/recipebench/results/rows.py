@@ -24,10 +24,14 @@ def cost_per_million(gpu_count: int, gpu_hour_usd: float | None, output_throughp
     return gpu_count * gpu_hour_usd / (output_throughput * 3600) * 1e6
 
 
-def result_row(run: RunConfig, point: BenchmarkPoint, record: dict[str, Any], artifact: str,
-               simulated: bool, gpu_hour_usd: float | None = None) -> dict[str, Any]:
-    """One results row: the point as configured, the tool's numbers, and derived metrics."""
+def result_row(run: RunConfig, point: BenchmarkPoint, entry: dict[str, Any], simulated: bool,
+               gpu_hour_usd: float | None = None) -> dict[str, Any]:
+    """One results row from a collected point (pipeline.collect.ingest): the point as configured, its
+    median trial's numbers, the trials' spread, derived metrics and the validity verdict."""
     recipe = run.recipe
+    record, artifact = entry["record"], entry["artifact"]
+    trials = entry.get("trials")  # None: a point collected before trials existed (trials unknown)
+    warmup = entry.get("warmup") or {}
     row: dict[str, Any] = {k: v for k, v in record.items() if k in METRIC_COLUMNS}
     extra = dict(record.get("extra") or {})
     # the configured point is authoritative; what the file claimed is kept when it differs
@@ -43,7 +47,12 @@ def result_row(run: RunConfig, point: BenchmarkPoint, record: dict[str, Any], ar
         row["output_throughput_per_gpu"] = row["output_throughput"] / recipe.gpu_count
     if row.get("tpot_median_ms"):
         row["tokens_per_s_per_user"] = 1000.0 / row["tpot_median_ms"]
-    row["valid"], row["invalid_reasons"] = validity.judge(row, recipe.benchmark.lengths, recipe.benchmark.validity)
+    row |= {"warmup_requests": warmup.get("requests"), "trials": len(trials) if trials else None,
+            "median_trial": entry.get("median_trial"), **(entry.get("spread") or {})}
+    facts = validity.Facts(planned_trials=recipe.benchmark.repeats, warmup_done=warmup.get("done"),
+                           warmup_detail=warmup.get("detail"), achieved_concurrency=validity.achieved_concurrency(record))
+    row["valid"], row["invalid_reasons"] = validity.judge(row, recipe.benchmark.lengths, recipe.benchmark.validity,
+                                                          facts)
     row["gpu_hour_usd"] = gpu_hour_usd
     row["cost_per_million_output_tokens"] = cost_per_million(recipe.gpu_count, gpu_hour_usd,
                                                              row.get("output_throughput"))
@@ -112,3 +121,14 @@ def run_row(recipe_id: str, run_key: str, ledger: dict[str, Any], run: RunConfig
                 "precision": recipe.model.precision, "image": ledger.get("image") or recipe.image_ref(),
                 "inputs": recipe.determining()}
     return row
+
+
+def trial_rows(row: dict[str, Any], entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """The trials table's rows of one results row: every trial's measured figures, the median marked."""
+    out = []
+    for t in entry.get("trials") or []:
+        figures = {k: v for k, v in t["record"].items() if k in METRIC_COLUMNS}
+        out.append({**figures, "run_id": row["run_id"], "point_id": row["point_id"], "trial": t["trial"],
+                    "recipe": row["recipe"], "run_date": row["run_date"], "simulated": row["simulated"],
+                    "is_median": t["trial"] == row["median_trial"], "artifact": t.get("artifact")})
+    return out

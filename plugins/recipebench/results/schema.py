@@ -63,12 +63,32 @@ RESULTS: tuple[Column, ...] = (
            "tool gave no figure for (not failed for it)"),
     Column("endpoint", "STRING", "", "server endpoint the client sent to: completions or chat (OpenAI; chat adds "
            "the chat template's tokens) or generate (SGLang's native); empty for an offline benchmark"),
+    Column("warmup_requests", "INT64", "requests", "requests sent before the measured ones, never measured "
+           "(benchmark.warmup_requests)"),
+    Column("trials", "INT64", "trials", "trials of the point run against the same server (benchmark.repeats)"),
+    Column("median_trial", "INT64", "", "the trial whose figures this row holds: the median by output throughput"),
+    Column("spread_output_throughput", "FLOAT64", "ratio", "(max - min) / median of output throughput across "
+           "the trials; NULL with one trial"),
+    Column("spread_ttft_median", "FLOAT64", "ratio", "(max - min) / median of median TTFT across the trials"),
+    Column("spread_tpot_median", "FLOAT64", "ratio", "(max - min) / median of median TPOT across the trials"),
     *MEASURED,
     Column("gpu_hour_usd", "FLOAT64", "USD/GPU h", "price per GPU-hour the cost was computed with"),
     Column("cost_per_million_output_tokens", "FLOAT64", "USD/Mtok",
            "GPUs held x price per GPU-hour / output tokens per hour, per million tokens"),
     Column("artifact", "STRING", "", "address of the raw output this row was parsed from"),
     Column("extra", "JSON", "", "everything else the tool reported, under the tool's own names"),
+)
+
+TRIALS: tuple[Column, ...] = (
+    Column("run_id", "STRING", "", "run key, joins runs.run_id", True),
+    Column("point_id", "STRING", "", "benchmark point id, joins results.point_id", True),
+    Column("trial", "INT64", "", "trial number within the point, from 1", True),
+    Column("recipe", "STRING", "", "recipe id", True),
+    Column("run_date", "DATE", "", "UTC date of the run; partitioning column", True),
+    Column("simulated", "BOOL", "", "from the simulated cluster", True),
+    Column("is_median", "BOOL", "", "this trial's figures are the point's results row"),
+    *MEASURED,
+    Column("artifact", "STRING", "", "address of the raw output this trial was parsed from"),
 )
 
 VERDICTS: tuple[Column, ...] = (
@@ -93,11 +113,13 @@ ALERTS: tuple[Column, ...] = (
     Column("channels", "JSON", "", "where it went (log, smtp, slack) and any channel that failed"),
 )
 
-TABLES = {"runs": RUNS, "results": RESULTS, "verdicts": VERDICTS, "alerts": ALERTS}
-KEYS = {"runs": ("run_id",), "results": ("run_id", "point_id"), "verdicts": ("run_id", "point_id"),
+TABLES = {"runs": RUNS, "results": RESULTS, "trials": TRIALS, "verdicts": VERDICTS, "alerts": ALERTS}
+KEYS = {"runs": ("run_id",), "results": ("run_id", "point_id"), "trials": ("run_id", "point_id", "trial"),
+        "verdicts": ("run_id", "point_id"),
         "alerts": ("run_id", "kind")}
 PARTITION = "run_date"
 CLUSTERING = {"runs": ["accelerator", "framework", "model"], "results": ["accelerator", "framework", "model"],
+              "trials": ["recipe"],
               "verdicts": ["recipe"], "alerts": ["recipe"]}
 
 METRIC_COLUMNS = MEASURED_NAMES

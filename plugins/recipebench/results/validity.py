@@ -7,18 +7,56 @@ rule `unknown: ...` in the reasons without failing the point: absence proves not
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from recipebench.catalog.recipe import LengthSpec, ValiditySpec
 
 UNKNOWN = "unknown: "
+# where each tool's parsed record keeps the requests it had in flight on average (extra, its own names):
+# sglang's table `Concurrency:` and its JSONL `concurrency`, trtllm-bench's avg_num_concurrent_requests
+ACHIEVED_CONCURRENCY = ("measured_concurrency", "concurrency", "avg_num_concurrent_requests",
+                        "number_of_concurrent_requests")
 
 
-def judge(row: dict[str, Any], lengths: LengthSpec, rules: ValiditySpec) -> tuple[bool, list[str]]:
+@dataclass(frozen=True)
+class Facts:
+    """What the rules need beyond the results row: the plan's trials, the warm-up as the log tells it,
+    the concurrency the tool measured."""
+
+    planned_trials: int = 1
+    warmup_done: bool | None = None  # None: not known
+    warmup_detail: str | None = None
+    achieved_concurrency: float | None = None
+    accuracy_failure: str | None = None  # the run's accuracy gate failed: every point says so
+
+
+def achieved_concurrency(record: dict[str, Any]) -> float | None:
+    """The mean requests in flight the tool measured, where it reports one (None: it does not)."""
+    extra = record.get("extra") or {}
+    return next((v for v in (_finite(extra.get(k)) for k in ACHIEVED_CONCURRENCY) if v is not None), None)
+
+
+def _finite(value: Any) -> float | None:
+    """A figure the parser kept under the tool's own name (a number, or its text), if it is one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def judge(row: dict[str, Any], lengths: LengthSpec, rules: ValiditySpec,
+          facts: Facts = Facts()) -> tuple[bool, list[str]]:
     """(valid, reasons): the reasons of every rule broken, then those that could not be judged."""
     broken: list[str] = []
     unknown: list[str] = []
+    if facts.accuracy_failure:
+        broken.append(facts.accuracy_failure)
     sent, completed, failed = row.get("num_prompts"), row.get("completed"), row.get("failed")
     if failed is None or not sent:
         unknown.append("failed requests")
@@ -43,4 +81,42 @@ def judge(row: dict[str, Any], lengths: LengthSpec, rules: ValiditySpec) -> tupl
         unknown.append("duration")
     elif duration < rules.min_duration_s:
         broken.append(f"measured {duration:.0f} s < {rules.min_duration_s:.0f} s")
+    _load(row, rules, facts, broken, unknown)
+    _warmup_and_trials(row, rules, facts, broken, unknown)
     return not broken, broken + [UNKNOWN + u for u in unknown]
+
+
+def _load(row, rules, facts: Facts, broken: list[str], unknown: list[str]) -> None:
+    """The load the plan asked for was reached: mean requests in flight against the concurrency cap (or
+    every prompt at once without one); a rate-driven point is judged by its request throughput."""
+    rate = row.get("request_rate")
+    if rate:
+        got = row.get("request_throughput")
+        if got is None:
+            unknown.append("achieved request rate")
+        elif got < rules.min_concurrency_fraction * rate:
+            broken.append(f"achieved {got:.2f} req/s < {rules.min_concurrency_fraction:.0%} of the planned {rate:g}")
+        return
+    planned = row.get("concurrency") or row.get("num_prompts")
+    got = facts.achieved_concurrency
+    if got is None or not planned:
+        unknown.append("achieved concurrency")
+    elif got < rules.min_concurrency_fraction * planned:
+        broken.append(f"achieved concurrency {got:.1f} < {rules.min_concurrency_fraction:.0%} of the planned "
+                      f"{planned}")
+
+
+def _warmup_and_trials(row, rules, facts: Facts, broken: list[str], unknown: list[str]) -> None:
+    warmup = row.get("warmup_requests")
+    if warmup == 0 and rules.require_warmup:
+        broken.append("no warm-up: the first requests of the measurement met a cold server")
+    elif facts.warmup_done is False:
+        broken.append(f"warm-up not done: {facts.warmup_detail or 'it did not end'}")
+    elif facts.warmup_done is None or warmup is None:
+        unknown.append("warm-up")
+    trials = row.get("trials")
+    if trials is not None and trials < facts.planned_trials:
+        broken.append(f"{trials} of {facts.planned_trials} trials completed")
+    spread = row.get("spread_output_throughput")
+    if spread is not None and spread > rules.max_trial_spread:
+        broken.append(f"trials differ by {spread:.0%} in output throughput (> {rules.max_trial_spread:.0%})")

@@ -145,10 +145,11 @@ class Warehouse:
             )
         return len(rows)
 
-    def write_run(self, run_row: dict, results: list[dict]) -> None:
-        """A run's results and its runs row, so that a run is never in the table as loaded without its
-        results: here results first and the runs row last (a failure in between leaves no runs row, and
-        the retried load writes both); DuckDB does both in one transaction."""
+    def write_run(self, run_row: dict, results: list[dict], trials: list[dict] | None = None) -> None:
+        """A run's trials, results and its runs row, so that a run is never in the table as loaded
+        without its results: here the runs row last (a failure in between leaves no runs row, and the
+        retried load writes all of it); DuckDB does it in one transaction."""
+        self.upsert("trials", trials or [])
         self.upsert("results", results)
         self.upsert("runs", [run_row])
 
@@ -284,13 +285,13 @@ class DuckDBWarehouse(Warehouse):
             if self._held is None:
                 con.close()
 
-    def write_run(self, run_row: dict, results: list[dict]) -> None:
-        """Both in one transaction: all of it or none of it."""
+    def write_run(self, run_row: dict, results: list[dict], trials: list[dict] | None = None) -> None:
+        """All in one transaction: all of it or none of it."""
         con = self._connect()
         self._held = con
         try:
             con.execute("BEGIN TRANSACTION")
-            super().write_run(run_row, results)
+            super().write_run(run_row, results, trials)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -18,7 +18,7 @@ class Offline(WorkloadShape):
 
     def extra_ready_minutes(self, recipe: Recipe) -> int:
         # the Job completes only once every point ran, so their budgets count toward its wait
-        return recipe.timeouts.point_minutes * len(recipe.benchmark.points)
+        return recipe.point_budget_minutes * len(recipe.benchmark.points)
 
     def ready(self, workload: dict | None) -> bool:
         return bool(condition((workload or {}).get("status"), "Complete"))

@@ -24,6 +24,8 @@ A scenario (RECIPEBENCH_SIM_SCENARIO when the workload is created) decides the l
                                    throughput is 20% lower (a regression to detect)
   failed-3pct                      3% of each point's requests fail (an invalid point, not a regression)
   short-outputs                    the server stops every answer at half its asked length
+  cold-first-trial                 the server stays slow for its first 1,500 requests (outputs.COLD_LONG),
+                                   past any warm-up here: the first trial is slower than the others
   api-500-on-delete, api-flaky     faults of the API server itself (server.Faults)
   rbac-shipped, rbac-missing-proxy the identity holds only the shipped Roles (minus services/proxy): the
                                    API server enforces RBAC and answers access reviews (sim/rbac.py)
@@ -45,7 +47,7 @@ from recipebench.sim.server import BY_PLURAL, ApiError, Store
 SCENARIOS = ("ready", "image-pull-failure", "crash-loop", "oom", "unschedulable", "capacity-wait-then-ready",
              "bench-job-failure", "corrupt-output", "helm-failure", "health-before-load", "model-never-served",
              "completion-fails", "log-rotated", "api-500-on-delete", "api-flaky", "slower-20",
-             "failed-3pct", "short-outputs", "rbac-shipped", "rbac-missing-proxy")
+             "failed-3pct", "short-outputs", "cold-first-trial", "rbac-shipped", "rbac-missing-proxy")
 DEFAULT_READY_AFTER = 90.0
 BENCH_SECONDS = 120.0
 HELM_SECONDS = 20.0
@@ -111,6 +113,7 @@ class Kubelet:
         self.clock = clock  # simulated seconds since the sim started
         self.nodes = nodes
         self.scenarios: dict[str, tuple[str, float]] = {}  # workload uid -> scenario at creation
+        self.served: dict[str, int] = {}  # run id -> requests its server has answered (cold-start model)
         self.born: dict[str, float] = {}  # pod uid -> simulated creation time
         self.bound: dict[str, float] = {}  # pod uid -> when the scheduler placed it (pod age)
         self.serving: dict[str, dict] = {}  # workload uid -> {"model", "served", "completions"}
@@ -426,12 +429,16 @@ class Kubelet:
             return self._finish(pod, name, 1)
         broken = scenario == "corrupt-output"
         slowdown = 1.25 if scenario == "slower-20" else 1.0
+        cold = outputs.COLD_LONG if scenario == "cold-first-trial" else outputs.COLD_REQUESTS
         if component == "offline":
-            lines = outputs.offline_log(script, seed, broken, slowdown)
+            lines = outputs.offline_log(script, seed, broken, slowdown, cold_requests=cold)
         else:
-            lines = outputs.bench_log(script, labels.get("recipebench.dev/point", ""), seed, broken, slowdown,
-                                      completed_share=0.97 if scenario == "failed-3pct" else 1.0,
-                                      output_share=0.5 if scenario == "short-outputs" else 1.0)
+            server = labels.get("recipebench.dev/run", "")  # one server per run: what it has served so far
+            lines, self.served[server] = outputs.bench_log(
+                script, labels.get("recipebench.dev/point", ""), seed, broken, slowdown,
+                completed_share=0.97 if scenario == "failed-3pct" else 1.0,
+                output_share=0.5 if scenario == "short-outputs" else 1.0, served=self.served.get(server, 0),
+                cold_requests=cold)
         if scenario == "log-rotated":  # kubelet kept only the newest part of the log
             lines = lines[-2:]
         self._log(pod, name, lines)

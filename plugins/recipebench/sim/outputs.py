@@ -15,9 +15,21 @@ import shlex
 from dataclasses import dataclass
 
 from recipebench.clients import Measured, client, running
-from recipebench.manifests.command_lines import frame_outputs
+from recipebench.clients.base import STDOUT, trial_file
+from recipebench.manifests.command_lines import TRIAL, WARMUP_BEGIN, WARMUP_DONE, frame_outputs
 
 POINT = re.compile(r"^i(?P<i>\d+)-o(?P<o>\d+)-c(?P<c>\d+|max)-r(?P<r>[\d.]+|inf)-n(?P<n>\d+)$")
+
+
+# A server that has just started serves its first requests slowly: sglang and vLLM capture CUDA graphs
+# and compile kernels for batch shapes they meet for the first time, TensorRT-LLM tunes its kernels.
+# The simulator gives the first COLD_REQUESTS a server sees an extra wait for the first token and
+# slower decoding; a warm-up that covers them keeps them out of the measured trials (scenario
+# cold-first-trial: the server stays cold for COLD_LONG requests, longer than any warm-up here).
+COLD_REQUESTS = 8
+COLD_LONG = 1500
+COLD_TTFT_MS = 2000.0  # extra wait for the first token of a cold request
+COLD_TPOT = 0.5  # a cold request's decoding is this much slower
 
 
 @dataclass
@@ -28,6 +40,7 @@ class Load:
     rate: float | None
     prompts: int
     slowdown: float = 1.0  # per-token latencies x this (the slower-20 scenario: a server 20% slower)
+    cold: int = 0  # of the prompts, how many the server served cold (COLD_REQUESTS)
 
 
 def load_of(point_id: str) -> Load:
@@ -42,8 +55,9 @@ def _model(load: Load, seed: str, means: tuple[float, float] | None = None) -> d
     rnd = random.Random(int(hashlib.sha256(seed.encode()).hexdigest()[:8], 16))
     noise = lambda: rnd.uniform(0.98, 1.02)  # noqa: E731
     conc = load.concurrency or min(load.prompts, 256)
-    tpot = (12.0 + 0.05 * conc) * noise() * load.slowdown
-    ttft = (30.0 + 0.02 * load.input_len * (1 + conc / 64)) * noise() * load.slowdown
+    cold = min(load.cold, load.prompts) / max(load.prompts, 1)  # the share of the requests served cold
+    tpot = (12.0 + 0.05 * conc) * noise() * load.slowdown * (1 + COLD_TPOT * cold)
+    ttft = (30.0 + 0.02 * load.input_len * (1 + conc / 64)) * noise() * load.slowdown + COLD_TTFT_MS * cold
     e2e = ttft + tpot * (load.output_len - 1)
     duration = load.prompts * e2e / 1000 / conc
     mean_in, mean_out = means or (load.input_len, load.output_len)  # the lengths the client drew
@@ -68,36 +82,70 @@ def corrupt(files: dict[str, str]) -> dict[str, str]:
     return {name: text[: max(len(text) // 3, 1)] for name, text in files.items()}
 
 
+def _argv(line: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError:
+        return line.split()
+
+
 def bench_log(script: str, point_id: str, seed: str, broken: bool, slowdown: float = 1.0,
-              completed_share: float = 1.0, output_share: float = 1.0) -> list[str]:
-    """What a benchmark Job's pod prints: the client its script runs, in that client's own format.
-    completed_share: the requests that succeed (the rest fail); output_share: how much of each output
-    the server generates before it stops (a server that answers fast and short)."""
+              completed_share: float = 1.0, output_share: float = 1.0, served: int = 0,
+              cold_requests: int = COLD_REQUESTS) -> tuple[list[str], int]:
+    """What a benchmark Job's pod prints, and how many requests the server has served after it: its
+    warm-up (the client's option, or a pass of its own), then each trial of the client its script runs,
+    in that client's own format (command_lines.client_script). served: the requests the server saw
+    before this Job (the first cold_requests of a server's life are slow). completed_share: the requests
+    that succeed (the rest fail); output_share: how much of each output the server generates before
+    it stops (a server that answers fast and short)."""
     client = running(script)
     if client is None:
         raise ValueError("no known benchmark client in the job's script")
-    try:
-        argv = shlex.split(script)
-    except ValueError:
-        argv = script.split()
+    trial_lines = [ln for ln in script.split("\n") if running(ln) is not None and "| tee" in ln]
+    argv = _argv(trial_lines[0] if trial_lines else script)
     load = dataclasses.replace(load_of(point_id), slowdown=slowdown)
     means = client.drawn_means(argv) or (load.input_len, load.output_len)
     means = (means[0], means[1] * output_share)
     completed = round(load.prompts * completed_share)
-    stdout, files = client.simulated(measured(dataclasses.replace(load, prompts=completed), seed, means,
-                                              failed=load.prompts - completed))
+    lines: list[str] = []
+    warm = re.search(r"warm-up: (\d+) requests", script)
+    if warm:  # a pass of its own before the trials
+        served += int(warm[1])
+        lines += [WARMUP_BEGIN.format(n=warm[1]), WARMUP_DONE.format(n=warm[1], status=0)]
+    elif "warm-up done" in script:
+        lines.append(WARMUP_DONE.format(n=0, status=0))
+    files: dict[str, str] = {}
+    repeats = len(trial_lines) or 1
+    for k in range(1, repeats + 1):
+        served += client.warmup_in(argv)  # the client's own warm-up, before each of its runs
+        cold = max(0, min(cold_requests - served, load.prompts))
+        stdout, trial = client.simulated(measured(dataclasses.replace(load, prompts=completed, cold=cold),
+                                                  f"{seed}/t{k}", means, failed=load.prompts - completed))
+        served += load.prompts
+        lines += [TRIAL.format(k=k, repeats=repeats), *stdout.split("\n")]
+        files |= {trial_file(k, n): text for n, text in {**trial, STDOUT: stdout}.items()}
     if broken:
         files = corrupt(files)
-    return stdout.split("\n") + frame_outputs(files)
+    return lines + frame_outputs(files), served
 
 
-def offline_log(script: str, seed: str, broken: bool, slowdown: float = 1.0) -> list[str]:
-    """The offline Job (trtllm-bench): one text and one JSON report per point, as its script prints them."""
+def offline_log(script: str, seed: str, broken: bool, slowdown: float = 1.0,
+                cold_requests: int = COLD_REQUESTS) -> list[str]:
+    """The offline Job (trtllm-bench): one text and one JSON report per trial of each point, as its
+    script prints them. Every trtllm-bench call loads the model anew: its own --warmup is what keeps
+    the cold requests out of that trial."""
     bench = client("trtllm-bench")
     lines, files = ["[TensorRT-LLM] TensorRT-LLM version: 1.3.0rc5"], dict[str, str]()
-    for point_id in re.findall(r"--report_json /results/(\S+)\.json", script):
-        text, reports = bench.simulated(measured(dataclasses.replace(load_of(point_id), slowdown=slowdown),
-                                                 f"{seed}/{point_id}"))
+    for line in script.split("\n"):
+        m = re.search(r"--report_json /results/t(\d+)\.(\S+)\.json", line)
+        if not m:
+            continue
+        k, point_id = int(m[1]), m[2]
+        load = load_of(point_id)
+        cold = max(0, min(cold_requests - bench.warmup_in(_argv(line)), load.prompts))
+        text, reports = bench.simulated(measured(dataclasses.replace(load, slowdown=slowdown, cold=cold),
+                                                 f"{seed}/{point_id}/t{k}"))
         lines += text.split("\n")
-        files |= {f"{point_id}.json": reports["report.json"], f"{point_id}.txt": reports["report.txt"]}
+        files |= {trial_file(k, f"{point_id}.json"): reports["report.json"],
+                  trial_file(k, f"{point_id}.txt"): reports["report.txt"]}
     return lines + frame_outputs(corrupt(files) if broken else files)
