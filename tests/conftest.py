@@ -81,7 +81,16 @@ def cluster_env(sim, airflow_db, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_HUGGINGFACE_DEFAULT", json.dumps({"conn_type": "generic", "password": SECRET}))
     monkeypatch.setenv("AIRFLOW_CONN_NGC_DEFAULT", json.dumps({"conn_type": "generic", "password": NGC}))
     monkeypatch.delenv("RECIPEBENCH_SIM_SCENARIO", raising=False)
+    stage_accuracy_data()
     return sim
+
+
+def stage_accuracy_data():
+    """The accuracy gate's data set in the run's artifacts location: the project's generated problems
+    (GSM8K's own text is not shipped), as the demo stages them on a machine without it."""
+    from recipebench.cli.runner import ensure_accuracy_data
+
+    ensure_accuracy_data(log=lambda message: None)
 
 
 def run(recipe_id, params=None):

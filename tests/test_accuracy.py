@@ -118,3 +118,61 @@ def test_staging_refuses_what_is_not_gsm8k_and_reads_back_what_it_staged(tmp_pat
     assert len(questions) == 20 and len(shots) == 5
     with pytest.raises(gsm8k.AccuracyDataMissing, match="holds 30 items, the recipe asks for 200"):
         gsm8k.read(root, 200, 5)
+
+
+# -- against the simulated cluster ------------------------------------------------------------------------
+@pytest.mark.e2e
+def test_a_server_that_answers_wrong_makes_no_number_and_one_accuracy_alert(cluster_env, monkeypatch):
+    from recipebench.results.warehouse import open_warehouse
+
+    from tests.conftest import run
+
+    monkeypatch.setenv("RECIPEBENCH_SIM_SCENARIO", "wrong-answers")
+    result = run("sglang-a3ultra-llama4-maverick")
+    assert result["status"] == "success", result  # the run worked: its server does not
+    wh = open_warehouse()
+    (row,) = wh.run(f"SELECT * FROM runs WHERE run_id = '{result['run_id']}'")
+    assert (row["accuracy_task"], row["accuracy_questions"], row["accuracy_score"], row["accuracy_threshold"],
+            row["accuracy_passed"]) == ("gsm8k", 200, 0.0, 0.85, False)
+    results = wh.run(f"SELECT valid, invalid_reasons FROM results WHERE run_id = '{result['run_id']}'")
+    assert results and all(r["valid"] is False and "accuracy 0.00 < 0.85 (gsm8k, 200 questions)" in
+                           str(r["invalid_reasons"]) for r in results)
+    kinds = [a["kind"] for a in wh.select("alerts", {"run_id": result["run_id"]}, limit=10)]
+    assert kinds.count("accuracy") == 1 and "invalid" not in kinds and "regression" not in kinds, kinds
+    (verdict,) = wh.run(f"SELECT verdict FROM verdicts WHERE run_id = '{result['run_id']}'")
+    assert verdict["verdict"] == "invalid"  # fast, but never a baseline nor an improvement
+
+
+@pytest.mark.e2e
+def test_a_clean_run_records_its_score_and_a_missing_data_set_stops_it_at_resolve(cluster_env, monkeypatch, tmp_path):
+    from recipebench.results.warehouse import open_warehouse
+
+    from tests.conftest import run, runs_row
+
+    result = run("sglang-a3ultra-llama4-scout")
+    assert result["status"] == "success", result
+    (row,) = open_warehouse().run(f"SELECT accuracy_score, accuracy_passed FROM runs WHERE run_id = '{result['run_id']}'")
+    assert row == {"accuracy_score": 1.0, "accuracy_passed": True}
+    monkeypatch.setenv("RECIPEBENCH_ARTIFACTS", f"file://{tmp_path}")  # a location nobody staged GSM8K into
+    result = run("sglang-a3ultra-llama4-scout")
+    row = runs_row(result["run_id"])
+    assert row["status"] == "failed" and row["failed_stage"] == "resolve", row
+    assert "the gsm8k data set is not staged" in row["reason"] and "recipebench stage-data gsm8k" in row["reason"]
+    assert row["gpu_hours"] is None  # no GPU was held
+
+
+def test_stage_data_from_a_folder_and_generated(tmp_path, monkeypatch, capsys):
+    from recipebench.cli.main import main
+
+    monkeypatch.setenv("RECIPEBENCH_ARTIFACTS", f"file://{tmp_path / 'art'}")
+    assert main(["stage-data", "gsm8k", "--generated", "40"]) == 0
+    assert "not GSM8K's own text" in capsys.readouterr().out
+    folder = tmp_path / "download"
+    folder.mkdir()
+    for name, text in generated.files(questions=7, shots=3, seed=9).items():
+        (folder / name).write_text(text)
+    assert main(["stage-data", "gsm8k", "--from", str(folder)]) == 0
+    assert "test.jsonl (7 items)" in capsys.readouterr().out
+    (folder / "test.jsonl").write_text("not json\n")
+    assert main(["stage-data", "gsm8k", "--from", str(folder)]) == 2
+    assert "error:" in capsys.readouterr().err

@@ -29,7 +29,8 @@ def test_stage_chain(dagbag, dag_id):
     assert [t.task_id for t in dag.topological_sort()] == list(STAGE_NAMES)
     up = {t.task_id: {u.task_id for u in t.upstream_list} for t in dag.tasks}
     assert up["reserve_gpus"] == {"create_secrets"} and up["deploy"] == {"reserve_gpus"}
-    assert up["benchmark"] == {"wait_ready", "resolve"}  # resolve: the points it is mapped over
+    assert up["accuracy"] == {"wait_ready"}  # the gate before any point
+    assert up["benchmark"] == {"accuracy", "resolve"}  # resolve: the points it is mapped over
     teardown = dag.get_task("teardown")
     assert teardown.is_teardown and all(dag.get_task(s).is_setup for s in ("create_secrets", "reserve_gpus", "deploy"))
     assert up["teardown"] == {"deploy", "reserve_gpus", "create_secrets", "benchmark"} and up["load"] == {"teardown"}

@@ -90,6 +90,9 @@ def test_sigterm_ends_a_run_stuck_in_a_call_that_never_answers(tmp_path):
            "RECIPEBENCH_WAREHOUSE": f"duckdb://{tmp_path}/w.duckdb", "RECIPEBENCH_CLUSTER": proxy.kubeconfig,
            "RECIPEBENCH_IMAGES": "assume-present", "RECIPEBENCH_K8S_READ_TIMEOUT": "3600000",
            "AIRFLOW_CONN_HUGGINGFACE_DEFAULT": json.dumps({"conn_type": "generic", "password": "hf-x"})}
+    # a cluster of its own, as in production: the accuracy gate's data set is staged beforehand
+    subprocess.run([sys.executable, "-m", "recipebench", "stage-data", "gsm8k", "--generated", "200"], cwd=REPO,
+                   env=env, check=True, capture_output=True)
     try:
         proc = subprocess.Popen([sys.executable, "-m", "recipebench", "run", RECIPE], cwd=REPO, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

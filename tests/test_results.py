@@ -49,6 +49,34 @@ def test_loading_the_same_run_twice_leaves_one_copy(warehouse):
     assert r["output_throughput"] == 1000.0 and r["output_throughput_per_gpu"] == 125.0 and r["simulated"] is True
 
 
+def test_trials_warmup_and_accuracy_load_idempotently(warehouse):
+    """Issue 22's columns on both warehouses (DuckDB and the BigQuery emulator): a point's three trials,
+    its warm-up and spread, the run's accuracy gate; loaded twice, one copy."""
+    run = make_run("rtrial0001", 1_800_000_000)
+    finish(run)
+    point = run.recipe.benchmark.points[0]
+    records = [{"tool": "vllm-bench-serve", "completed": point.num_prompts, "output_throughput": v,
+                "ttft_median_ms": 50.0, "tpot_median_ms": 20.0} for v in (990.0, 1000.0, 1020.0)]
+    artifacts.save_parsed(run.recipe.id, run.run_key, point.id, {
+        "point": point.model_dump(), "record": records[1], "artifact": "file:///a/t2.json", "warnings": [],
+        "trials": [{"trial": k + 1, "record": r, "artifact": f"file:///a/t{k + 1}.json"} for k, r in enumerate(records)],
+        "median_trial": 2, "spread": {"spread_output_throughput": 0.03, "spread_ttft_median": 0.0,
+                                      "spread_tpot_median": 0.0},
+        "warmup": {"requests": 512, "done": True, "detail": None}})
+    artifacts.record(run.recipe.id, run.run_key, accuracy={"task": "gsm8k", "questions": 200, "score": 0.95,
+                                                           "threshold": 0.91, "passed": True})
+    for _ in range(2):
+        load_run(run.recipe.id, run.run_key, run, warehouse, log)
+    assert warehouse.count("trials", run.run_key) == 3 and warehouse.count("results", run.run_key) == 1
+    (row,) = warehouse.select("results", {"run_id": run.run_key})
+    assert (row["trials"], row["median_trial"], row["warmup_requests"], row["spread_output_throughput"]) == (3, 2, 512, 0.03)
+    trials = sorted(warehouse.select("trials", {"run_id": run.run_key}), key=lambda t: t["trial"])
+    assert [t["output_throughput"] for t in trials] == [990.0, 1000.0, 1020.0]
+    assert [t["is_median"] for t in trials] == [False, True, False]
+    (runs_row,) = warehouse.select("runs", {"run_id": run.run_key})
+    assert (runs_row["accuracy_task"], runs_row["accuracy_score"], runs_row["accuracy_passed"]) == ("gsm8k", 0.95, True)
+
+
 def test_failed_run_is_recorded_with_stage_and_reason(warehouse):
     run = make_run("rfail00001", 1_800_000_000)
     finish(run, fail_at=("wait_ready", "ImagePullBackOff: image x:y not found"))

@@ -164,3 +164,33 @@ def test_a_corrupt_warehouse_is_a_503_with_the_reason(monkeypatch, tmp_path):
     app.dependency_overrides[appmod.current_user] = Viewer
     page = TestClient(app).get("/", headers={"Accept": "text/html"})
     assert page.status_code == 503 and "the warehouse cannot be read" in page.text and "Corrupt" in page.text
+
+
+def test_the_recipe_page_draws_trials_as_error_bars_invalid_points_hollow_and_the_accuracy():
+    """Issue 22, item 5: the median trial with its trials' range, an invalid point hollow with its reasons,
+    and each run's accuracy score."""
+    from recipebench.ui import data
+    from recipebench.ui.app import _env
+
+    run = {"run_id": "r1", "recipe": "x", "status": "success", "started_at": 1_800_000_000, "gpu_count": 8,
+           "simulated": True, "image": "i", "image_digest": None, "machine_type": "m", "fingerprint": "f",
+           "failed_stage": None, "reason": None, "trigger": "manual", "gpu_hours": 1.0, "airflow_run_url": None,
+           "accuracy_task": "gsm8k", "accuracy_questions": 200, "accuracy_score": 0.43, "accuracy_threshold": 0.91,
+           "accuracy_passed": False}
+    columns = {c: None for c, _, _ in data.POINT_METRICS} | {"gpu_hour_usd": None, "spread_output_throughput": None}
+
+    def row(point, conc, tput, valid, reasons):
+        return columns | {"run_id": "r1", "recipe": "x", "point_id": point, "concurrency": conc, "output_throughput": tput,
+                          "output_throughput_per_gpu": tput / 8, "tokens_per_s_per_user": 40.0, "valid": valid,
+                          "invalid_reasons": reasons, "trials": 3, "warmup_requests": 16, "spread_output_throughput": 0.05}
+    results = [row("a", 8, 1000.0, True, ["unknown: achieved concurrency"]),
+               row("b", 64, 3000.0, False, ["accuracy 0.43 < 0.91 (gsm8k, 200 questions)"])]
+    trials = [{"run_id": "r1", "point_id": "a", "trial": k, "output_throughput": v} for k, v in ((1, 980.0), (2, 1000.0),
+                                                                                              (3, 1030.0))]
+    page = data.recipe_page("x", [run], results, [], [], trials=trials)
+    (series,) = page["charts"]["throughput"].series
+    assert len(series.errors) == 1 and [hollow for *_, hollow in series.points] == [False, True]
+    html = _env().get_template("recipe.html").render(**page, prefix="/rb", airflow="/", user="viewer")
+    assert html.count('class="errorbar"') == 2  # throughput and frontier, for the point with trials
+    assert 'class="point invalid"' in html and "accuracy 0.43 &lt; 0.91 (gsm8k, 200 questions)" in html
+    assert "gsm8k 0.43" in html and "3 (5.0%)" in html

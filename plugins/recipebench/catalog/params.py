@@ -17,6 +17,7 @@ from recipebench.catalog.naming import object_name, run_labels
 from recipebench.catalog.recipe import (
     MAX_CONCURRENCY,
     MAX_PROMPTS,
+    MAX_REPEATS,
     MAX_TOKENS,
     Recipe,
     RecipeError,
@@ -27,7 +28,8 @@ from recipebench.catalog.recipe import (
 MAX_LEVELS = 16  # concurrency levels one run may sweep
 UNBOUNDED = "unbounded"  # a concurrency level: every prompt sent at once
 
-PARAM_KEYS = ("model", "image_tag", "input_len", "output_len", "concurrency", "num_prompts", "keep_alive")
+PARAM_KEYS = ("model", "image_tag", "input_len", "output_len", "concurrency", "num_prompts", "warmup_requests",
+              "repeats", "keep_alive")
 SECTIONS = ("What to run", "Load shape", "After the run")
 
 
@@ -46,6 +48,8 @@ def plan(recipe: Recipe) -> dict[str, Any]:
         "output_len": _shared([p.output_len for p in points]),
         "num_prompts": _shared([p.num_prompts for p in points]),
         "concurrency": sorted({_level(p.concurrency) for p in points}, key=lambda c: (c == UNBOUNDED, c.zfill(6))),
+        "warmup_requests": recipe.benchmark.warmup_requests,
+        "repeats": recipe.benchmark.repeats,
         "keep_alive": False,
     }
 
@@ -88,6 +92,18 @@ def form_schema(recipe: Recipe) -> dict[str, dict[str, Any]]:
         "num_prompts": {"type": ["null", "integer"], "minimum": 1, "maximum": MAX_PROMPTS, "section": SECTIONS[1],
                         "title": "Prompts per point", "description": "Requests sent at each point. The recipe's "
                                                                      f"plan: {_described([p.num_prompts for p in points])}."},
+        "warmup_requests": {"type": ["null", "integer"], "minimum": 0, "maximum": MAX_PROMPTS, "section": SECTIONS[1],
+                            "title": "Warm-up requests per point",
+                            "description": "Sent before each point's measured requests, never measured. Empty: twice "
+                                           "the concurrency, at least 8. 0 measures a cold server: the point is then "
+                                           "invalid."},
+        "repeats": {"type": "integer", "enum": list(range(1, MAX_REPEATS + 1, 2)), "section": SECTIONS[1],
+                    "title": "Trials per point",
+                    "description": f"Each point runs this many times against the same server; its result is the "
+                                   f"median trial. Cost: {len(points)} point(s) x trials x {recipe.gpu_count} GPUs "
+                                   f"(at the recipe's {recipe.benchmark.repeats}: {len(points) * recipe.benchmark.repeats}"
+                                   f" point runs, each up to {recipe.timeouts.point_minutes} min on "
+                                   f"{recipe.gpu_count} GPUs)."},
         "keep_alive": {"type": "boolean", "section": SECTIONS[2], "title": "Keep the server up afterwards",
                        "description": "Leave the server (and its GPUs) running after the benchmark, for a person "
                                       f"to use; the janitor removes it after {recipe.timeouts.keep_alive_hours} h."},
@@ -154,10 +170,18 @@ def apply_params(recipe: Recipe, params: dict[str, Any]) -> Recipe:
                                   or not schema[key]["minimum"] <= value <= schema[key]["maximum"]):
             raise RecipeError(f"trigger params: field {key}: {value!r} is not an integer in "
                               f"[{schema[key]['minimum']}, {schema[key]['maximum']}]")
+    warmup = params.get("warmup_requests")
+    if warmup is not None and (isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup <= MAX_PROMPTS):
+        raise RecipeError(f"trigger params: field warmup_requests: {warmup!r} is not an integer from 0 to "
+                          f"{MAX_PROMPTS} (or empty for the default)")
+    repeats = params.get("repeats", recipe.benchmark.repeats)
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats not in range(1, MAX_REPEATS + 1, 2):
+        raise RecipeError(f"trigger params: field repeats: {repeats!r} is not an odd number from 1 to {MAX_REPEATS}")
     if "keep_alive" in params and not isinstance(params["keep_alive"], bool):
         raise RecipeError(f"trigger params: field keep_alive: {params['keep_alive']!r} is not true or false")
     changed = changed_params(recipe, params)
-    overrides: dict[str, Any] = {"benchmark": {"points": _points(recipe, changed)}}
+    overrides: dict[str, Any] = {"benchmark": {"points": _points(recipe, changed),
+                                               **{k: changed[k] for k in ("warmup_requests", "repeats") if k in changed}}}
     if changed.get("model"):
         overrides["model"] = {"name": changed["model"]}
     if changed.get("image_tag"):

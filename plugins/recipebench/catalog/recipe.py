@@ -255,6 +255,18 @@ class BenchmarkSpec(_Strict):
         return points
 
 
+class AccuracySpec(_Strict):
+    """The accuracy gate (recipebench.accuracy): a short evaluation against the deployed server before the
+    performance points; below min_score every point of the run is invalid."""
+
+    task: Literal["gsm8k"] = "gsm8k"
+    min_score: Annotated[float, Field(gt=0, le=1)]  # the recipe says where its threshold comes from
+    questions: Annotated[PosInt, Field(le=1319)] = 200  # the first of GSM8K's 1,319 test questions
+    shots: Annotated[NonNegInt, Field(le=8)] = 5  # few-shot examples from the train split
+    max_tokens: Annotated[PosInt, Field(le=32768)] = 512  # per answer; greedy (temperature 0)
+    concurrency: Annotated[PosInt, Field(le=256)] = 32
+
+
 class ClusterSpec(_Strict):
     """The production GKE target; a kubeconfig (the simulated cluster) can replace it at run time."""
 
@@ -292,6 +304,7 @@ class Recipe(_Strict):
     serving: ServingSpec
     topology: TopologySpec
     benchmark: BenchmarkSpec
+    accuracy: AccuracySpec | None = None  # None: no accuracy gate (an offline benchmark has no server to ask)
     cluster: ClusterSpec = ClusterSpec()
     secrets: SecretsSpec = SecretsSpec()
     timeouts: TimeoutsSpec = TimeoutsSpec()
@@ -372,6 +385,9 @@ class Recipe(_Strict):
             raise ValueError(f"topology: {self.topology.total_nodes} nodes do not fit one NVLink domain of "
                              f"{self.accelerator} ({domain} nodes): a ComputeDomain's IMEX channels work within "
                              "one domain only")
+        if self.accuracy is not None and not self.topology.kind.serves:
+            raise ValueError(f"accuracy: the {self.topology.shape} shape runs no server to ask; an offline "
+                             "benchmark cannot have an accuracy gate")
         if self.topology.kind.serves and not self.cluster.bucket:
             raise ValueError(f"the {self.benchmark.tool} client reads its tokenizer and dataset from files staged "
                              "once per run in cluster.bucket (not the Hugging Face Hub at every point): set it")
@@ -469,8 +485,11 @@ class Recipe(_Strict):
         )
         determining["model"].pop("variants", None)
         determining["model"].pop("size_gb", None)
+        # the warm-up and the trials decide what a point's figures are (a cold or a one-pass point is not
+        # comparable with a warmed-up median of three)
         determining["benchmark"] = self.benchmark.model_dump(include={"tool", "dataset", "lengths", "endpoint",
-                                                                      "extra_args"}, mode="json")
+                                                                      "extra_args", "warmup_requests", "repeats"},
+                                                             mode="json")
         return determining
 
 

@@ -37,6 +37,8 @@ class AlertKind(StrEnum):
     FAILING_RECOVERED = "failing-recovered"
     INVALID = "invalid"  # points broke validity rules (results.validity)
     INVALID_RECOVERED = "invalid-recovered"
+    ACCURACY = "accuracy"  # the run's accuracy gate failed: every point invalid (recipebench.accuracy)
+    ACCURACY_RECOVERED = "accuracy-recovered"
 
 
 class RunStatus(StrEnum):

@@ -251,6 +251,31 @@ def cmd_build_spec(args) -> int:
     return 0
 
 
+def cmd_stage_data(args) -> int:
+    """Put an evaluation's data set where runs read it (the artifacts location), once: from its public
+    source, from a folder holding its files, or (--generated) the project's own problems of the same
+    layout, for a local or simulated setup."""
+    from recipebench.accuracy import generated, gsm8k
+    from recipebench.pipeline.artifacts import artifacts_root
+
+    if args.generated:
+        files = generated.files(questions=args.generated)
+        print(f"staging {args.generated} generated problems (recipebench.accuracy.generated), not GSM8K's own text")
+    elif args.source:
+        folder = Path(args.source)
+        files = {name: (folder / name).read_text() for name in gsm8k.SOURCES}
+    else:
+        try:
+            files = gsm8k.fetch_public()
+        except OSError as exc:
+            print(f"error: cannot fetch {args.task} from {', '.join(gsm8k.SOURCES.values())}: {exc}; download the files "
+                  "elsewhere and stage them with --from DIR", file=sys.stderr)
+            return 3
+    for address in gsm8k.stage(artifacts_root(), files):
+        print(f"staged {address}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     """The main job: every recipe end to end against the simulated cluster, then the results table.
     A recipe that fails does not stop the others; SIGTERM stops the recipe running and the rest."""
@@ -312,6 +337,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build-spec", help="print the Cloud Build request of a recipe's image as JSON")
     p.add_argument("recipe")
     p.set_defaults(func=cmd_build_spec)
+    p = sub.add_parser("stage-data", help="stage an evaluation's data set where runs read it (once)")
+    p.add_argument("task", choices=["gsm8k"])
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--from", dest="source", metavar="DIR", help="a folder holding test.jsonl and train.jsonl")
+    source.add_argument("--generated", type=int, metavar="N",
+                        help="N generated problems of the same layout instead (local and simulated setups)")
+    p.set_defaults(func=cmd_stage_data)
     p = sub.add_parser("demo", help="the main job (see README)")
     p.set_defaults(func=cmd_demo)
     return parser

@@ -87,6 +87,18 @@ def sigterm_interrupts():
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+def ensure_accuracy_data(log) -> None:
+    """The simulated cluster's runs have the accuracy gate too: where no data set is staged (a fresh
+    machine, no network to its source), the project's generated problems are staged, and it says so."""
+    from recipebench.accuracy import generated, gsm8k
+    from recipebench.pipeline.artifacts import artifacts_root
+
+    if not (gsm8k.location(artifacts_root()) / "test.jsonl").exists():  # whatever is staged stays
+        gsm8k.stage(artifacts_root(), generated.files(questions=gsm8k.TEST_SIZE))
+        log(f"no {gsm8k.TASK} data set under {artifacts_root()}: staged the project's generated problems for the "
+            "simulated server (`recipebench stage-data gsm8k` stages the real one)")
+
+
 @contextlib.contextmanager
 def environment():
     """Airflow settings, and the simulated cluster when RECIPEBENCH_CLUSTER names none."""
@@ -112,6 +124,7 @@ def environment():
                 os.environ.setdefault(name, json.dumps(conn))
             print(f"recipebench: no cluster configured: using the simulated cluster at {sim.url} "
                   "(results are marked simulated; placeholder credentials)", file=sys.stderr)
+            ensure_accuracy_data(lambda message: print(f"recipebench: {message}", file=sys.stderr))
         yield sim
     finally:
         if sim:

@@ -19,6 +19,7 @@ from recipebench.cluster.api import Cluster
 from recipebench.errors import RecipebenchError
 from recipebench.manifests.render import (
     bench_job_name,
+    render_accuracy_job,
     render_bench_job,
     render_stage_job,
     render_workload,
@@ -103,16 +104,21 @@ def reusable_point_job(run: RunConfig, cluster: Cluster, index: int, log) -> str
     """The point's Job from an earlier try when it can still give this try its output (running, or
     complete and not yet collected): its name. A Job that failed is deleted, so the retry runs the
     point again (applying the same Job would change nothing: a finished Job does not run twice)."""
+    return reusable_job(run, cluster, bench_job_name(run, index), log)
+
+
+def reusable_job(run: RunConfig, cluster: Cluster, name: str, log) -> str | None:
+    """reusable_point_job for any of the run's client Jobs, by name."""
     from recipebench.cluster.readiness import assess_job, observe_job
 
-    ns, name = run.recipe.cluster.namespace, bench_job_name(run, index)
+    ns = run.recipe.cluster.namespace
     job, pods, events = observe_job(cluster, ns, name)
     if job is None:
         return None
     verdict = assess_job(job, pods, events)
     if verdict.state in (State.RUNNING, State.DONE):
         return name
-    log.info("point Job %s from an earlier try: %s; deleting it to run the point again", name, verdict.reason)
+    log.info("Job %s from an earlier try: %s; deleting it to run it again", name, verdict.reason)
     cluster.delete(job | {"apiVersion": "batch/v1", "kind": "Job"})
     deadline = time.monotonic() + cluster.target.seconds(120)
     while cluster.get("batch/v1", "Job", ns, name) is not None:
@@ -126,28 +132,47 @@ def collect_point(run: RunConfig, cluster: Cluster, point: BenchmarkPoint, index
                   log) -> PointOutput:
     """The point's output once its Job ended (`outcome`: the JobTrigger's event); BenchmarkFailed, with
     what the client printed, when the Job failed or could not run."""
-    ns, name = run.recipe.cluster.namespace, bench_job_name(run, index)
+    return collect_job(cluster, run.recipe.cluster.namespace, bench_job_name(run, index), f"point {point.id}",
+                       "benchmark", outcome, log)
+
+
+def collect_job(cluster: Cluster, ns: str, name: str, what: str, kind: str, outcome: dict, log) -> PointOutput:
+    """A client Job's output once it ended; BenchmarkFailed naming `what` (and `kind` of Job) otherwise."""
     state, reason = outcome.get("state"), outcome.get("reason") or "no verdict"
     if state not in (State.DONE, State.FAILED):  # stuck (a pod no node can take, an image), timed out, lost its lock
         for line in outcome.get("evidence") or []:
             log.error("  %s", line)
-        raise BenchmarkFailed(f"point {point.id}: benchmark Job {name} cannot run: {reason}")
+        raise BenchmarkFailed(f"{what}: {kind} Job {name} cannot run: {reason}")
     pod = job_pod(cluster, ns, name)
     log_text = cluster.logs(ns, pod)
     if state == State.FAILED:
         tail = log_text.strip().splitlines()[-10:]
         last = tail[-1] if tail else "no log"
-        log.error("point %s: benchmark Job %s failed: %s", point.id, name, last)
+        log.error("%s: %s Job %s failed: %s", what, kind, name, last)
         for line in tail:
             log.error("  %s", line)
-        raise BenchmarkFailed(f"point {point.id}: benchmark Job {name} failed: {last}", pod, log_text)
+        raise BenchmarkFailed(f"{what}: {kind} Job {name} failed: {last}", pod, log_text)
     return PointOutput(name, pod, log_text, outcome.get("applied_at"), outcome.get("at"))
+
+
+def start_accuracy(run: RunConfig, cluster: Cluster, files: dict[str, str], digests: dict, log) -> str:
+    """Create the accuracy check's ConfigMap and Job (render.render_accuracy_job); the Job's name."""
+    objects = render_accuracy_job(run, files, digests)
+    cluster.apply(objects)
+    name = objects[-1]["metadata"]["name"]
+    log.info("accuracy check: Job %s started", name)
+    return name
+
+
+def delete_job(run: RunConfig, cluster: Cluster, name: str, log) -> None:
+    """A collected Job may go now, or at teardown if the API refuses."""
+    cluster.delete_or_leave({"apiVersion": "batch/v1", "kind": "Job", "metadata": {
+        "name": name, "namespace": run.recipe.cluster.namespace}}, log)
 
 
 def delete_point_job(run: RunConfig, cluster: Cluster, index: int, log) -> None:
     """The point's numbers are collected: its Job may go now, or at teardown if the API refuses."""
-    cluster.delete_or_leave({"apiVersion": "batch/v1", "kind": "Job", "metadata": {
-        "name": bench_job_name(run, index), "namespace": run.recipe.cluster.namespace}}, log)
+    delete_job(run, cluster, bench_job_name(run, index), log)
 
 
 def offline_output(run: RunConfig, cluster: Cluster) -> PointOutput:
@@ -172,18 +197,25 @@ class TeardownIncomplete(ClusterError):
         self.left = left
 
 
+def _client_object(obj: dict) -> bool:
+    """A benchmark point's or the accuracy check's object: it goes at teardown even when the server stays."""
+    labels = obj.get("metadata", {}).get("labels") or {}
+    return labels.get("recipebench.dev/point") is not None or labels.get("recipebench.dev/component") == "accuracy"
+
+
 def teardown(run: RunConfig, cluster: Cluster, log) -> dict:
     """Delete everything labelled with the run, Jobs and their pods included; what is already gone
     is fine. With keep-alive only the benchmark Jobs go; the expiry label lets the janitor take the
     rest later. TeardownIncomplete, naming what is left, when anything could not be deleted."""
     keep_server = run.keep_alive
-    keep = (lambda obj: (obj.get("metadata", {}).get("labels") or {}).get("recipebench.dev/point") is None) \
-        if keep_server else (lambda obj: False)
+    keep = (lambda obj: not _client_object(obj)) if keep_server else (lambda obj: False)
     selector = run_selector(run.run_key)
     failed: dict[str, str] = {}
     deleted = cluster.delete_labelled(selector, keep=keep, log=log, failed=failed)
     deleted_at = time.time()
-    left = sorted(set(failed) | set(cluster.remaining(selector, keep)))
+    # the workload first (what holds the GPUs), then the rest by name: the reason names the first few
+    left = sorted(set(failed) | set(cluster.remaining(selector, keep)),
+                  key=lambda o: (o.split("/")[-1] != run.name, o))
     if keep_server:
         log.info("keep-alive: %s %s stays up until %s (expiry label); the janitor removes it then",
                  run.recipe.topology.kind.kind, run.name, run.expires_at)

@@ -121,6 +121,24 @@ def client_script(recipe: Recipe, point: BenchmarkPoint, host: str, port: int) -
         + "exit $status\n"
 
 
+ACCURACY_DIR = "/accuracy"  # the run's accuracy ConfigMap: the client, its questions and few-shot examples
+ACCURACY_OUTPUT = "accuracy.jsonl"
+
+
+def accuracy_script(recipe: Recipe, host: str, port: int) -> str:
+    """The accuracy check before the points (recipebench.accuracy): the project's GSM8K client against the
+    server's /v1/completions, then its answers printed between markers like a point's files."""
+    spec = recipe.accuracy
+    assert spec is not None
+    argv = ["python3", f"{ACCURACY_DIR}/gsm8k_client.py", "--base-url", f"http://{host}:{port}",
+            "--model", recipe.served_model_name, "--questions", f"{ACCURACY_DIR}/test.jsonl",
+            "--shots", f"{ACCURACY_DIR}/train.jsonl", "--num-shots", str(spec.shots),
+            "--max-tokens", str(spec.max_tokens), "--concurrency", str(spec.concurrency),
+            "--output", f"{RESULTS_DIR}/{ACCURACY_OUTPUT}"]
+    return (f"set -u -o pipefail\nmkdir -p {RESULTS_DIR}\n{shlex.join(argv)}\nstatus=$?\n"
+            f"{print_results_script([ACCURACY_OUTPUT])}exit $status\n")
+
+
 def stage_script(recipe: Recipe) -> str:
     """What the clients read, fetched once into the bucket's client-data folder (mounted writable at
     CLIENT_DATA) unless already there: the tokenizer files of the model (not its weights) and the

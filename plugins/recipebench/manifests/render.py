@@ -122,6 +122,7 @@ def context(run: RunConfig, digests: Digests | None = None) -> dict[str, Any]:
         "namespace": recipe.cluster.namespace,
         "cluster_name": recipe.cluster.name or "cluster",
         "labels": run.labels,
+        "accuracy_data": None,  # the accuracy Job's ConfigMap (render_accuracy_job)
         "selector": {k: run.labels[k] for k in ("app.kubernetes.io/managed-by", "recipebench.dev/run")},
         "queue_label": {"kueue.x-k8s.io/queue-name": recipe.cluster.queue} if recipe.cluster.queue else {},
         "image": recipe.image_ref(digests.get("server")),
@@ -284,6 +285,29 @@ def render_stage_job(run: RunConfig, digests: Digests | None = None) -> dict:
     }
     (job,) = _load("bench-client.yaml.j2", ctx)
     return job
+
+
+def accuracy_job_name(run: RunConfig) -> str:
+    return run.child_name("accuracy", budget=57)  # Job controller appends -xxxxx to pods
+
+
+def render_accuracy_job(run: RunConfig, files: dict[str, str], digests: Digests | None = None) -> list[dict]:
+    """The accuracy check's ConfigMap (the client and the questions, `files` by name) and its Job, from
+    the benchmark client's image and placement (command_lines.accuracy_script)."""
+    host, port = service_endpoint(run)
+    name = accuracy_job_name(run)
+    # labelled as a client's: teardown with keep-alive removes them with the points' Jobs
+    labels = {**run.labels, "recipebench.dev/component": "accuracy"}
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": {"name": name, "namespace": run.recipe.cluster.namespace, "labels": labels},
+                  "data": files}
+    ctx = context(run, digests) | {"labels": labels} | {
+        "point": None, "component": "accuracy", "job_name": name, "client": client_placement(run, digests or {}),
+        "client_script": command_lines.accuracy_script(run.recipe, host, port),
+        "accuracy_data": {"mount": command_lines.ACCURACY_DIR, "config_map": name},
+    }
+    (job,) = _load("bench-client.yaml.j2", ctx)
+    return [config_map, job]
 
 
 def render_helm_job(run: RunConfig, helm: dict[str, Any]) -> dict:

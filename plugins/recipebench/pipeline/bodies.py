@@ -120,6 +120,13 @@ def resolve(ctx: StageContext) -> dict:
         raise
     target = target_for(run.recipe)
     ctx.log.info("outputs go to %s", " and ".join(check_destinations()))
+    if run.recipe.accuracy is not None:  # its data set is there now, not an hour later on held GPUs
+        from recipebench.accuracy import gsm8k
+
+        spec = run.recipe.accuracy
+        gsm8k.read(artifacts.artifacts_root(), spec.questions, spec.shots)
+        ctx.log.info("accuracy gate: %s, %d questions, %d-shot, pass at %.2f", spec.task, spec.questions, spec.shots,
+                     spec.min_score)
     lock = lock_spec(run.recipe, run.run_key, target.time_scale) if needs_lock(run.recipe, load_catalog()[0]) else None
     artifacts.write_json(recipe.id, ctx.run_key, "run.json", run.model_dump(mode="json"))  # for `recipebench load`
     state = {"target": target.to_dict(), "lock": lock.to_dict() if lock else None}
@@ -251,6 +258,87 @@ def finish_wait(event: dict, log) -> dict:
     raise WorkloadFailed(event.get("reason") or "the workload did not become ready")
 
 
+def accuracy(ctx: StageContext):
+    """The accuracy gate before the points: its Job (the project's GSM8K client, the staged questions in
+    a ConfigMap) against the deployed server, deferred until it ends. A recipe without one, or an
+    offline benchmark, says so and goes on; a check an earlier try scored is not run again."""
+    from recipebench.accuracy import gsm8k
+    from recipebench.cluster import workload
+    from recipebench.manifests.render import accuracy_job_name
+    from recipebench.pipeline.triggers import JobTrigger
+
+    run = ctx.run
+    spec = run.recipe.accuracy
+    if spec is None:
+        ctx.log.info("no accuracy gate: the recipe sets none%s", "" if run.recipe.topology.kind.serves else
+                     " (an offline benchmark has no server to ask)")
+        return {"accuracy": None}
+    if ctx.ledger.get("accuracy"):
+        ctx.log.info("accuracy check: scored by an earlier try")
+        return {"accuracy": ctx.ledger["accuracy"]}
+    cluster = ctx.cluster()
+    name = accuracy_job_name(run)
+    if not workload.reusable_job(run, cluster, name, ctx.log):
+        questions, shots = gsm8k.read(artifacts.artifacts_root(), spec.questions, spec.shots)
+        files = {"test.jsonl": _jsonl(questions), "train.jsonl": _jsonl(shots),
+                 "gsm8k_client.py": gsm8k.CLIENT.read_text()}
+        workload.start_accuracy(run, cluster, files, ctx.digests(), ctx.log)
+    target = ctx.target()
+    limit, poll = target.seconds(run.recipe.timeouts.point_minutes * 60), target.seconds(15)
+    trigger = JobTrigger(target=target.to_dict(), namespace=run.recipe.cluster.namespace, name=name, timeout_s=limit,
+                         poll_s=poll, lock=ctx.cluster_state().get("lock"), heartbeat=ctx.heartbeat().to_dict())
+    return Deferral(trigger, timedelta(seconds=limit + target.seconds(600)))
+
+
+def _jsonl(rows: list[dict]) -> str:
+    import json
+
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+def finish_accuracy(ctx: StageContext, event: dict) -> dict:
+    """The accuracy Job ended: archive its answers, score them (accuracy.gsm8k.score), record the verdict
+    in the ledger for the runs row and every point's validity, then delete the Job. A low score does
+    not fail the run: its points are measured, stored and marked invalid."""
+    import json
+
+    from recipebench.accuracy import gsm8k
+    from recipebench.cluster import workload
+    from recipebench.manifests.command_lines import ACCURACY_OUTPUT, unframe_outputs
+    from recipebench.manifests.render import accuracy_job_name
+
+    run, cluster = ctx.run, ctx.cluster()
+    spec = run.recipe.accuracy
+    assert spec is not None  # the stage started a Job only for a recipe with a gate
+    name = accuracy_job_name(run)
+    try:
+        out = workload.collect_job(cluster, run.recipe.cluster.namespace, name, "accuracy check", "accuracy", event,
+                                   ctx.log)
+    except workload.BenchmarkFailed as exc:
+        if exc.pod:
+            artifacts.write_text(ctx.recipe_id, ctx.run_key, f"raw/accuracy/{exc.pod}.log", exc.log_text)
+        raise
+    artifacts.write_text(ctx.recipe_id, ctx.run_key, f"raw/accuracy/{out.pod}.log", out.log_text)
+    files = unframe_outputs(out.log_text)
+    if ACCURACY_OUTPUT not in files:
+        raise workload.BenchmarkFailed(f"accuracy check: Job {name} printed no {ACCURACY_OUTPUT}")
+    address = artifacts.write_text(ctx.recipe_id, ctx.run_key, f"raw/accuracy/{ACCURACY_OUTPUT}",
+                                   files[ACCURACY_OUTPUT])
+    answers = [json.loads(line) for line in files[ACCURACY_OUTPUT].splitlines() if line.strip()]
+    scored = gsm8k.score(answers)
+    result = scored.to_dict() | {"threshold": spec.min_score, "passed": scored.score >= spec.min_score,
+                                 "artifact": address}
+    artifacts.record(ctx.recipe_id, ctx.run_key, accuracy=result)
+    ctx.log.info("accuracy %s: %.3f on %d questions (%d correct, %d unanswered, %d without a number), threshold "
+                 "%.2f: %s", scored.task, scored.score, scored.questions, scored.correct, scored.errors,
+                 scored.no_number, spec.min_score, "passed" if result["passed"] else
+                 "FAILED: every point of this run is invalid")
+    workload.delete_job(run, cluster, name, ctx.log)
+    cluster.delete_or_leave({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": name, "namespace": run.recipe.cluster.namespace}}, ctx.log)  # the questions: teardown's otherwise
+    return {"accuracy": result}
+
+
 def point_ids(run_config: dict) -> list[str]:
     """The ids of a run's benchmark points, in order: what the benchmark task is mapped over."""
     from recipebench.catalog.recipe import BenchmarkPoint
@@ -347,12 +435,15 @@ def load(ctx: StageContext) -> dict:
 
 def known_target(ctx: StageContext) -> dict:
     """The ledger's facts about the cluster that a runs row needs, from resolve's XCom when the ledger
-    lost them (a simulated run must never be loaded as a real one)."""
+    lost them (a simulated run must never be loaded as a real one), and the accuracy stage's verdict
+    from its XCom."""
+    pushed = ctx.ti.xcom_pull(task_ids="accuracy", key="return_value") if ctx.ti is not None else None
+    accuracy = {"accuracy": pushed["accuracy"]} if isinstance(pushed, dict) and pushed.get("accuracy") else {}
     try:
         target = ctx.cluster_state()["target"]
     except (artifacts.ArtifactsLost, KeyError, TypeError):
-        return {}
-    return {"target": target, "simulated": bool(target.get("simulated")), "cluster": target.get("label")}
+        return accuracy
+    return {"target": target, "simulated": bool(target.get("simulated")), "cluster": target.get("label"), **accuracy}
 
 
 def pushed_points(ctx: StageContext) -> list[dict]:
@@ -428,7 +519,9 @@ def check_regressions(ctx: StageContext) -> list:
     from recipebench.pipeline.loading import check_run
     from recipebench.results.warehouse import open_warehouse
 
-    verdicts = check_run(ctx.run, open_warehouse(), ctx.log, pushed_points(ctx), known_target(ctx).get("simulated"))
+    known = known_target(ctx)
+    verdicts = check_run(ctx.run, open_warehouse(), ctx.log, pushed_points(ctx), known.get("simulated"),
+                         known.get("accuracy"))
     left = ctx.ledger.get("leftover")
     if left is None and ctx.ti is not None:
         left = ctx.ti.xcom_pull(task_ids="teardown", key=LEFTOVER_XCOM)
@@ -473,7 +566,7 @@ CLUSTER_XCOM = "cluster"  # resolve's: the target and GPU Lease of the run
 LEFTOVER_XCOM = "leftover"  # teardown's: objects it could not delete
 POINT_ATTEMPTS = 2  # real failures a point may have (its first try and one retry)
 # the stages after the run's first objects exist: each renews the run's heartbeat when it opens the cluster
-HEARTBEAT_STAGES = ("reserve_gpus", "deploy", "wait_ready", "benchmark", "teardown")
+HEARTBEAT_STAGES = ("reserve_gpus", "deploy", "wait_ready", "accuracy", "benchmark", "teardown")
 # the stages that go on when the run's ledger is lost (they free the GPUs and record the run); every
 # other stage needs what the ledger holds and fails saying it is gone
 AFTER_THE_RUN = ("teardown", "load", "check_regressions")

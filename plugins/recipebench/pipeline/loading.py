@@ -45,7 +45,8 @@ def load_run(recipe_id: str, run_key: str, run: RunConfig | None, warehouse: War
     except Exception as exc:  # an unreadable artifacts location must not lose the runs row
         log.error("cannot read the ledger of run %s under %s: %s", run_key, artifacts.artifacts_root(), exc)
         ledger = {}
-    ledger = {**(known or {}), **ledger}  # what resolve said of the cluster, where the ledger lost it
+    ledger = {**(known or {}), **ledger}  # what resolve said of the cluster (and the accuracy stage), where the
+    # ledger lost it
     if fallback and not ledger.get("failed_stage"):
         ledger = {**ledger, **fallback}
     base = None
@@ -65,7 +66,7 @@ def load_run(recipe_id: str, run_key: str, run: RunConfig | None, warehouse: War
         price = _price(run, log)
         for entry in point_entries(recipe_id, run_key, log, pushed):
             point = BenchmarkPoint.model_validate(entry["point"])
-            results.append(result_row(run, point, entry, row["simulated"], price))
+            results.append(result_row(run, point, entry, row["simulated"], price, ledger.get("accuracy")))
             trials += trial_rows(results[-1], entry)
     warehouse.ensure_tables()
     warehouse.write_run(row, results, trials)
@@ -161,11 +162,18 @@ def judge_rows(rows: list[dict[str, Any]], started: dt.datetime, warehouse: Ware
 
 
 def check_run(run: RunConfig, warehouse: Warehouse, log, pushed: list[dict] | None = None,
-              simulated: bool | None = None) -> list[dict[str, Any]]:
-    if simulated is None:
-        simulated = bool(artifacts.ledger(run.recipe.id, run.run_key).get("simulated", False))
+              simulated: bool | None = None, accuracy: dict | None = None) -> list[dict[str, Any]]:
+    if simulated is None or accuracy is None:
+        try:
+            ledger = artifacts.ledger(run.recipe.id, run.run_key)
+        except artifacts.ArtifactsLost:
+            if simulated is None:
+                raise
+            ledger = {}
+        simulated = bool(ledger.get("simulated", False)) if simulated is None else simulated
+        accuracy = ledger.get("accuracy") if accuracy is None else accuracy
     started = dt.datetime.fromtimestamp(run.started_at, tz=dt.UTC)
-    rows = [result_row(run, BenchmarkPoint.model_validate(e["point"]), e, simulated)
+    rows = [result_row(run, BenchmarkPoint.model_validate(e["point"]), e, simulated, accuracy=accuracy)
             for e in point_entries(run.recipe.id, run.run_key, log, pushed)]
     verdicts = judge_rows(rows, started, warehouse)
     lines = [regressions.describe(v["point_id"], v) for v in verdicts]

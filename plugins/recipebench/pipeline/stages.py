@@ -67,6 +67,10 @@ STAGES: tuple[Stage, ...] = (
     Stage("wait_ready", "deferred until the server answers (or the offline Job completes); fails fast with the "
                         "reason", operator=WaitReadyOperator, finish="finish_ready",
           minutes=lambda r: r.timeouts.capacity_minutes + r.ready_budget_minutes),
+    # before any point: a server that answers fast and wrong must not make a number (recipebench.accuracy)
+    Stage("accuracy", "the accuracy gate: GSM8K against the deployed server, deferred until its Job ends; below "
+                      "the recipe's min_score every point is invalid", finish="finish_accuracy", retries=1,
+          retry_delay=_point_retry_delay, minutes=lambda r: r.timeouts.point_minutes + 10),
     # one task per point, one at a time against the same server; a retry re-runs only its own point
     Stage("benchmark", "a task per point, one at a time: its client Job, deferred until done; outputs archived "
                        "and parsed", operator=PointOperator, finish="finish_point", per_point=True, retries=3,

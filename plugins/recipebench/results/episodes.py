@@ -115,10 +115,31 @@ def decide(current: dict[str, Any], earlier: list[dict[str, Any]], baseline_run:
                             [f"every judged point of run {run_id} is within its band again "
                              f"(the episode opened at or before {last_success['run']['run_id'] if last_success else '?'})",
                              f"results: {links.get('results', '')}"]))
+    # the accuracy track: a server that answered wrong; its invalid points are this one message, not two
+    was_wrong = bool(last_success and last_success["run"].get("accuracy_passed") is False)
+    now_wrong = run.get("accuracy_passed") is False
+    if now_wrong and not was_wrong:
+        alerts.append(Alert(AlertKind.ACCURACY, recipe, run_id,
+                            f"[recipebench] {recipe}: accuracy {run.get('accuracy_score'):.2f} below "
+                            f"{run.get('accuracy_threshold'):.2f}",
+                            [f"{run.get('accuracy_task')}: {run.get('accuracy_score'):.3f} of "
+                             f"{run.get('accuracy_questions')} questions answered right, the recipe needs "
+                             f"{run.get('accuracy_threshold'):.2f}: the server answers wrong, so every point of "
+                             "this run is invalid (no baseline, no regression check)",
+                             f"run: {run_id} ({links.get('run', '')})",
+                             "this episode will not be announced again until the accuracy passes",
+                             f"results: {links.get('results', '')}"]))
+    elif was_wrong and run.get("accuracy_passed") is True:
+        alerts.append(Alert(AlertKind.ACCURACY_RECOVERED, recipe, run_id,
+                            f"[recipebench] {recipe}: accuracy passes again ({run.get('accuracy_score'):.2f})",
+                            [f"run: {run_id} ({links.get('run', '')})", f"results: {links.get('results', '')}"]))
     # the validity track: points whose numbers do not count, told once per episode like the others
-    was_invalid = bool(last_success and invalid(last_success["verdicts"]))
+    # (a night the accuracy track told of was not told as invalid)
+    was_invalid = bool(last_success and invalid(last_success["verdicts"]) and not was_wrong)
     now_invalid = invalid(current["verdicts"])
-    if now_invalid and not was_invalid:
+    if now_wrong:
+        pass  # told by the accuracy track
+    elif now_invalid and not was_invalid:
         alerts.append(Alert(AlertKind.INVALID, recipe, run_id,
                             f"[recipebench] {recipe}: {len(now_invalid)} point(s) invalid",
                             ["their numbers do not count (no baseline, no regression check):",

@@ -24,10 +24,20 @@ def cost_per_million(gpu_count: int, gpu_hour_usd: float | None, output_throughp
     return gpu_count * gpu_hour_usd / (output_throughput * 3600) * 1e6
 
 
+def accuracy_failure(accuracy: dict[str, Any] | None) -> str | None:
+    """The reason every point of a run is invalid when its accuracy gate failed (None: it passed or
+    there was none)."""
+    if not accuracy or accuracy.get("passed") is not False:
+        return None
+    return (f"accuracy {accuracy['score']:.2f} < {accuracy['threshold']:.2f} ({accuracy['task']}, "
+            f"{accuracy['questions']} questions)")
+
+
 def result_row(run: RunConfig, point: BenchmarkPoint, entry: dict[str, Any], simulated: bool,
-               gpu_hour_usd: float | None = None) -> dict[str, Any]:
+               gpu_hour_usd: float | None = None, accuracy: dict[str, Any] | None = None) -> dict[str, Any]:
     """One results row from a collected point (pipeline.collect.ingest): the point as configured, its
-    median trial's numbers, the trials' spread, derived metrics and the validity verdict."""
+    median trial's numbers, the trials' spread, derived metrics and the validity verdict (`accuracy`:
+    the run's accuracy gate, whose failure makes every point invalid)."""
     recipe = run.recipe
     record, artifact = entry["record"], entry["artifact"]
     trials = entry.get("trials")  # None: a point collected before trials existed (trials unknown)
@@ -50,7 +60,8 @@ def result_row(run: RunConfig, point: BenchmarkPoint, entry: dict[str, Any], sim
     row |= {"warmup_requests": warmup.get("requests"), "trials": len(trials) if trials else None,
             "median_trial": entry.get("median_trial"), **(entry.get("spread") or {})}
     facts = validity.Facts(planned_trials=recipe.benchmark.repeats, warmup_done=warmup.get("done"),
-                           warmup_detail=warmup.get("detail"), achieved_concurrency=validity.achieved_concurrency(record))
+                           warmup_detail=warmup.get("detail"), achieved_concurrency=validity.achieved_concurrency(record),
+                           accuracy_failure=accuracy_failure(accuracy))
     row["valid"], row["invalid_reasons"] = validity.judge(row, recipe.benchmark.lengths, recipe.benchmark.validity,
                                                           facts)
     row["gpu_hour_usd"] = gpu_hour_usd
@@ -111,6 +122,11 @@ def run_row(recipe_id: str, run_key: str, ledger: dict[str, Any], run: RunConfig
         "cluster": ledger.get("cluster"), "image_digest": ledger.get("image_digest"),
         "client_image": ledger.get("client_image"), "artifacts": ledger.get("artifacts"),
     }
+    accuracy = ledger.get("accuracy")
+    if accuracy:
+        row |= {"accuracy_task": accuracy.get("task"), "accuracy_questions": accuracy.get("questions"),
+                "accuracy_score": accuracy.get("score"), "accuracy_threshold": accuracy.get("threshold"),
+                "accuracy_passed": accuracy.get("passed")}
     if run:
         row |= {"airflow_run_id": run.airflow_run_id, "fingerprint": run.fingerprint, "trigger": run.trigger,
                 "params": run.params}

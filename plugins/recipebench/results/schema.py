@@ -43,6 +43,11 @@ RUNS: tuple[Column, ...] = (
     Column("gpu_hours", "FLOAT64", "GPU h", "GPUs held x hours from the start of deploy to the end of teardown"),
     Column("leftover_objects", "JSON", "", "objects of the run teardown could not remove (kind/namespace/name)"),
     Column("artifacts", "STRING", "", "address of the run's artifact prefix"),
+    Column("accuracy_task", "STRING", "", "the accuracy gate's evaluation (gsm8k); NULL: the recipe has none"),
+    Column("accuracy_questions", "INT64", "questions", "questions the server was asked"),
+    Column("accuracy_score", "FLOAT64", "ratio", "share answered right (exact match of the final number)"),
+    Column("accuracy_threshold", "FLOAT64", "ratio", "the recipe's accuracy.min_score"),
+    Column("accuracy_passed", "BOOL", "", "score >= threshold; false: every results row of the run is invalid"),
 )
 
 RESULTS: tuple[Column, ...] = (
@@ -103,7 +108,7 @@ VERDICTS: tuple[Column, ...] = (
 
 ALERTS: tuple[Column, ...] = (
     Column("run_id", "STRING", "", "run that opened or closed the episode", True),
-    Column("kind", "STRING", "", "regression, failing or invalid, or one of them -recovered", True),
+    Column("kind", "STRING", "", "regression, failing, invalid or accuracy, or one of them -recovered", True),
     Column("recipe", "STRING", "", "recipe id", True),
     Column("run_date", "DATE", "", "UTC date of the run", True),
     Column("sent_at", "TIMESTAMP", "", "when the message was sent", True),

@@ -26,6 +26,8 @@ A scenario (RECIPEBENCH_SIM_SCENARIO when the workload is created) decides the l
   short-outputs                    the server stops every answer at half its asked length
   cold-first-trial                 the server stays slow for its first 1,500 requests (outputs.COLD_LONG),
                                    past any warm-up here: the first trial is slower than the others
+  wrong-answers                    the server answers every accuracy question with text and no number, and
+                                   its points run 30% faster: fast and wrong (the accuracy gate must catch it)
   api-500-on-delete, api-flaky     faults of the API server itself (server.Faults)
   rbac-shipped, rbac-missing-proxy the identity holds only the shipped Roles (minus services/proxy): the
                                    API server enforces RBAC and answers access reviews (sim/rbac.py)
@@ -47,7 +49,8 @@ from recipebench.sim.server import BY_PLURAL, ApiError, Store
 SCENARIOS = ("ready", "image-pull-failure", "crash-loop", "oom", "unschedulable", "capacity-wait-then-ready",
              "bench-job-failure", "corrupt-output", "helm-failure", "health-before-load", "model-never-served",
              "completion-fails", "log-rotated", "api-500-on-delete", "api-flaky", "slower-20",
-             "failed-3pct", "short-outputs", "cold-first-trial", "rbac-shipped", "rbac-missing-proxy")
+             "failed-3pct", "short-outputs", "cold-first-trial", "wrong-answers", "rbac-shipped",
+             "rbac-missing-proxy")
 DEFAULT_READY_AFTER = 90.0
 BENCH_SECONDS = 120.0
 HELM_SECONDS = 20.0
@@ -422,13 +425,23 @@ class Kubelet:
         if component == "stage-data":  # what its script says it staged (the files themselves are not simulated)
             self._log(pod, name, re.findall(r'echo "(staged: [^"]+)"', script))
             return self._finish(pod, name, 0)
+        if component == "accuracy":  # the questions are in the ConfigMap the pod mounts
+            cm = next((v["configMap"]["name"] for v in pod["spec"].get("volumes") or [] if v.get("configMap")), None)
+            try:
+                data = self.store.get(_res("", "configmaps"), pod["metadata"]["namespace"], cm or "").get("data")
+            except ApiError:  # the kubelet would not start the pod: a missing ConfigMap volume
+                data = None
+            lines = outputs.accuracy_log((data or {}).get("test.jsonl"), scenario == "wrong-answers")
+            self._log(pod, name, lines)
+            return self._finish(pod, name, 0 if data else 1)
         if component == "bench" and scenario == "bench-job-failure":
             self._log(pod, name, ["Traceback (most recent call last):",
                                   "aiohttp.client_exceptions.ClientConnectorError: Cannot connect to host "
                                   f"{_host(script)} ssl:default [Connect call failed]"])
             return self._finish(pod, name, 1)
         broken = scenario == "corrupt-output"
-        slowdown = 1.25 if scenario == "slower-20" else 1.0
+        # slower-20: a server 20% slower; wrong-answers: one that answers garbage fast
+        slowdown = 1.25 if scenario == "slower-20" else 0.7 if scenario == "wrong-answers" else 1.0
         cold = outputs.COLD_LONG if scenario == "cold-first-trial" else outputs.COLD_REQUESTS
         if component == "offline":
             lines = outputs.offline_log(script, seed, broken, slowdown, cold_requests=cold)

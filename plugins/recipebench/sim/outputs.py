@@ -149,3 +149,22 @@ def offline_log(script: str, seed: str, broken: bool, slowdown: float = 1.0,
         files |= {trial_file(k, f"{point_id}.json"): reports["report.json"],
                   trial_file(k, f"{point_id}.txt"): reports["report.txt"]}
     return lines + frame_outputs(corrupt(files) if broken else files)
+
+
+def accuracy_log(questions_jsonl: str | None, wrong: bool) -> list[str]:
+    """What the accuracy Job prints: the project's GSM8K client's summary, then its answers file. The
+    simulated server knows each question's reference answer and gives it with a line of working (the
+    wrong-answers scenario: text with no number in it, fast); no questions: the client fails."""
+    import json
+
+    if not questions_jsonl:
+        return ["FileNotFoundError: [Errno 2] No such file or directory: '/accuracy/test.jsonl'"]
+    answers = []
+    for i, line in enumerate(ln for ln in questions_jsonl.splitlines() if ln.strip()):
+        reference = json.loads(line)["answer"]
+        final = reference.rsplit("####", 1)[-1].strip()
+        text = " I am not sure, the weather is nice today." if wrong else f" Working it through step by step.\n#### {final}"
+        answers.append({"id": i, "reference": reference, "completion": text, "output_tokens": 12})
+    body = "".join(json.dumps(a) + "\n" for a in answers)
+    return [f"gsm8k: {len(answers)} questions, 0 errors, 4.2 s, answers in /results/accuracy.jsonl",
+            *frame_outputs({"accuracy.jsonl": body})]

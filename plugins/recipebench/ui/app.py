@@ -198,7 +198,8 @@ def create_app() -> FastAPI:
         page = data.recipe_page(recipe, wh.select("runs", {"recipe": recipe}, order="started_at", limit=200),
                                 wh.select("results", {"recipe": recipe}, limit=20000),
                                 wh.select("verdicts", {"recipe": recipe}, limit=20000),
-                                wh.select("alerts", {"recipe": recipe}, order="sent_at", limit=20), run)
+                                wh.select("alerts", {"recipe": recipe}, order="sent_at", limit=20), run,
+                                wh.select("trials", {"recipe": recipe}, limit=20000))
         return _page("recipe.html", user, **page)
 
     @app.get("/compare", response_class=HTMLResponse)

@@ -1,8 +1,9 @@
 """Charts as inline SVG, rendered on the server: no script, no CDN, nothing fetched by the browser.
 
 One mechanism for every chart on the pages: series of (x, y) points drawn as lines and/or markers
-on linear axes with rounded ticks, an optional band (low/high per x) behind a series, and marked
-points (regressions) drawn as red rings. Categorical x axes pass their own tick labels. `chart`
+on linear axes with rounded ticks, an optional band (low/high per x) behind a series, error bars
+(the trials' range of a point), hollow markers (invalid points: their numbers do not count) and
+marked points (regressions) drawn as red rings. Categorical x axes pass their own tick labels. `chart`
 works out the geometry; the template templates/chart.html draws it (autoescaped, like every page).
 """
 
@@ -26,6 +27,8 @@ class Series:
     band: Sequence[tuple[float, float, float]] = field(default_factory=list)  # (x, low, high)
     marked: Sequence[tuple[float, float]] = field(default_factory=list)  # drawn as red rings
     labels: list[str] = field(default_factory=list)  # a tooltip per point
+    errors: Sequence[tuple[float, float, float]] = field(default_factory=list)  # (x, low, high): a trials' range
+    hollow: Sequence[bool] = field(default_factory=list)  # per point: drawn as a ring (an invalid point)
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -62,8 +65,9 @@ class Drawn:
     dashed: bool
     band: str  # polygon points, "" for none
     line: str  # polyline points, "" for none
-    points: list[tuple[float, float, str]]  # (cx, cy, tooltip)
+    points: list[tuple[float, float, str, bool]]  # (cx, cy, tooltip, hollow)
     marked: list[tuple[float, float]]
+    errors: list[tuple[float, float, float]] = field(default_factory=list)  # (cx, top y, bottom y)
 
 
 @dataclass
@@ -101,7 +105,8 @@ def chart(name: str, title: str, series: list[Series], x_label: str, y_label: st
     left, right, top, bottom = 64, (200 if legend else 16), 28, 48
     plot_w, plot_h = width - left - right, height - top - bottom
     xs = [x for s in series for x, _ in s.points] + [x for s in series for x, _, _ in s.band]
-    ys = [y for s in series for _, y in s.points] + [v for s in series for _, lo, hi in s.band for v in (lo, hi)]
+    ys = [y for s in series for _, y in s.points] + [v for s in series for _, lo, hi in (*s.band, *s.errors)
+                                                     for v in (lo, hi)]
     out = Chart(name, title, width, height, len(series), sum(len(s.points) for s in series))
     if not xs or not ys:
         return out
@@ -137,6 +142,8 @@ def chart(name: str, title: str, series: list[Series], x_label: str, y_label: st
         out.series.append(Drawn(
             name=s.name[:30], color=s.color or PALETTE[i % len(PALETTE)], dashed=s.dashed, band=band,
             line=joined(pts) if s.line and len(pts) > 1 else "",
-            points=[(px(x), py(y), tip) for (x, y), tip in zip(s.points, tips, strict=True)],
-            marked=[(px(x), py(y)) for x, y in s.marked]))
+            points=[(px(x), py(y), tip, j < len(s.hollow) and s.hollow[j])
+                    for j, ((x, y), tip) in enumerate(zip(s.points, tips, strict=True))],
+            marked=[(px(x), py(y)) for x, y in s.marked],
+            errors=[(px(x), py(hi), py(lo)) for x, lo, hi in s.errors]))
     return out

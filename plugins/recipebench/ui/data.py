@@ -6,6 +6,7 @@ Every row set comes from Warehouse.select, so DuckDB and BigQuery serve the same
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from typing import Any
 
@@ -103,9 +104,24 @@ def _baseline_of(verdicts: list[dict]) -> dict[str, float]:
     return out
 
 
+def _trial_range(trials: list[dict], run_id: str, point_id: str, column: str, scale: float = 1.0):
+    """(low, high) of a figure across a point's trials (None with fewer than two)."""
+    values = [t[column] / scale for t in trials
+              if t["run_id"] == run_id and t["point_id"] == point_id and t.get(column) is not None]
+    return (min(values), max(values)) if len(values) > 1 else None
+
+
+def _reasons(row: dict) -> list[str]:
+    reasons = row.get("invalid_reasons") or []
+    return json.loads(reasons) if isinstance(reasons, str) else list(reasons)
+
+
 def recipe_page(recipe: str, runs: list[dict], results: list[dict], verdicts: list[dict], alerts: list[dict],
-                selected: str | None = None) -> dict[str, Any]:
+                selected: str | None = None, trials: list[dict] | None = None) -> dict[str, Any]:
+    """The recipe page: the selected (else latest successful) run's points with their trials' range as
+    error bars and invalid points hollow, the frontier, a trend per point, the runs, the alerts."""
     runs = runs[:RUNS_SHOWN]
+    trials = trials or []
     by_run = group(results, "run_id")
     verdicts_by_run = group(verdicts, "run_id")
     successes = [r for r in runs if r["status"] == "success" and by_run.get(r["run_id"])]
@@ -117,8 +133,15 @@ def recipe_page(recipe: str, runs: list[dict], results: list[dict], verdicts: li
         rows = sorted(by_run.get(current["run_id"], []), key=point_key)
         baseline = _baseline_of(verdicts_by_run.get(current["run_id"], []))
         ticks = [(i, concurrency_label(r)) for i, r in enumerate(rows)]
-        series = [Series(f"run {current['run_id']}",
-                         [(i, r["output_throughput"]) for i, r in enumerate(rows) if r.get("output_throughput")])]
+        measured = [(i, r) for i, r in enumerate(rows) if r.get("output_throughput")]
+        errors = [(i, *span) for i, r in measured
+                  if (span := _trial_range(trials, current["run_id"], r["point_id"], "output_throughput"))]
+        series = [Series(f"run {current['run_id']}", [(i, r["output_throughput"]) for i, r in measured],
+                         errors=errors, hollow=[r.get("valid") is False for _, r in measured],
+                         labels=[f"concurrency {concurrency_label(r)}: {r['output_throughput']:.4g} tok/s"
+                                 + (f" (median of {r['trials']} trials)" if (r.get("trials") or 0) > 1 else "")
+                                 + ("; INVALID: " + "; ".join(_reasons(r)) if r.get("valid") is False else "")
+                                 for _, r in measured])]
         base_pts = [(i, baseline[r["point_id"]]) for i, r in enumerate(rows) if r["point_id"] in baseline]
         if base_pts:
             series.append(Series("baseline (median)", base_pts, dashed=True, color="#555"))
@@ -126,16 +149,21 @@ def recipe_page(recipe: str, runs: list[dict], results: list[dict], verdicts: li
                                      "concurrency (max = unbounded)", "output tok/s", x_ticks=ticks)
         regressed = {(p["point_id"]) for p in regressed_points(verdicts_by_run.get(current["run_id"], []))}
         verdict_of = {v["point_id"]: v["verdict"] for v in verdicts_by_run.get(current["run_id"], [])}
-        points = [{**r, "verdict": verdict_of.get(r["point_id"], "-"), "regressed": r["point_id"] in regressed}
-                  for r in rows]
+        points = [{**r, "verdict": verdict_of.get(r["point_id"], "-"), "regressed": r["point_id"] in regressed,
+                   "reasons": [x for x in _reasons(r) if not x.startswith("unknown: ")],
+                   "unknown": [x for x in _reasons(r) if x.startswith("unknown: ")]} for r in rows]
     # the frontier: every point of the latest runs, output tok/s/GPU against tok/s per user
     frontier = []
     for run in successes[:FRONTIER_RUNS]:
         rows = [r for r in by_run[run["run_id"]] if r.get("tokens_per_s_per_user") and
                 r.get("output_throughput_per_gpu")]
         if rows:
+            gpus = run.get("gpu_count") or 1
+            spans = [(r, _trial_range(trials, run["run_id"], r["point_id"], "output_throughput", gpus)) for r in rows]
             frontier.append(Series(f"{run['run_id']} {when(run['started_at'])[5:]}",
                                    [(r["tokens_per_s_per_user"], r["output_throughput_per_gpu"]) for r in rows],
+                                   errors=[(r["tokens_per_s_per_user"], *span) for r, span in spans if span],
+                                   hollow=[r.get("valid") is False for r in rows],
                                    labels=[f"concurrency {concurrency_label(r)}: {r['tokens_per_s_per_user']:.3g} "
                                            f"tok/s/user, {r['output_throughput_per_gpu']:.4g} tok/s/GPU"
                                            for r in rows]))
@@ -147,12 +175,13 @@ def recipe_page(recipe: str, runs: list[dict], results: list[dict], verdicts: li
     point_ids = sorted({r["point_id"] for r in results}, key=lambda p: point_key(
         next(r for r in results if r["point_id"] == p)))
     for point in point_ids[:8]:
-        pts, band, marked = [], [], []
+        pts, band, marked, hollow = [], [], [], []
         for i, run in enumerate(chronological):
             row = next((r for r in by_run[run["run_id"]] if r["point_id"] == point), None)
             if not row or row.get("output_throughput") is None:
                 continue
             pts.append((i, row["output_throughput"]))
+            hollow.append(row.get("valid") is False)  # shown, never in a baseline (the warehouse's history)
             verdict = next((v for v in verdicts_by_run.get(run["run_id"], []) if v["point_id"] == point), None)
             d = (verdict or {}).get("details") or {}
             if isinstance(d.get("output_throughput"), dict):
@@ -165,7 +194,8 @@ def recipe_page(recipe: str, runs: list[dict], results: list[dict], verdicts: li
         ticks = [(i, s[11:] if same_day else s[5:10]) for i, s in enumerate(stamps)]
         step = max(1, -(-len(ticks) // 5))
         trends.append(chart(f"trend-{point}", f"{point} (band: baseline ± noise)",
-                            [Series("output tok/s", pts, band=band, marked=marked)], "run (UTC)", "output tok/s",
+                            [Series("output tok/s", pts, band=band, marked=marked, hollow=hollow)], "run (UTC)",
+                            "output tok/s",
                             x_ticks=ticks[::step], width=480, height=240))
     return {"recipe": recipe, "runs": runs, "current": current, "points": points, "charts": charts,
             "trends": trends, "alerts": alerts, "metrics": POINT_METRICS,
