@@ -4,6 +4,8 @@ Every file in ../shared/fixtures/bench-outputs is covered (a test fails when a n
 without expectations), plus samples of ours for what no real file covers (tests/samples).
 """
 
+import json
+
 import pytest
 from recipebench.parsers import ParseError, parse
 from recipebench.parsers.detect import parse_file
@@ -404,3 +406,36 @@ def test_a_tpot_of_zero_for_one_token_outputs_is_empty():
     r = parsed.records[0]
     assert r["tpot_mean_ms"] is None and r["tpot_median_ms"] is None and r["tpot_p99_ms"] is None
     assert r["ttft_median_ms"] == 1432.74 and any("TPOT of 0 ms" in w for w in parsed.warnings)
+
+
+# -- issue 21, round three: values that are silently wrong, inputs that are not text -------------------
+def test_a_decimal_comma_is_not_a_thousands_separator():
+    from recipebench.parsers.common import number
+
+    assert number("745,38") == 745.38 and number("0,125") == 0.125 and number("1.234,56") == 1234.56
+    assert number("1,100") == 1100 and number("12,345.6") == 12345.6 and number("1,234,567") == 1234567
+
+
+def test_nan_and_infinity_in_a_json_output_are_named_not_silently_empty():
+    """Python's json.dumps writes float('nan') and float('inf') as the bare literals NaN and Infinity
+    (json.encoder, floatstr: allow_nan=True by default), which is what sglang's bench_serving and vLLM's
+    --save-result write for a metric of no request; the rate's Infinity is the tools' 'all at once'."""
+    record = {"backend": "sglang", "dataset_name": "random", "request_rate": float("inf"), "max_concurrency": 8,
+              "completed": 100, "duration": 120.0, "total_input_tokens": 100000, "total_output_tokens": 100000,
+              "output_throughput": 833.3, "mean_ttft_ms": 40.0, "median_ttft_ms": 39.0, "mean_itl_ms": float("nan"),
+              "median_e2e_latency_ms": 5000.0, "random_input_len": 1000, "random_output_len": 1000}
+    text = json.dumps(record)
+    assert "NaN" in text and "Infinity" in text
+    parsed = parse(text, "r.jsonl")
+    assert parsed.records[0].get("itl_mean_ms") is None
+    assert "mean_itl_ms is NaN in the JSON: no measurement, left empty" in parsed.warnings
+    assert not any("request_rate" in w for w in parsed.warnings)
+
+
+def test_a_gzip_compressed_output_is_said_to_be_compressed():
+    import gzip
+
+    data = gzip.compress(b'{"completed": 1}')
+    for text in (data.decode("latin-1"), data.decode("utf-8", errors="replace")):
+        with pytest.raises(ParseError, match="gzip-compressed, not text"):
+            parse(text, "out.json.gz")

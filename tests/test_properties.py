@@ -143,3 +143,21 @@ JSON_OUTPUTS = [p for p in OUTPUTS if p.suffix == ".json"]
 def test_any_value_anywhere_in_a_json_output_parses_or_is_a_named_error(fixture: Path, data):
     obj = _json_values(json.loads(fixture.read_text()), data)
     _check(json.dumps(obj), "out.json")
+
+
+@given(st.decimals(min_value=0, max_value=10**9, places=2, allow_nan=False, allow_infinity=False))
+def test_a_number_reads_the_same_in_english_and_decimal_comma_locales(value):
+    """1,234,567.89 and 1.234.567,89 (and ungrouped 1234567,89) are one number; never 123456789."""
+    from recipebench.parsers.common import number
+
+    english = f"{value:,.2f}"
+    comma = english.replace(",", "_").replace(".", ",").replace("_", ".")
+    plain = f"{value:.2f}".replace(".", ",")
+    assert number(english) == number(comma) == number(plain) == pytest.approx(float(value))
+
+
+@given(st.sampled_from(["NaN", "Infinity", "-Infinity", "nan", "inf"]))
+def test_non_finite_literals_are_never_a_number(literal):
+    from recipebench.parsers.common import number
+
+    assert number(literal) is None and number(float(literal.replace("Infinity", "inf"))) is None

@@ -25,6 +25,7 @@ class Parsed:
     tool: str
     records: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
+    non_finite: list[str] = field(default_factory=list)  # NaN/Infinity fields of a JSON output (detect.parse)
 
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -84,7 +85,7 @@ def number(text: str | float | int | None) -> float | None:
         except OverflowError:  # an integer beyond float range
             return None
     else:
-        cleaned = text.strip().replace(",", "").rstrip("%")
+        cleaned = _separators(text.strip().rstrip("%"))
         if cleaned.lower() in ("", "n/a", "na", "none", "null", "not set", "inf", "infinity", "nan", "-"):
             return None
         try:
@@ -92,6 +93,24 @@ def number(text: str | float | int | None) -> float | None:
         except ValueError:
             return None
     return value if math.isfinite(value) else None
+
+
+_THOUSANDS = re.compile(r"-?[1-9]\d{0,2}(,\d{3})+(\.\d+)?")  # 1,100 and 12,345.6: English grouping
+_DECIMAL_COMMA = re.compile(r"-?\d+,\d+")  # 745,38 or 0,125: a decimal comma (German, French locales)
+_DOTTED_THOUSANDS = re.compile(r"-?[1-9]\d{0,2}(\.\d{3})+,\d+")  # 1.234,56
+
+
+def _separators(text: str) -> str:
+    """A number's text with English separators only: a comma groups thousands only where it can
+    (a leading group of 1-3 digits, then groups of 3); otherwise it is a decimal comma, so 745,38 is
+    745.38, not 74538."""
+    if _THOUSANDS.fullmatch(text):
+        return text.replace(",", "")
+    if _DOTTED_THOUSANDS.fullmatch(text):
+        return text.replace(".", "").replace(",", ".")
+    if _DECIMAL_COMMA.fullmatch(text):
+        return text.replace(",", ".")
+    return text.replace(",", "")
 
 
 def scaled(value: float | None, factor: float) -> float | None:

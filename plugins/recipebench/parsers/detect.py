@@ -8,6 +8,7 @@ without saying so: a log holding reports of several tools gives a record per rep
 from __future__ import annotations
 
 import json
+import re
 import traceback
 from pathlib import Path
 from typing import Any
@@ -195,6 +196,7 @@ def _detect_and_parse(text: str, source: str, tool: str | None) -> Parsed:
             raise ParseError(source, "JSON, but not the output of a supported tool (expected sglang/vLLM results, "
                                      "trtllm-bench report_json, AIPerf/GenAI-Perf export or llmperf summary)")
         parsed.warnings[:0] = warnings
+        parsed.non_finite = non_finite_warnings(stripped)
         return parsed
     return _parse_text(stripped, source)
 
@@ -212,9 +214,26 @@ def _only(parsed: Parsed, tool: str, source: str) -> Parsed:
     return Parsed(kept[0].get("tool") or parsed.tool, kept, parsed.warnings)
 
 
+# gzip's magic number (RFC 1952) as text: read as latin-1, or as UTF-8 with its second byte replaced
+GZIP_TEXT = ("\x1f\x8b", "\x1f\ufffd")
+# JSON literals Python's json reads as floats but that are no measurement; a rate of Infinity is the
+# tools' way to say "all at once", which the schema records as NULL on purpose
+_NON_FINITE = re.compile(r'"([^"]+)"\s*:\s*(-?Infinity|NaN)\b')
+_UNBOUNDED_KEYS = ("request_rate", "max_concurrency", "rate")
+
+
+def non_finite_warnings(text: str) -> list[str]:
+    """One warning per measured field a JSON output holds as NaN or Infinity: it is left empty, and says so."""
+    found = dict.fromkeys((k, v) for k, v in _NON_FINITE.findall(text) if k not in _UNBOUNDED_KEYS)
+    return [f"{key} is {literal} in the JSON: no measurement, left empty" for key, literal in found]
+
+
 def parse(text: str, source: str = "<input>", tool: str | None = None) -> Parsed:
     if tool is not None and tool not in TOOLS:
         raise ParseError(source, f"unknown tool {tool!r}; expected one of {', '.join(TOOLS)}")
+    if text.startswith(GZIP_TEXT):
+        raise ParseError(source, "gzip-compressed, not text: decompress it first (`recipebench parse` reads a .gz "
+                                 "file itself)")
     try:
         parsed = _detect_and_parse(text, source, tool)
     except ParseError:
@@ -230,6 +249,8 @@ def parse(text: str, source: str = "<input>", tool: str | None = None) -> Parsed
     if tool is not None:
         parsed = _only(parsed, tool, source)
     parsed.warnings += records.finish(parsed.records, source)
+    if not all(r.get("completed") == 0 for r in parsed.records):  # all failed: already said, and why
+        parsed.warnings += parsed.non_finite
     return parsed
 
 
