@@ -439,3 +439,14 @@ def test_a_gzip_compressed_output_is_said_to_be_compressed():
     for text in (data.decode("latin-1"), data.decode("utf-8", errors="replace")):
         with pytest.raises(ParseError, match="gzip-compressed, not text"):
             parse(text, "out.json.gz")
+
+
+def test_an_aiperf_console_without_its_error_table_does_not_claim_zero_failures():
+    """AIPerf's console prints its Error Summary table only when a request failed, and a pasted console may
+    leave it out: absence proves nothing, so failed stays empty; with the table, its counts are the failures."""
+    console = fixture("aiperf/v0.8.0-mockserver-chat-c4_console.txt")
+    assert "Error Summary" not in console
+    (record,) = parse(console, "c.txt").records
+    assert record["completed"] == 64 and record.get("failed") is None
+    (failed,) = parse(fixture("aiperf/docs-all-requests-failed-timeout-console.txt"), "f.txt").records
+    assert failed["completed"] == 0 and failed["failed"] > 0

@@ -241,7 +241,10 @@ def parse_console(text: str, source: str) -> Parsed:
     if not any("| LLM Metrics" in ln for ln in lines):
         raise ParseError(source, "expected an 'NVIDIA AIPerf | LLM Metrics' or 'NVIDIA GenAI-Perf | LLM Metrics' table")
     metrics: dict[str, dict] = {}
-    errors: list[dict] | None = [] if tool == "aiperf" else None
+    # AIPerf prints its error table only when requests failed (ai-dynamo/aiperf src/aiperf/exporters/
+    # console_error_exporter.py, ConsoleErrorExporter.export returns early without an error_summary), and
+    # a pasted console may lack it: without the table the failures are not stated (None), never 0
+    errors: list[dict] | None = None
     table: str | None = None
     header: list[str] = []
     pending = None
@@ -251,6 +254,7 @@ def parse_console(text: str, source: str) -> Parsed:
             continue
         if "| Error Summary" in line:
             table, header = "errors", []
+            errors = [] if tool == "aiperf" else None
             continue
         m = BOX_ROW.match(line)
         if not m or table is None:
