@@ -450,3 +450,18 @@ def test_an_aiperf_console_without_its_error_table_does_not_claim_zero_failures(
     assert record["completed"] == 64 and record.get("failed") is None
     (failed,) = parse(fixture("aiperf/docs-all-requests-failed-timeout-console.txt"), "f.txt").records
     assert failed["completed"] == 0 and failed["failed"] > 0
+
+
+def test_an_aiperf_json_export_of_a_run_where_every_request_failed_is_a_record():
+    """AIPerf's JSON export (src/aiperf/exporters/metrics_json_exporter.py) writes the metrics it computed:
+    with no successful request that is the error count alone, beside error_summary; the console path
+    already reads such a run (docs-all-requests-failed-timeout-console.txt)."""
+    export = {"schema_version": "1.4", "aiperf_version": "0.13.0",
+              "error_request_count": {"unit": "requests", "avg": 100},
+              "error_summary": [{"error_details": {"code": 500, "type": "Internal Server Error", "message": "boom"},
+                                 "count": 100}], "was_cancelled": False, "input_config": {}}
+    parsed = parse(json.dumps(export), "profile_export_aiperf.json")
+    (record,) = parsed.records
+    assert (record["completed"], record["failed"], record["num_prompts"]) == (0, 100, 100)
+    assert record["output_throughput"] is None and record["ttft_median_ms"] is None
+    assert parsed.warnings == ["every request failed: latency and throughput are left empty, not zero"]

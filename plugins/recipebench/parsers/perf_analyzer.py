@@ -132,6 +132,8 @@ def is_export_json(obj: Any) -> bool:
         return False
     if isinstance(obj.get("records"), dict) and "input_config" in obj:
         return True
+    if "aiperf_version" in obj and (obj.get("error_summary") or isinstance(obj.get("error_request_count"), dict)):
+        return True  # a run in which every request failed: only the error count and summary are exported
     return any(isinstance(obj.get(k), dict) and "avg" in obj[k] for k in ("request_throughput", "request_latency",
                                                                            "time_to_first_token"))
 
@@ -148,6 +150,10 @@ def parse_export_json(obj: dict, source: str) -> Parsed:
         record = from_metrics(metrics, tool, obj.get("aiperf_version"), obj.get("input_config"), errors)
     except ValueError as exc:
         raise ParseError(source, str(exc)) from None
+    if record.get("completed") is None and record.get("failed") and _required(metrics) == ("error_request_count",) \
+            or (record.get("completed") is None and errors and not metrics):
+        # every request failed: AIPerf exports no request_count then, only the error count and summary
+        record["completed"], record["num_prompts"] = 0, record["failed"]
     if obj.get("was_cancelled"):
         record["extra"]["was_cancelled"] = True
     for key in ("schema_version", "start_time", "end_time", "benchmark_id"):
