@@ -465,3 +465,16 @@ def test_an_aiperf_json_export_of_a_run_where_every_request_failed_is_a_record()
     assert (record["completed"], record["failed"], record["num_prompts"]) == (0, 100, 100)
     assert record["output_throughput"] is None and record["ttft_median_ms"] is None
     assert parsed.warnings == ["every request failed: latency and throughput are left empty, not zero"]
+
+
+def test_latency_rows_printed_in_seconds_are_converted_to_ms():
+    """The serving table's latency rows carry their unit in the label: a table printed in seconds (a fork's
+    or a later release's `Mean TTFT (s):`) lands in the same ms columns, not in extra."""
+    from recipebench.clients.table import serving_table
+
+    table = serving_table([("Successful requests:", 100), ("Benchmark duration (s):", 120.0),
+                           ("Output token throughput (tok/s):", 833.0), ("-Time to First Token-", ""),
+                           ("Mean TTFT (s):", 0.25), ("Median TTFT (s):", 0.2), ("P99 TTFT (ms):", 900.0)])
+    (record,) = parse(table, "t.txt").records
+    assert (record["ttft_mean_ms"], record["ttft_median_ms"], record["ttft_p99_ms"]) == (250.0, 200.0, 900.0)
+    assert not any("ttft" in k for k in record["extra"])

@@ -26,7 +26,8 @@ HEADER = "Serving Benchmark Result"
 FOOTER = re.compile(r"^=+$")
 ROW = re.compile(r"^(?P<label>[^:]+?):\s*(?P<value>.*)$")
 LATENCY = re.compile(r"^(?P<stat>mean|median|p(?P<p>\d+(?:\.\d+)?)|max|std) (?P<metric>ttft|tpot|itl|e2el|e2e latency)"
-                     r" \(ms\)$")
+                     r" \((?P<unit>ms|s|sec|us|µs)\)$")
+TO_MS = {"ms": 1.0, "s": 1000.0, "sec": 1000.0, "us": 0.001, "µs": 0.001}  # a latency row's unit, to the schema's ms
 METRIC = {"ttft": "ttft", "tpot": "tpot", "itl": "itl", "e2el": "e2e", "e2e latency": "e2e"}
 # normalised label -> column; everything else goes to extra under its snake_case label
 LABELS = {
@@ -154,10 +155,12 @@ def _read_table(lines: list[str], i: int, source: str) -> tuple[dict, int, set[s
         lat = LATENCY.match(key)
         if lat:
             column = _stat_column(lat["stat"], lat["metric"])
+            value = number(raw)
+            value = None if value is None else value * TO_MS[lat["unit"]]
             if column:
-                record[column] = number(raw)
+                record[column] = value
             else:
-                record["extra"][f"{lat['stat']}_{METRIC[lat['metric']]}_ms"] = number(raw)
+                record["extra"][f"{lat['stat']}_{METRIC[lat['metric']]}_ms"] = value
         elif key in LABELS:
             record[LABELS[key]] = number(raw)
         elif key == "backend":
