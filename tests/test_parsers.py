@@ -478,3 +478,21 @@ def test_latency_rows_printed_in_seconds_are_converted_to_ms():
     (record,) = parse(table, "t.txt").records
     assert (record["ttft_mean_ms"], record["ttft_median_ms"], record["ttft_p99_ms"]) == (250.0, 200.0, 900.0)
     assert not any("ttft" in k for k in record["extra"])
+
+
+@pytest.mark.parametrize("phases", [
+    {"warmup": {"concurrency": 4, "request_count": 8}, "profiling": {"concurrency": 40, "request_count": 500}},
+    [{"name": "warmup", "concurrency": 4, "request_count": 8}, {"name": "profiling", "concurrency": 40,
+                                                                "request_count": 500}],
+])
+def test_aiperf_states_its_load_under_load_phases_in_newer_schemas(phases):
+    """Newer AIPerf exports the load of each phase under input_config.phases (its sweep paths name
+    `phases.profiling.concurrency`: docs/reference/json-export-schema.md): the profiling phase's is the
+    record's, never the warm-up's."""
+    export = {"schema_version": "1.3", "aiperf_version": "0.10.0",
+              "request_throughput": {"unit": "requests/sec", "avg": 10.0},
+              "request_latency": {"unit": "ms", "avg": 2000.0, "p50": 1900.0, "p99": 3000.0},
+              "request_count": {"unit": "requests", "avg": 500},
+              "input_config": {"endpoint": {"model_names": ["m"]}, "phases": phases}}
+    (record,) = parse(json.dumps(export), "e.json").records
+    assert (record["concurrency"], record["num_prompts"]) == (40, 500)

@@ -112,17 +112,32 @@ def _dig(d: Any, *path: str) -> Any:
     return d
 
 
+def _phases(cfg: dict) -> dict:
+    """The config's load phases by name: newer AIPerf states the load of each phase (warmup, profiling)
+    under input_config.phases (its sweep paths read `phases.profiling.concurrency`: docs/reference/
+    json-export-schema.md, run_info.variation_values), as a mapping or as a list of named phases."""
+    phases = cfg.get("phases")
+    if isinstance(phases, list):
+        return {str(ph.get("name") or ph.get("type") or ph.get("phase_type") or "").lower(): ph
+                for ph in phases if isinstance(ph, dict)}
+    return phases if isinstance(phases, dict) else {}
+
+
 def _from_config(record: dict, cfg: dict) -> None:
-    """input_config of AIPerf (endpoint/input/loadgen) or GenAI-Perf (flat)."""
+    """input_config of AIPerf (endpoint/input/loadgen, or load phases) or GenAI-Perf (flat)."""
+    cfg = {**cfg, "phases": _phases(cfg)}
     first = lambda *paths: next((v for v in (_dig(cfg, *p) for p in paths) if v is not None), None)  # noqa: E731
-    record["concurrency"] = integer(first(("loadgen", "concurrency"), ("concurrency",)))
-    record["request_rate"] = number(first(("loadgen", "request_rate"), ("request_rate",)))
+    record["concurrency"] = integer(first(("loadgen", "concurrency"), ("phases", "profiling", "concurrency"),
+                                          ("concurrency",)))
+    record["request_rate"] = number(first(("loadgen", "request_rate"), ("phases", "profiling", "request_rate"),
+                                          ("request_rate",)))
     # a request count of 0 means "not set: the measurement interval decides" (GenAI-Perf's and AIPerf's
     # default); the requests counted then say how many were sent
-    record["num_prompts"] = integer(first(("loadgen", "request_count"), ("request_count",), ("num_prompts",))) or None
+    record["num_prompts"] = integer(first(("loadgen", "request_count"), ("phases", "profiling", "request_count"),
+                                          ("request_count",), ("num_prompts",))) or None
     record["input_len"] = integer(first(("input", "prompt", "input_tokens", "mean"), ("synthetic_input_tokens_mean",)))
     record["output_len"] = integer(first(("input", "prompt", "output_tokens", "mean"), ("output_tokens_mean",)))
-    models = first(("endpoint", "model_names"), ("model_names",), ("model",))
+    models = first(("endpoint", "model_names"), ("models", "model_names"), ("model_names",), ("model",))
     if models:
         record["extra"]["model"] = models[0] if isinstance(models, list) else models
 
