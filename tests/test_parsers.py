@@ -496,3 +496,27 @@ def test_aiperf_states_its_load_under_load_phases_in_newer_schemas(phases):
               "input_config": {"endpoint": {"model_names": ["m"]}, "phases": phases}}
     (record,) = parse(json.dumps(export), "e.json").records
     assert (record["concurrency"], record["num_prompts"]) == (40, 500)
+
+
+def test_a_genai_perf_csv_without_a_request_count_row_is_read_not_called_cut_short():
+    """GenAI-Perf's CSV (triton-inference-server/perf_analyzer genai-perf/genai_perf/export_data/
+    csv_exporter.py: _write_request_metrics writes Metric,avg,min,max,p99,...,p25 rows formatted {:,.2f}, a
+    unit in the name except for tokens; _write_system_metrics writes Metric,Value rows formatted {:.2f}) of
+    its early-2025 layout has no Request Count row; its throughput rows still close the file."""
+    text = ("Metric,avg,min,max,p99,p95,p90,p75,p50,p25\r\n"
+            "Time To First Token (ms),40.50,30.10,90.00,88.00,70.00,60.00,45.00,39.00,35.00\r\n"
+            "Inter Token Latency (ms),12.00,10.00,20.00,19.00,17.00,15.00,13.00,12.00,11.00\r\n"
+            "Request Latency (ms),\"1,250.00\",\"1,100.00\",\"1,900.00\",\"1,880.00\",\"1,700.00\",\"1,500.00\","
+            "\"1,300.00\",\"1,240.00\",\"1,200.00\"\r\n"
+            "Output Sequence Length,100.00,98.00,102.00,102.00,101.00,101.00,100.00,100.00,99.00\r\n"
+            "Input Sequence Length,200.00,200.00,200.00,200.00,200.00,200.00,200.00,200.00,200.00\r\n"
+            "\r\n"
+            "Metric,Value\r\n"
+            "Output Token Throughput (per sec),1600.50\r\n"
+            "Request Throughput (per sec),16.01\r\n")
+    parsed = parse(text, "profile_export_genai_perf.csv")
+    (record,) = parsed.records
+    assert record["tool"] == "genai-perf" and record["e2e_median_ms"] == 1240.0 and record["request_throughput"] == 16.01
+    assert record.get("completed") is None and any("no Request Count row" in w for w in parsed.warnings)
+    with pytest.raises(ParseError, match="cut short"):  # a file that lost its system metrics still is
+        parse(text.split("\r\n\r\n")[0] + "\r\n", "cut.csv")

@@ -206,12 +206,14 @@ def parse_csv(text: str, source: str) -> Parsed:
             metrics[tag] = {"unit": unit, **dict(zip(section_header[1:], row[1:], strict=False))}
     if not metrics:
         raise ParseError(source, "the CSV has a header but no metric rows")
-    missing = [NAMES[t] for t in _required(metrics) if t not in metrics]
+    missing = [NAMES[t] for t in _required(metrics, tool) if t not in metrics]
     if missing:
         raise ParseError(source, f"the CSV lacks {', '.join(missing)}: it is cut short (the tools sort the rows by "
                                  "name, so a cut file keeps some latencies and loses the counts and throughput)")
+    warnings = [] if "request_count" in metrics or "error_request_count" in metrics else [
+        "no Request Count row (GenAI-Perf's CSV before it had one): the requests completed are not stated"]
     try:
-        return Parsed(tool, [from_metrics(metrics, tool)])
+        return Parsed(tool, [from_metrics(metrics, tool)], warnings)
     except ValueError as exc:
         raise ParseError(source, str(exc)) from None
 
@@ -220,11 +222,14 @@ NAMES = {"request_latency": "Request Latency", "request_count": "Request Count",
          "request_throughput": "Request Throughput", "error_request_count": "Error Request Count"}
 
 
-def _required(metrics: dict) -> tuple[str, ...]:
+def _required(metrics: dict, tool: str = "aiperf") -> tuple[str, ...]:
     """The rows every complete export has: the request latencies, count and throughput, or, when no
-    request succeeded, the error count."""
+    request succeeded, the error count. GenAI-Perf's CSV had no Request Count row before 2025's layouts
+    (its LLM metrics were latencies, lengths and throughputs), so it is not required of it."""
     if "error_request_count" in metrics and "request_count" not in metrics and "request_latency" not in metrics:
         return ("error_request_count",)
+    if tool == "genai-perf":
+        return ("request_latency", "request_throughput")
     return ("request_latency", "request_count", "request_throughput")
 
 
