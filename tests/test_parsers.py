@@ -520,3 +520,20 @@ def test_a_genai_perf_csv_without_a_request_count_row_is_read_not_called_cut_sho
     assert record.get("completed") is None and any("no Request Count row" in w for w in parsed.warnings)
     with pytest.raises(ParseError, match="cut short"):  # a file that lost its system metrics still is
         parse(text.split("\r\n\r\n")[0] + "\r\n", "cut.csv")
+
+
+def test_a_console_with_a_second_table_says_so_and_a_decorated_row_still_counts():
+    """The consoles are rich tables, each under an `NVIDIA <tool> | <title>` line: a table other than LLM
+    Metrics and Error Summary is named in a warning, not dropped silently; a row that a log collector
+    suffixed after its last border is still the row."""
+    console = fixture("genai-perf/readme-gpt2-tensorrtllm-streaming-console.txt")
+    lines = console.splitlines()
+    decorated = [ln + "  \x1b[0m[pod/bench-0]" if "Request latency (ms)" in ln else ln for ln in lines]
+    second = ["", "                 NVIDIA GenAI-Perf | Embeddings Metrics",
+              "┏━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━┓", "┃            Statistic ┃    avg ┃",
+              "┡━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━┩", "│ Request latency (ms) │   9.99 │",
+              "└──────────────────────┴────────┘"]
+    parsed = parse("\n".join(decorated + second) + "\n", "c.txt")
+    (record,) = parsed.records
+    assert record["e2e_mean_ms"] == 499.20  # the LLM table's, not the embeddings table's 9.99
+    assert "the console's 'Embeddings Metrics' table is not read (its LLM Metrics are)" in parsed.warnings

@@ -257,7 +257,10 @@ def _parse_analyze_csv(rows: list[list[str]], source: str) -> Parsed:
     return Parsed("genai-perf", records)
 
 
-BOX_ROW = re.compile(r"^\s*[│┃](?P<cells>.*)[│┃]\s*$")
+# a table row: from its first border to its last; whatever a log collector appended after the last
+# border (a timestamp, a color reset) is not part of the row
+BOX_ROW = re.compile(r"^\s*[│┃](?P<cells>.*)[│┃]")
+TITLE = re.compile(r"NVIDIA (?:AIPerf|GenAI-Perf) \| (?P<title>[^│┃]+?)\s*$")
 
 
 def parse_console(text: str, source: str) -> Parsed:
@@ -273,6 +276,7 @@ def parse_console(text: str, source: str) -> Parsed:
     errors: list[dict] | None = None
     table: str | None = None
     header: list[str] = []
+    warnings: list[str] = []
     pending = None
     for line in lines:
         if "| LLM Metrics" in line:
@@ -282,8 +286,13 @@ def parse_console(text: str, source: str) -> Parsed:
             table, header = "errors", []
             errors = [] if tool == "aiperf" else None
             continue
+        title = TITLE.search(line)
+        if title:  # another of the tools' tables (embeddings, GPU telemetry, ...): said, not dropped silently
+            table, header = "other", []
+            warnings.append(f"the console's '{title['title']}' table is not read (its LLM Metrics are)")
+            continue
         m = BOX_ROW.match(line)
-        if not m or table is None:
+        if not m or table in (None, "other"):
             if line.startswith(("└", "╰")):
                 table = None
             continue
@@ -312,11 +321,11 @@ def parse_console(text: str, source: str) -> Parsed:
         record = new_record(tool, completed=0, failed=sum(e["count"] for e in errors))
         record["num_prompts"] = record["failed"]
         record["extra"]["errors"] = errors
-        return Parsed(tool, [record])
+        return Parsed(tool, [record], warnings)
     if not metrics:
         raise ParseError(source, "the LLM Metrics table has no rows")
     try:
-        return Parsed(tool, [from_metrics(metrics, tool, errors=errors)])
+        return Parsed(tool, [from_metrics(metrics, tool, errors=errors)], warnings)
     except ValueError as exc:
         raise ParseError(source, str(exc)) from None
 
