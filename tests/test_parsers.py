@@ -537,3 +537,14 @@ def test_a_console_with_a_second_table_says_so_and_a_decorated_row_still_counts(
     (record,) = parsed.records
     assert record["e2e_mean_ms"] == 499.20  # the LLM table's, not the embeddings table's 9.99
     assert "the console's 'Embeddings Metrics' table is not read (its LLM Metrics are)" in parsed.warnings
+
+
+def test_text_after_a_trtllm_bench_report_is_not_read_into_it():
+    """ReportUtility closes its report with a rule; a log goes on after it (here: the YAML the job prints
+    and a line with a label the report also uses). None of it is the report's: not in extra, and no
+    measured field is overwritten."""
+    report = fixture("trtllm-bench/v0.17.0-throughput-trt-engine-llama3.1-8b-fp8-full-log.txt")
+    after = "\nextra_llm_api_options:\n  print_iter_log: true\nRequest Throughput (req/sec): 1.0\nbackend: pytorch\n"
+    (record,) = parse(report + after, "log.txt").records
+    assert record["request_throughput"] == 221.8002
+    assert not {"extra_llm_api_options", "print_iter_log", "backend"} & set(record["extra"])

@@ -19,6 +19,7 @@ from recipebench.parsers.common import (
 
 TOOL = "trtllm-bench"
 SECTION = re.compile(r"^= (?P<title>[A-Za-z +\-()]+?)\s*$")
+RULE = re.compile(r"^={10,}$")  # the report's rules: around each section title, and one closing the report
 BREAKDOWN = re.compile(r"^\[(?P<metric>Latency|TTFT|TPOT|GTPS)\]\s*(?P<stat>MINIMUM|MAXIMUM|AVERAGE|P\d+)\s*:\s*(?P<value>\S+)")
 ROW = re.compile(r"^(?P<label>[^:\[][^:]*?):\s+(?P<value>\S.*)$")
 BREAKDOWN_COLUMN = {"Latency": "e2e", "TTFT": "ttft", "TPOT": "tpot"}
@@ -40,9 +41,13 @@ def parse_text(text: str, source: str) -> Parsed:
     records: list[dict] = []
     record = new_record(TOOL)
     seen: set[str] = set()
-    section = None
-    for line in clean_lines(text):
-        line = line.strip()
+    section = found = None
+    lines = [ln.strip() for ln in clean_lines(text)]
+    closing = _closing_rules(lines)
+    for i, line in enumerate(lines):
+        if RULE.match(line):
+            section = None if i in closing else section
+            continue
         m = SECTION.match(line)
         if m:
             title = m["title"].upper()
@@ -50,7 +55,7 @@ def parse_text(text: str, source: str) -> Parsed:
                 records.append(_finish(record, source))
                 record, seen = new_record(TOOL), set()
             seen.add(title)
-            section = title
+            section = found = title
             continue
         if section is None:
             continue
@@ -82,10 +87,23 @@ def parse_text(text: str, source: str) -> Parsed:
         else:
             value = number(raw)
             record["extra"][snake(label)] = value if value is not None else raw
-    if section is None:
+    if found is None:
         raise ParseError(source, "expected a trtllm-bench report (sections like '= PERFORMANCE OVERVIEW')")
     records.append(_finish(record, source))
     return Parsed(TOOL, records)
+
+
+def _closing_rules(lines: list[str]) -> set[int]:
+    """The rules that close a report: ReportUtility prints one around each section title and one after
+    the last section; what follows that one (log lines, YAML, a command) is not the report's, until the
+    next section title."""
+    texts = [(i, ln) for i, ln in enumerate(lines) if ln]
+    out = set()
+    for n, (i, line) in enumerate(texts):
+        around = [texts[n - 1][1] if n else "", texts[n + 1][1] if n + 1 < len(texts) else ""]
+        if RULE.match(line) and not any(SECTION.match(t) for t in around):
+            out.add(i)
+    return out
 
 
 def _finish(record: dict, source: str) -> dict:
