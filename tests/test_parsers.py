@@ -385,7 +385,8 @@ def test_a_json_without_latencies_warns_and_one_without_anything_measured_is_ref
     vllm_like = {"date": "20260101-000000", "completed": 10, "num_prompts": 10, "duration": 5.0,
                  "request_throughput": 2.0, "output_throughput": 100.0, "ttft_s_mean": 0.1}
     parsed = parse(json.dumps(vllm_like), "r.json")
-    assert parsed.records[0]["output_throughput"] == 100.0 and "no latency figure in this output" in parsed.warnings
+    assert parsed.records[0]["output_throughput"] == 100.0 and parsed.warnings == [
+        "no latency figure in this output (keys that look like one, kept in extra: ttft_s_mean)"]
     del vllm_like["request_throughput"], vllm_like["output_throughput"]
     with pytest.raises(ParseError, match="no latency and no throughput figure: nothing measured was found"):
         parse(json.dumps(vllm_like), "r.json")
@@ -548,3 +549,13 @@ def test_text_after_a_trtllm_bench_report_is_not_read_into_it():
     (record,) = parse(report + after, "log.txt").records
     assert record["request_throughput"] == 221.8002
     assert not {"extra_llm_api_options", "print_iter_log", "backend"} & set(record["extra"])
+
+
+def test_a_renamed_latency_key_is_named_in_the_warning():
+    """A vLLM result whose latency keys a newer release renamed: the warning names what it found."""
+    result = {"backend": "vllm", "completed": 100, "duration": 100.0, "request_throughput": 1.0,
+              "output_throughput": 100.0, "mean_time_to_first_token_ms": 40.0, "total_input_tokens": 1000,
+              "total_output_tokens": 1000, "num_prompts": 100, "date": "20261201-000000", "max_concurrency": 4}
+    parsed = parse(json.dumps(result), "result.json")
+    assert any(w.startswith("no latency figure in this output (keys that look like one, kept in extra: "
+                            "mean_time_to_first_token_ms") for w in parsed.warnings), parsed.warnings

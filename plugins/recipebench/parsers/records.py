@@ -58,4 +58,11 @@ def _completeness(record: dict, source: str, label: str) -> list[str]:
                                  f"(it has {', '.join(keys) or 'no measured field'}; latencies must be in ms "
                                  "under the tool's names)")
     missing = [what for what, present in (("latency", latency), ("throughput", throughput)) if not present]
-    return [f"{label}no {what} figure in this output" for what in missing]
+    # a renamed key lands in extra under the tool's own name: say which, so the mapping can be extended
+    like = {"latency": ("ttft", "tpot", "itl", "latency", "e2e", "time_to", "_ms"), "throughput": ("throughput",)}
+    out = []
+    for what in missing:
+        found = sorted(k for k in record.get("extra") or {} if any(w in k.lower() for w in like[what]))
+        out.append(f"{label}no {what} figure in this output"
+                   + (f" (keys that look like one, kept in extra: {', '.join(found[:8])})" if found else ""))
+    return out
