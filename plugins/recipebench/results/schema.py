@@ -101,7 +101,7 @@ VERDICTS: tuple[Column, ...] = (
     Column("point_id", "STRING", "", "benchmark point id", True),
     Column("recipe", "STRING", "", "recipe id", True),
     Column("run_date", "DATE", "", "UTC date of the run", True),
-    Column("verdict", "STRING", "", "ok, regressed or no-baseline", True),
+    Column("verdict", "STRING", "", "ok, regressed, no-baseline or invalid", True),
     Column("baseline_runs", "INT64", "runs", "successful earlier runs the baseline is the median of"),
     Column("details", "JSON", "", "per metric: value, baseline median, relative change, regressed"),
 )
