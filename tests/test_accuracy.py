@@ -153,6 +153,8 @@ def test_a_clean_run_records_its_score_and_a_missing_data_set_stops_it_at_resolv
     assert result["status"] == "success", result
     (row,) = open_warehouse().run(f"SELECT accuracy_score, accuracy_passed FROM runs WHERE run_id = '{result['run_id']}'")
     assert row == {"accuracy_score": 1.0, "accuracy_passed": True}
+    (point,) = open_warehouse().run(f"SELECT valid, invalid_reasons FROM results WHERE run_id = '{result['run_id']}'")
+    assert point["valid"] is True, point  # a clean sglang run keeps every rule
     monkeypatch.setenv("RECIPEBENCH_ARTIFACTS", f"file://{tmp_path}")  # a location nobody staged GSM8K into
     result = run("sglang-a3ultra-llama4-scout")
     row = runs_row(result["run_id"])
