@@ -559,3 +559,10 @@ def test_a_renamed_latency_key_is_named_in_the_warning():
     parsed = parse(json.dumps(result), "result.json")
     assert any(w.startswith("no latency figure in this output (keys that look like one, kept in extra: "
                             "mean_time_to_first_token_ms") for w in parsed.warnings), parsed.warnings
+
+
+def test_trtllm_bench_token_totals_come_from_its_average_lengths():
+    """trtllm-bench prints average lengths, not totals (ReportUtility's REQUEST DETAILS / request_info): the
+    totals the length rule reads are average x requests."""
+    (record,) = parse(fixture("trtllm-bench/v0.17.0-throughput-trt-engine-llama3.1-8b-fp8-full-log.txt"), "l").records
+    assert (record["total_input_tokens"], record["total_output_tokens"]) == (3000 * 128, 3000 * 128)

@@ -106,9 +106,22 @@ def _closing_rules(lines: list[str]) -> set[int]:
     return out
 
 
+def _totals(record: dict) -> dict:
+    """Token totals from the report's average lengths x requests (trtllm-bench prints averages only), so
+    the lengths the run really had can be checked against the plan."""
+    extra, n = record["extra"], record.get("completed")
+    for kind, keys in (("input", ("avg_input_length", "average_input_length_tokens")),
+                       ("output", ("avg_output_length", "average_output_length_tokens"))):
+        mean = next((number(extra[k]) for k in keys if number(extra.get(k)) is not None), None)
+        if record.get(f"total_{kind}_tokens") is None and mean is not None and n:
+            record[f"total_{kind}_tokens"] = round(mean * n)
+    return record
+
+
 def _finish(record: dict, source: str) -> dict:
     if record.get("request_throughput") is None and record.get("output_throughput") is None:
         raise ParseError(source, "truncated: the trtllm-bench report has no PERFORMANCE OVERVIEW numbers")
+    _totals(record)
     record["num_prompts"] = record.get("completed")
     record["failed"] = 0 if record.get("completed") is not None else None  # trtllm aborts the run on a failed request
     return record
@@ -146,7 +159,7 @@ def parse_report_json(obj: dict, source: str) -> Parsed:
         "per_gpu_output_throughput": number(perf.get("output_throughput_per_gpu_tok_s")),
         "percentile_method": "nearest-rank",
     }
-    return Parsed(TOOL, [record])
+    return Parsed(TOOL, [_totals(record)])
 
 
 def is_request_json(obj) -> bool:
