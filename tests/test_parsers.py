@@ -566,3 +566,14 @@ def test_trtllm_bench_token_totals_come_from_its_average_lengths():
     totals the length rule reads are average x requests."""
     (record,) = parse(fixture("trtllm-bench/v0.17.0-throughput-trt-engine-llama3.1-8b-fp8-full-log.txt"), "l").records
     assert (record["total_input_tokens"], record["total_output_tokens"]) == (3000 * 128, 3000 * 128)
+
+
+def test_two_reports_interleaved_line_by_line_are_said_to_be_so():
+    """Two clients' tables mixed line by line (one log stream for two pods): named, not called truncated."""
+    from recipebench.clients.table import serving_table
+
+    rows = [("Successful requests:", 100), ("Benchmark duration (s):", 120.0), ("Output token throughput (tok/s):", 8.0)]
+    a, b = serving_table(rows).splitlines(), serving_table(rows).splitlines()
+    mixed = "\n".join(x for pair in zip(a, b, strict=True) for x in pair) + "\n"
+    with pytest.raises(ParseError, match="two reports interleaved: a second 'Serving Benchmark Result' header"):
+        parse(mixed, "mixed.log")

@@ -128,12 +128,17 @@ def _read_table(lines: list[str], i: int, source: str) -> tuple[dict, int, set[s
     record = new_record("")
     labels: set[str] = set()
     last = "the header"
+    start = i
     while i < len(lines):
         line = lines[i].strip()
         if FOOTER.match(line) and len(line) >= 20:
             if not labels:
                 raise ParseError(source, "the result table is empty")
             return record, i, labels
+        if HEADER in line:  # a second table began before this one closed: two runs' lines mixed
+            raise ParseError(source, f"two reports interleaved: a second '{HEADER}' header on line {i + 1}, inside "
+                                     f"the table that began on line {start}; a log collector mixed the lines of two "
+                                     "runs (split them by pod or process before parsing)")
         i += 1
         if not line or line.startswith("-"):
             continue  # section rules like ----Time to First Token----
