@@ -424,7 +424,7 @@ def test_the_client_job_warms_up_then_runs_each_trial_and_prints_them_apart(tmp_
             f'echo "{{\\"completed\\": $p, \\"call\\": $n}}" > {results}/result.json; echo "table of call $n"; }}\n')
     printed = subprocess.run(["bash", "-c", fake + script], capture_output=True, text=True, check=True).stdout
     warmup = recipe.benchmark.warmup_for(point)
-    assert command_lines.WARMUP_DONE.format(n=warmup, status=0) in printed
+    assert command_lines.warmup_done(printed) == (warmup, 0) and command_lines.warmup_pass(script) == warmup
     files = command_lines.unframe_outputs(printed)
     assert sorted(files) == [f"t{k}.{n}" for k in (1, 2, 3) for n in ("result.json", "stdout.txt")]
     # call 1 was the warm-up (its prompts: the warm-up's), calls 2-4 the trials with the point's prompts

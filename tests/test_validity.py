@@ -126,9 +126,19 @@ def test_the_load_asked_for_was_reached():
 
 
 def test_where_each_tool_states_its_concurrency():
-    assert achieved_concurrency({"extra": {"measured_concurrency": 61.2}}) == 61.2  # sglang's table
-    assert achieved_concurrency({"extra": {"avg_num_concurrent_requests": "7.5"}}) == 7.5  # trtllm-bench JSON
-    assert achieved_concurrency({"extra": {}}) is None and achieved_concurrency({}) is None
+    """Parsed from what each tool prints (the simulator prints in their formats): sglang and trtllm-bench
+    state the requests they had in flight, vLLM and AIPerf do not."""
+    from recipebench.clients import client
+    from recipebench.parsers import parse
+    from recipebench.sim.outputs import load_of, measured
+
+    m = measured(load_of("i1000-o1000-c64-rinf-n1100"), "seed")
+    for tool, expected in (("sglang-bench-serving", m.conc * 0.96), ("trtllm-bench", m.conc * 0.96),
+                           ("vllm-bench-serve", None), ("aiperf", None)):
+        stdout, files = client(tool).simulated(m)
+        text = next(iter(files.values())) if tool != "trtllm-bench" else files["report.json"]
+        got = achieved_concurrency(parse(text, "out", client(tool).parser).records[-1])
+        assert got == (pytest.approx(expected) if expected else None), tool
 
 
 def test_a_failed_accuracy_gate_marks_the_point():

@@ -4,8 +4,9 @@ for the real data set, whose text is not ours to ship."""
 
 from __future__ import annotations
 
-import json
 import random
+
+from recipebench.accuracy.gsm8k import jsonl
 
 # (question, the working, the answer) from drawn numbers a, b, c
 TEMPLATES = (
@@ -41,7 +42,4 @@ def problems(n: int, seed: int = 0) -> list[dict]:
 
 def files(questions: int = 200, shots: int = 8, seed: int = 0) -> dict[str, str]:
     """Both of the data set's files, generated: what `recipebench stage-data gsm8k --generated` stages."""
-    def lines(rows):
-        return "".join(json.dumps(r) + "\n" for r in rows)
-
-    return {"test.jsonl": lines(problems(questions, seed)), "train.jsonl": lines(problems(shots, seed + 1))}
+    return {"test.jsonl": jsonl(problems(questions, seed)), "train.jsonl": jsonl(problems(shots, seed + 1))}

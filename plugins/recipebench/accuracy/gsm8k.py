@@ -89,6 +89,12 @@ def score(answers: list[dict[str, Any]]) -> Score:
 # ---- the data set, where runs read it ------------------------------------------------------------------
 
 
+def jsonl(rows: list[dict]) -> str:
+    """Items as the data set's files hold them: one JSON object per line."""
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+
 def location(root: str):
     """Where the staged files live: the datasets/gsm8k folder of the artifacts location `root` (a URL
     ObjectStoragePath understands: file:// here, gs:// in production)."""

@@ -227,8 +227,9 @@ class BenchmarkSpec(_Strict):
 
     def warmup_for(self, point: BenchmarkPoint) -> int:
         """Warm-up requests before a point: the recipe's, else twice the concurrency and at least 8
-        (InferenceX's rule); a point with no concurrency cap sends everything at once, so it warms up
-        with twice what the simulator and the clients cap in flight by default (256)."""
+        (InferenceX's rule). A point with no concurrency cap sends everything at once; its warm-up is
+        twice its prompts, bounded at 2 x 256 (our bound, so a 10,000-prompt burst does not warm up
+        with 20,000)."""
         if self.warmup_requests is not None:
             return self.warmup_requests
         return max(8, 2 * (point.concurrency or min(point.num_prompts, 256)))

@@ -159,12 +159,12 @@ def cmd_results(args) -> int:
     except WarehouseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
+    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_colwidth", 60):
         print(f"runs in {wh.label} (latest {args.last}):")
         print(pd.DataFrame(runs).to_string(index=False) if runs else "  none")
         print(f"\nresults (latest {args.last}):")
         frame = pd.DataFrame(rows)
-        print(frame.round({c: 2 for c in frame.select_dtypes("number").columns}).to_string(index=False)
+        print(frame.round({c: 2 for c in frame.select_dtypes("number").columns} | {"spread": 4}).to_string(index=False)
               if rows else "  none")
     return 0
 

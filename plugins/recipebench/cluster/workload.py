@@ -18,6 +18,7 @@ from recipebench.cluster.access import ClusterError
 from recipebench.cluster.api import Cluster
 from recipebench.errors import RecipebenchError
 from recipebench.manifests.render import (
+    accuracy_job_name,
     bench_job_name,
     render_accuracy_job,
     render_bench_job,
@@ -48,11 +49,6 @@ def deploy(run: RunConfig, cluster: Cluster, digests: dict, log) -> list[str]:
     for o in applied:
         log.info("applied %s", o)
     return applied
-
-
-def point_limits(run: RunConfig, cluster_target) -> tuple[float, float]:
-    """(time limit, poll interval) of one benchmark point, in real seconds on this cluster's clock."""
-    return cluster_target.seconds(run.recipe.point_budget_minutes * 60), cluster_target.seconds(15)
 
 
 def readiness_limits(run: RunConfig, cluster_target) -> tuple[float, float, float]:
@@ -168,6 +164,14 @@ def delete_job(run: RunConfig, cluster: Cluster, name: str, log) -> None:
     """A collected Job may go now, or at teardown if the API refuses."""
     cluster.delete_or_leave({"apiVersion": "batch/v1", "kind": "Job", "metadata": {
         "name": name, "namespace": run.recipe.cluster.namespace}}, log)
+
+
+def delete_accuracy(run: RunConfig, cluster: Cluster, log) -> None:
+    """The accuracy check is scored: its Job and its questions' ConfigMap may go (else at teardown)."""
+    name, ns = accuracy_job_name(run), run.recipe.cluster.namespace
+    delete_job(run, cluster, name, log)
+    cluster.delete_or_leave({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}},
+                            log)
 
 
 def delete_point_job(run: RunConfig, cluster: Cluster, index: int, log) -> None:

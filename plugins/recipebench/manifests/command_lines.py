@@ -88,6 +88,31 @@ WARMUP_DONE = "=== recipebench warm-up done: {n} requests, exit {status} ==="
 TRIAL = "=== recipebench trial {k} of {repeats} ==="
 
 
+def _marker(template: str, **groups: str):
+    import re
+
+    pattern = re.escape(template)
+    for name, group in groups.items():
+        pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>{group})")
+    return re.compile(pattern)
+
+
+_WARMUP_BEGIN = _marker(WARMUP_BEGIN, n=r"\d+")
+_WARMUP_DONE = _marker(WARMUP_DONE, n=r"\d+", status=r"\d+")
+
+
+def warmup_pass(script: str) -> int | None:
+    """The requests of the warm-up pass a client script runs of its own (None: it runs none)."""
+    found = _WARMUP_BEGIN.search(script)
+    return int(found["n"]) if found else None
+
+
+def warmup_done(log: str) -> tuple[int, int] | None:
+    """(requests, exit status) of the warm-up pass, as the pod's log says it ended; None: it does not."""
+    found = _WARMUP_DONE.search(log)
+    return (int(found["n"]), int(found["status"])) if found else None
+
+
 def client_script(recipe: Recipe, point: BenchmarkPoint, host: str, port: int) -> str:
     """Shell around the recipe's benchmark client (recipebench.clients): the warm-up, then the point's
     trials one after the other against the same server, each trial's files kept under its trial name

@@ -25,7 +25,6 @@ class Parsed:
     tool: str
     records: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
-    non_finite: list[str] = field(default_factory=list)  # NaN/Infinity fields of a JSON output (detect.parse)
 
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

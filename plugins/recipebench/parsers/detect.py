@@ -196,7 +196,6 @@ def _detect_and_parse(text: str, source: str, tool: str | None) -> Parsed:
             raise ParseError(source, "JSON, but not the output of a supported tool (expected sglang/vLLM results, "
                                      "trtllm-bench report_json, AIPerf/GenAI-Perf export or llmperf summary)")
         parsed.warnings[:0] = warnings
-        parsed.non_finite = non_finite_warnings(stripped)
         return parsed
     return _parse_text(stripped, source)
 
@@ -249,8 +248,8 @@ def parse(text: str, source: str = "<input>", tool: str | None = None) -> Parsed
     if tool is not None:
         parsed = _only(parsed, tool, source)
     parsed.warnings += records.finish(parsed.records, source)
-    if not all(r.get("completed") == 0 for r in parsed.records):  # all failed: already said, and why
-        parsed.warnings += parsed.non_finite
+    if text.lstrip("\ufeff \n").startswith(("{", "[")) and not all(r.get("completed") == 0 for r in parsed.records):
+        parsed.warnings += non_finite_warnings(text)  # (every request failed: said already, and why)
     return parsed
 
 

@@ -94,9 +94,11 @@ def parse_text(text: str, source: str) -> Parsed:
 
 
 def _closing_rules(lines: list[str]) -> set[int]:
-    """The rules that close a report: ReportUtility prints one around each section title and one after
-    the last section; what follows that one (log lines, YAML, a command) is not the report's, until the
-    next section title."""
+    """The rules next to no section title: each closes what came before. trtllm-bench prints a rule on
+    both sides of every section title, and one after the last section of v0.17's report (the fixture
+    v0.17.0-throughput-trt-engine-llama3.1-8b-fp8-full-log.txt) and of the current report's DECODING
+    STATISTICS (tensorrt_llm/bench/dataclasses/reporting.py, ReportUtility.report_statistics). What follows
+    one (log lines, YAML, a command) is not the report's, until the next section title."""
     texts = [(i, ln) for i, ln in enumerate(lines) if ln]
     out = set()
     for n, (i, line) in enumerate(texts):

@@ -265,7 +265,6 @@ def accuracy(ctx: StageContext):
     from recipebench.accuracy import gsm8k
     from recipebench.cluster import workload
     from recipebench.manifests.render import accuracy_job_name
-    from recipebench.pipeline.triggers import JobTrigger
 
     run = ctx.run
     spec = run.recipe.accuracy
@@ -280,20 +279,23 @@ def accuracy(ctx: StageContext):
     name = accuracy_job_name(run)
     if not workload.reusable_job(run, cluster, name, ctx.log):
         questions, shots = gsm8k.read(artifacts.artifacts_root(), spec.questions, spec.shots)
-        files = {"test.jsonl": _jsonl(questions), "train.jsonl": _jsonl(shots),
+        files = {"test.jsonl": gsm8k.jsonl(questions), "train.jsonl": gsm8k.jsonl(shots),
                  "gsm8k_client.py": gsm8k.CLIENT.read_text()}
         workload.start_accuracy(run, cluster, files, ctx.digests(), ctx.log)
+    return wait_for_job(ctx, name, run.recipe.timeouts.point_minutes)
+
+
+def wait_for_job(ctx: StageContext, name: str, minutes: int) -> Deferral:
+    """Defer until one of the run's client Jobs ends (a point's, the accuracy check's), within `minutes`
+    of the cluster's clock; the trigger keeps the run's GPU Lease and heartbeat alive meanwhile."""
+    from recipebench.pipeline.triggers import JobTrigger
+
     target = ctx.target()
-    limit, poll = target.seconds(run.recipe.timeouts.point_minutes * 60), target.seconds(15)
-    trigger = JobTrigger(target=target.to_dict(), namespace=run.recipe.cluster.namespace, name=name, timeout_s=limit,
-                         poll_s=poll, lock=ctx.cluster_state().get("lock"), heartbeat=ctx.heartbeat().to_dict())
+    limit, poll = target.seconds(minutes * 60), target.seconds(15)
+    trigger = JobTrigger(target=target.to_dict(), namespace=ctx.run.recipe.cluster.namespace, name=name,
+                         timeout_s=limit, poll_s=poll, lock=ctx.cluster_state().get("lock"),
+                         heartbeat=ctx.heartbeat().to_dict())
     return Deferral(trigger, timedelta(seconds=limit + target.seconds(600)))
-
-
-def _jsonl(rows: list[dict]) -> str:
-    import json
-
-    return "".join(json.dumps(r) + "\n" for r in rows)
 
 
 def finish_accuracy(ctx: StageContext, event: dict) -> dict:
@@ -333,9 +335,7 @@ def finish_accuracy(ctx: StageContext, event: dict) -> dict:
                  "%.2f: %s", scored.task, scored.score, scored.questions, scored.correct, scored.errors,
                  scored.no_number, spec.min_score, "passed" if result["passed"] else
                  "FAILED: every point of this run is invalid")
-    workload.delete_job(run, cluster, name, ctx.log)
-    cluster.delete_or_leave({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
-        "name": name, "namespace": run.recipe.cluster.namespace}}, ctx.log)  # the questions: teardown's otherwise
+    workload.delete_accuracy(run, cluster, ctx.log)
     return {"accuracy": result}
 
 
@@ -359,7 +359,6 @@ def benchmark(ctx: StageContext):
     from recipebench.cluster import workload
     from recipebench.cluster.capacity import renew
     from recipebench.pipeline.collect import ingest, log_point
-    from recipebench.pipeline.triggers import JobTrigger
 
     run, cluster = ctx.run, ctx.cluster()
     recipe = run.recipe
@@ -392,11 +391,7 @@ def benchmark(ctx: StageContext):
         name = workload.start_point(run, cluster, point, index, ctx.digests(), ctx.log)
         artifacts.record(recipe.id, run.run_key, point_times={**ctx.ledger.get("point_times", {}),
                                                               point.id: [time.time(), None]})
-    target = ctx.target()
-    limit, poll = workload.point_limits(run, target)
-    trigger = JobTrigger(target=target.to_dict(), namespace=recipe.cluster.namespace, name=name, timeout_s=limit,
-                         poll_s=poll, lock=ctx.cluster_state().get("lock"), heartbeat=ctx.heartbeat().to_dict())
-    return Deferral(trigger, timedelta(seconds=limit + target.seconds(600)))
+    return wait_for_job(ctx, name, recipe.point_budget_minutes)
 
 
 def finish_point(ctx: StageContext, event: dict) -> dict:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from recipebench.clients import client
 from recipebench.clients.base import trial_file, trial_files
-from recipebench.manifests.command_lines import WARMUP_DONE, unframe_outputs
+from recipebench.manifests.command_lines import unframe_outputs, warmup_done
 from recipebench.parsers import ParseError, parse
 from recipebench.pipeline import artifacts
 from recipebench.results import trials as trial_stats
-
-_WARMUP_DONE = re.compile(re.escape(WARMUP_DONE).replace(r"\{n\}", r"(?P<n>\d+)").replace(r"\{status\}",
-                                                                                           r"(?P<status>\d+)"))
 
 
 def warmup_outcome(log: str, native: bool, planned: int) -> dict:
@@ -21,11 +17,11 @@ def warmup_outcome(log: str, native: bool, planned: int) -> dict:
     the measured process (its success is the trials'); a pass of its own says how it ended."""
     if native:
         return {"requests": planned, "done": True, "detail": None}
-    found = _WARMUP_DONE.search(log)
+    found = warmup_done(log)
     if found is None:
         return {"requests": planned, "done": False, "detail": "the log does not say the warm-up pass ended"}
-    status = int(found["status"])
-    return {"requests": int(found["n"]), "done": status == 0,
+    requests, status = found
+    return {"requests": requests, "done": status == 0,
             "detail": None if status == 0 else f"the warm-up pass exited {status}"}
 
 

@@ -7,7 +7,6 @@ rule `unknown: ...` in the reasons without failing the point: absence proves not
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,12 +14,6 @@ if TYPE_CHECKING:
     from recipebench.catalog.recipe import LengthSpec, ValiditySpec
 
 UNKNOWN = "unknown: "
-# where each tool's parsed record keeps the requests it had in flight on average (extra, its own names):
-# sglang's table `Concurrency:` and its JSONL `concurrency`, trtllm-bench's avg_num_concurrent_requests
-ACHIEVED_CONCURRENCY = ("measured_concurrency", "concurrency", "avg_num_concurrent_requests",
-                        "number_of_concurrent_requests")
-
-
 @dataclass(frozen=True)
 class Facts:
     """What the rules need beyond the results row: the plan's trials, the warm-up as the log tells it,
@@ -34,20 +27,9 @@ class Facts:
 
 
 def achieved_concurrency(record: dict[str, Any]) -> float | None:
-    """The mean requests in flight the tool measured, where it reports one (None: it does not)."""
-    extra = record.get("extra") or {}
-    return next((v for v in (_finite(extra.get(k)) for k in ACHIEVED_CONCURRENCY) if v is not None), None)
-
-
-def _finite(value: Any) -> float | None:
-    """A figure the parser kept under the tool's own name (a number, or its text), if it is one."""
-    if isinstance(value, bool):
-        return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
+    """The mean requests in flight the tool measured, where it reports one: every parser keeps it as
+    extra's measured_concurrency (sglang's `Concurrency`, trtllm-bench's concurrent requests)."""
+    return (record.get("extra") or {}).get("measured_concurrency")
 
 
 def judge(row: dict[str, Any], lengths: LengthSpec, rules: ValiditySpec,

@@ -161,7 +161,9 @@ class Warehouse:
         return self.run(
             f"SELECT u.started_at, r.recipe, r.run_id, u.status, r.simulated, r.point_id, r.tool, r.completed, "
             f"r.failed, r.output_throughput, r.output_throughput_per_gpu, r.ttft_median_ms, r.tpot_median_ms, "
-            f"r.e2e_median_ms, r.cost_per_million_output_tokens AS usd_per_mtok, r.valid, r.invalid_reasons FROM {self.table('results')} AS r JOIN {self.table('runs')} AS u "
+            f"r.e2e_median_ms, r.cost_per_million_output_tokens AS usd_per_mtok, r.trials, "
+            f"r.spread_output_throughput AS spread, r.warmup_requests AS warmup, r.valid, r.invalid_reasons "
+            f"FROM {self.table('results')} AS r JOIN {self.table('runs')} AS u "
             f"ON r.run_id = u.run_id {where} ORDER BY u.started_at DESC, r.point_id LIMIT {int(last)}", params)
 
     def recent_runs(self, recipe: str | None = None, last: int = 20) -> list[dict]:
@@ -169,7 +171,8 @@ class Warehouse:
         if recipe:
             where = f"WHERE recipe = {self.placeholder(_param('recipe'))}"
             params["recipe"] = (_param("recipe"), recipe)
-        return self.run(f"SELECT started_at, recipe, run_id, status, failed_stage, reason, simulated, gpu_hours "
+        return self.run(f"SELECT started_at, recipe, run_id, status, failed_stage, reason, simulated, gpu_hours, "
+                        f"accuracy_score AS accuracy "
                         f"FROM {self.table('runs')} {where} ORDER BY started_at DESC LIMIT {int(last)}", params)
 
     def history(self, recipe: str, fingerprint: str, point_id: str, simulated: bool, exclude_run: str,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from recipebench.clients import Measured, client, running
 from recipebench.clients.base import STDOUT, trial_file
-from recipebench.manifests.command_lines import TRIAL, WARMUP_BEGIN, WARMUP_DONE, frame_outputs
+from recipebench.manifests.command_lines import TRIAL, WARMUP_BEGIN, WARMUP_DONE, frame_outputs, warmup_pass
 
 POINT = re.compile(r"^i(?P<i>\d+)-o(?P<o>\d+)-c(?P<c>\d+|max)-r(?P<r>[\d.]+|inf)-n(?P<n>\d+)$")
 
@@ -108,11 +108,11 @@ def bench_log(script: str, point_id: str, seed: str, broken: bool, slowdown: flo
     means = (means[0], means[1] * output_share)
     completed = round(load.prompts * completed_share)
     lines: list[str] = []
-    warm = re.search(r"warm-up: (\d+) requests", script)
-    if warm:  # a pass of its own before the trials
-        served += int(warm[1])
-        lines += [WARMUP_BEGIN.format(n=warm[1]), WARMUP_DONE.format(n=warm[1], status=0)]
-    elif "warm-up done" in script:
+    warm = warmup_pass(script)
+    if warm is not None:  # a pass of its own before the trials
+        served += warm
+        lines += [WARMUP_BEGIN.format(n=warm), WARMUP_DONE.format(n=warm, status=0)]
+    elif WARMUP_DONE.split("{")[0] in script:  # a pass it could run, of 0 requests
         lines.append(WARMUP_DONE.format(n=0, status=0))
     files: dict[str, str] = {}
     repeats = len(trial_lines) or 1
