@@ -362,6 +362,28 @@ def test_trtllm_012_statistics_report():
     assert (r["request_throughput"], r["output_throughput"]) == (43.75, 11200.5)
 
 
+def test_trtllm_bench_0_16_labels_mean_what_that_release_printed():
+    """0.16's reports (tensorrt_llm/bench/dataclasses/reporting.py of that release): the latency report
+    (report_latency_statistics) prints "Total Token Throughput" for BenchmarkStatistics.token_throughput_ns,
+    output tokens / latency, and TTFT and inter-token rows without the later bracketed labels; its two
+    breakdowns print bare MIN/MAX/AVG/Pnn rows, whose "P90" holds the p50."""
+    r = parse_file(str(SAMPLES / "trtllm-bench-0.16-latency.txt")).records[0]
+    assert (r["output_throughput"], r.get("total_throughput")) == (123.01, None)
+    assert (r["ttft_mean_ms"], r["tpot_mean_ms"], r["e2e_mean_ms"], r["duration_s"]) == (34.2, 7.92, 1040.5, 66.596)
+    assert r["extra"]["generation_latency_p50_ms"] == 1004.0 and "generation_latency_p90_ms" not in r["extra"]
+    assert r["extra"]["acceptance_p99"] == 1.0 and not {"min", "min_ms", "p90"} & set(r["extra"])
+    # report_statistics with streaming: PERFORMANCE OVERVIEW then STREAMING STATISTICS, same bare labels
+    rule = "=" * 59
+    throughput = "\n".join([rule, "= PERFORMANCE OVERVIEW ", rule, "Number of requests:\t\t100",
+                            "Token Throughput (tokens/sec):\t2560.0000", "Request Throughput (req/sec):\t10.0000",
+                            "Total Latency (ms):\t\t10000.0000", "", rule, "= STREAMING STATISTICS ", rule,
+                            "Average request latency (ms):\t\t900.0000",
+                            "Average time-to-first-token (ms):\t60.0000",
+                            "Average inter-token latency (ms):\t3.3000", "", rule, ""])
+    t = parse(throughput, "log.txt").records[0]
+    assert (t["output_throughput"], t["ttft_mean_ms"], t["tpot_mean_ms"], t["e2e_mean_ms"]) == (2560.0, 60.0, 3.3, 900.0)
+
+
 def test_aiperf_input_token_throughput_in_every_format():
     import json
 
@@ -431,6 +453,25 @@ def test_nan_and_infinity_in_a_json_output_are_named_not_silently_empty():
     assert parsed.records[0].get("itl_mean_ms") is None
     assert "mean_itl_ms is NaN in the JSON: no measurement, left empty" in parsed.warnings
     assert not any("request_rate" in w for w in parsed.warnings)
+
+
+def test_minus_infinity_in_a_throughput_and_nan_in_a_nested_statistic_are_named_by_path():
+    """A throughput of -Infinity (a duration of 0 divided by a negative clock step) and an AIPerf statistic
+    held as NaN are empty with a warning naming the field, the nested one by its path."""
+    vllm = {"backend": "vllm", "completed": 100, "duration": 100.0, "request_throughput": 1.0,
+            "output_throughput": float("-inf"), "mean_ttft_ms": 40.0, "median_ttft_ms": 40.0,
+            "total_input_tokens": 1000, "total_output_tokens": 1000, "num_prompts": 100,
+            "date": "20261201-000000", "max_concurrency": 4}
+    parsed = parse(json.dumps(vllm), "r.json")
+    assert parsed.records[0]["output_throughput"] is None
+    assert parsed.warnings == ["output_throughput is -Infinity in the JSON: no measurement, left empty"]
+    export = {"request_throughput": {"unit": "requests/sec", "avg": 10.0},
+              "request_latency": {"unit": "ms", "avg": 2000.0, "p50": 1900.0, "p99": 3000.0},
+              "output_token_throughput": {"unit": "tokens/sec", "avg": float("nan")},
+              "request_count": {"unit": "requests", "avg": 500}}
+    parsed = parse(json.dumps(export), "e.json")
+    assert parsed.records[0].get("output_throughput") is None
+    assert "output_token_throughput.avg is NaN in the JSON: no measurement, left empty" in parsed.warnings
 
 
 def test_a_gzip_compressed_output_is_said_to_be_compressed():
@@ -521,6 +562,25 @@ def test_a_genai_perf_csv_without_a_request_count_row_is_read_not_called_cut_sho
     assert record.get("completed") is None and any("no Request Count row" in w for w in parsed.warnings)
     with pytest.raises(ParseError, match="cut short"):  # a file that lost its system metrics still is
         parse(text.split("\r\n\r\n")[0] + "\r\n", "cut.csv")
+
+
+def test_an_aiperf_csv_gpu_telemetry_section_is_not_read_as_metrics():
+    """AIPerf's CSV (ai-dynamo/aiperf src/aiperf/exporters/metrics_csv_exporter.py: _generate_content writes
+    the request metrics, a blank line, the Metric,Value system metrics, then _write_telemetry_section: two
+    blank lines and a table headed Endpoint,GPU_Index,GPU_Name,GPU_UUID,Metric,avg,... with one row per GPU
+    and metric). Those rows are the GPUs', not the benchmark's: not metrics, and said."""
+    text = fixture("aiperf/v0.8.0-mockserver-chat-c4_profile_export_aiperf.csv").rstrip("\r\n")
+    stats = "avg,min,max,p1,p5,p10,p25,p50,p75,p90,p95,p99,std"
+    telemetry = ("\r\n\r\n\r\nEndpoint,GPU_Index,GPU_Name,GPU_UUID,Metric," + stats + ",Hostname\r\n"
+                 "localhost:9401,0,NVIDIA H100 80GB HBM3,GPU-1a2b,GPU Power Usage (W),"
+                 + ",".join(["350.00"] * 13) + ",node-0\r\n"
+                 "localhost:9401,0,NVIDIA H100 80GB HBM3,GPU-1a2b,Request Throughput (requests/sec),"
+                 + ",".join(["9.00"] * 13) + ",node-0\r\n")
+    plain = parse(text + "\r\n", "p.csv")
+    parsed = parse(text + telemetry, "p.csv")
+    (record,) = parsed.records
+    assert record == plain.records[0]  # nothing of the GPUs' rows in the record, not even a known label's
+    assert any("GPU telemetry section (1 GPU, 2 rows) is not read" in w for w in parsed.warnings), parsed.warnings
 
 
 def test_a_console_with_a_second_table_says_so_and_a_decorated_row_still_counts():

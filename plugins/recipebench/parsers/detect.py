@@ -7,9 +7,11 @@ without saying so: a log holding reports of several tools gives a record per rep
 
 from __future__ import annotations
 
+import contextlib
 import json
-import re
+import math
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -217,13 +219,32 @@ def _only(parsed: Parsed, tool: str, source: str) -> Parsed:
 GZIP_TEXT = ("\x1f\x8b", "\x1f\ufffd")
 # JSON literals Python's json reads as floats but that are no measurement; a rate of Infinity is the
 # tools' way to say "all at once", which the schema records as NULL on purpose
-_NON_FINITE = re.compile(r'"([^"]+)"\s*:\s*(-?Infinity|NaN)\b')
 _UNBOUNDED_KEYS = ("request_rate", "max_concurrency", "rate")
 
 
+def _non_finite_paths(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path, "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in _UNBOUNDED_KEYS:
+                yield from _non_finite_paths(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _non_finite_paths(item, path)
+
+
 def non_finite_warnings(text: str) -> list[str]:
-    """One warning per measured field a JSON output holds as NaN or Infinity: it is left empty, and says so."""
-    found = dict.fromkeys((k, v) for k, v in _NON_FINITE.findall(text) if k not in _UNBOUNDED_KEYS)
+    """One warning per measured field a JSON (or JSON-lines) output holds as NaN or Infinity, named by its
+    path (`output_token_throughput.avg`): it is left empty, and says so."""
+    try:
+        objs = [json.loads(text)]
+    except ValueError:
+        objs = []
+        for line in text.splitlines():
+            with contextlib.suppress(ValueError):
+                objs.append(json.loads(line))
+    found = dict.fromkeys(hit for obj in objs for hit in _non_finite_paths(obj))
     return [f"{key} is {literal} in the JSON: no measurement, left empty" for key, literal in found]
 
 

@@ -191,9 +191,13 @@ def parse_csv(text: str, source: str) -> Parsed:
     tool = "genai-perf" if header[:5] == ["metric", "avg", "min", "max", "p99"] else "aiperf"
     metrics: dict[str, dict] = {}
     section_header = header
+    warnings: list[str] = []
     for n, row in enumerate(rows[1:], 2):
         if not row or not any(c.strip() for c in row):
             continue
+        if row[:2] == ["Endpoint", "GPU_Index"]:  # the GPUs' table closes the export; none of it is ours
+            warnings.append(_telemetry_warning(rows[n:]))
+            break
         if row[0] == "Metric":
             section_header = [h.strip().lower() for h in row]
             continue
@@ -210,12 +214,21 @@ def parse_csv(text: str, source: str) -> Parsed:
     if missing:
         raise ParseError(source, f"the CSV lacks {', '.join(missing)}: it is cut short (the tools sort the rows by "
                                  "name, so a cut file keeps some latencies and loses the counts and throughput)")
-    warnings = [] if "request_count" in metrics or "error_request_count" in metrics else [
-        "no Request Count row (GenAI-Perf's CSV before it had one): the requests completed are not stated"]
+    if "request_count" not in metrics and "error_request_count" not in metrics:
+        warnings.append("no Request Count row (GenAI-Perf's CSV before it had one): the requests completed are not stated")
     try:
         return Parsed(tool, [from_metrics(metrics, tool)], warnings)
     except ValueError as exc:
         raise ParseError(source, str(exc)) from None
+
+
+def _telemetry_warning(rows: list[list[str]]) -> str:
+    """AIPerf's MetricsCsvExporter._write_telemetry_section: Endpoint,GPU_Index,GPU_Name,GPU_UUID,Metric,...
+    one row per GPU and metric, after the benchmark's sections."""
+    body = [r for r in rows if len(r) > 3 and any(c.strip() for c in r)]
+    gpus = {(r[0], r[3]) for r in body}
+    return (f"the CSV's GPU telemetry section ({len(gpus)} GPU{'s' if len(gpus) != 1 else ''}, "
+            f"{len(body)} rows) is not read: it describes the GPUs, not the benchmark")
 
 
 NAMES = {"request_latency": "Request Latency", "request_count": "Request Count",

@@ -1,4 +1,5 @@
-"""trtllm-bench: the text report (v0.17 and current layouts, streaming breakdowns), --report_json,
+"""trtllm-bench: the text report (v0.12's STATISTICS, v0.16's throughput and latency reports, v0.17 and
+current layouts, streaming breakdowns), --report_json,
 and --request_json (per-request timestamps in nanoseconds)."""
 
 from __future__ import annotations
@@ -34,7 +35,24 @@ LABELS = {
     "average request latency (ms)": "e2e_mean_ms",
     "average time-to-first-token [ttft] (ms)": "ttft_mean_ms",
     "average time-per-output-token [tpot] (ms)": "tpot_mean_ms",
+    # 0.16's labels, without the brackets (tensorrt_llm/bench/dataclasses/reporting.py of 0.16:
+    # report_statistics' STREAMING STATISTICS and report_latency_statistics' LATENCY OVERVIEW). Its
+    # "inter-token latency" is per request (last token - first token) / (tokens - 1), which later
+    # releases renamed TPOT (StatsKeeper.generate_statistics_summary feeds the same values to
+    # itl_percentiles then, tpot_percentiles now): TPOT in this schema
+    "average time-to-first-token (ms)": "ttft_mean_ms",
+    "average inter-token latency (ms)": "tpot_mean_ms",
 }
+# labels whose meaning depends on the report they are in. 0.16's latency report
+# (report_latency_statistics: GENERAL / THROUGHPUT / LATENCY OVERVIEW) prints as "Total Token
+# Throughput" BenchmarkStatistics.token_throughput_ns, which is total_output_tokens / total_latency_ns:
+# output tokens only
+SECTION_LABELS = {"THROUGHPUT OVERVIEW": {"total token throughput (tokens/sec)": "output_throughput"}}
+# sections of bare MIN/MAX/AVG/Pnn rows: each row kept in extra under its section's name, so two
+# breakdowns do not collide. 0.16's report_latency_statistics prints the p50 on its "P90" rows (its
+# f-strings read .p50 under the P90 label), so those rows are stored as what they hold
+BREAKDOWNS = {"GENERATION LATENCY BREAKDOWN": "generation_latency", "ACCEPTANCE BREAKDOWN": "acceptance"}
+MISLABELLED = {"p90": "p50"}
 
 
 def parse_text(text: str, source: str) -> Parsed:
@@ -70,27 +88,35 @@ def parse_text(text: str, source: str) -> Parsed:
         r = ROW.match(line)
         if not r or section == "DATASET DETAILS" and r["label"] in ("MIN", "MAX", "AVG"):
             continue
-        label, raw = r["label"].strip(), r["value"].strip()
-        key = re.sub(r"\s+", " ", label.lower())
-        if key in LABELS:
-            column = LABELS[key]
-            record[column] = integer(raw) if column == "completed" else number(raw)
-        elif key in ("total latency (ms)", "total latency (seconds)"):  # the second: 0.12's "= STATISTICS"
-            value = number(raw)
-            record["duration_s"] = None if value is None else value / (1000 if key.endswith("(ms)") else 1)
-        elif key in ("tensorrt llm version", "tensorrt-llm version"):
-            record["tool_version"] = raw
-        elif key == "number of concurrent requests":
-            record["extra"]["measured_concurrency"] = number(raw)
-        elif key.startswith("per user output throughput"):
-            record["extra"]["per_user_output_throughput_with_ctx"] = number(raw)  # includes TTFT: not interactivity
-        else:
-            value = number(raw)
-            record["extra"][snake(label)] = value if value is not None else raw
+        _row(record, section, r["label"].strip(), r["value"].strip())
     if found is None:
         raise ParseError(source, "expected a trtllm-bench report (sections like '= PERFORMANCE OVERVIEW')")
     records.append(_finish(record, source))
     return Parsed(TOOL, records)
+
+
+def _row(record: dict, section: str, label: str, raw: str) -> None:
+    """One `label: value` row of the report, into its column or extra."""
+    key = re.sub(r"\s+", " ", label.lower())
+    column = SECTION_LABELS.get(section, {}).get(key) or LABELS.get(key)
+    if section in BREAKDOWNS:
+        stat, _, unit = key.partition(" ")
+        name = f"{BREAKDOWNS[section]}_{MISLABELLED.get(stat, stat)}" + ("_ms" if unit == "(ms)" else "")
+        record["extra"][name] = number(raw)
+    elif column:
+        record[column] = integer(raw) if column == "completed" else number(raw)
+    elif key in ("total latency (ms)", "total latency (seconds)"):  # the second: 0.12's "= STATISTICS"
+        value = number(raw)
+        record["duration_s"] = None if value is None else value / (1000 if key.endswith("(ms)") else 1)
+    elif key in ("tensorrt llm version", "tensorrt-llm version"):
+        record["tool_version"] = raw
+    elif key == "number of concurrent requests":
+        record["extra"]["measured_concurrency"] = number(raw)
+    elif key.startswith("per user output throughput"):
+        record["extra"]["per_user_output_throughput_with_ctx"] = number(raw)  # includes TTFT: not interactivity
+    else:
+        value = number(raw)
+        record["extra"][snake(label)] = value if value is not None else raw
 
 
 def _closing_rules(lines: list[str]) -> set[int]:
