@@ -33,12 +33,13 @@ def test_stage_chain(dagbag, dag_id):
     assert up["benchmark"] == {"accuracy", "resolve"}  # resolve: the points it is mapped over
     teardown = dag.get_task("teardown")
     assert teardown.is_teardown and all(dag.get_task(s).is_setup for s in ("create_secrets", "reserve_gpus", "deploy"))
-    assert up["teardown"] == {"deploy", "reserve_gpus", "create_secrets", "benchmark"} and up["load"] == {"teardown"}
+    assert up["search"] == {"benchmark"}  # the capacity search after every fixed point, on the same server
+    assert up["teardown"] == {"deploy", "reserve_gpus", "create_secrets", "search"} and up["load"] == {"teardown"}
     points = dag.get_task("benchmark")  # mapped over resolve's points, one at a time, labelled by point
     assert points.max_active_tis_per_dagrun == 1 and points.map_index_template == "{{ task.point_id }}"
     assert dag.max_consecutive_failed_dag_runs == 3 and dag.dagrun_timeout.total_seconds() > 3600
     assert dag.get_task("load").trigger_rule == "all_done"
-    assert up["check_regressions"] == {"benchmark", "load"}
+    assert up["check_regressions"] == {"benchmark", "search", "load"}
     assert dag.max_active_runs == 1 and dag.catchup is False and dag.start_date is None
     assert all(t.execution_timeout for t in dag.tasks)
     assert dag.owner == "inference-perf" and "fingerprint" in dag.doc_md

@@ -130,9 +130,10 @@ def test_disaggregated_names_are_unique_per_run():
 
 
 def test_bench_jobs_use_the_framework_client_and_save_machine_readable_output():
-    for recipe_id, needle in [("sglang-a3ultra-deepseek-r1", "--output-file /results/result.jsonl"),
-                              ("vllm-a4-deepseek-r1", "--save-result --result-dir /results"),
-                              ("dynamo-a4x-deepseek-r1-1p1d", "aiperf profile")]:
+    # and the per-request records goodput is computed from (results.slo)
+    for recipe_id, needle in [("sglang-a3ultra-deepseek-r1", "--output-file /results/result.jsonl --output-details"),
+                              ("vllm-a4-deepseek-r1", "--save-result --save-detailed --result-dir /results"),
+                              ("dynamo-a4x-deepseek-r1-1p1d", "--export-level records")]:
         (job,) = [o for o in rendered(recipe_id) if o["kind"] == "Job"
                   and o["spec"]["template"]["metadata"]["labels"]["recipebench.dev/component"] == "bench"]
         script = job["spec"]["template"]["spec"]["containers"][0]["command"][2]

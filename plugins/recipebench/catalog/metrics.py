@@ -50,3 +50,17 @@ MEASURED: tuple[Column, ...] = (
     *_latency("e2e", "request latency, send to last token"),
 )
 MEASURED_NAMES = tuple(c.name for c in MEASURED)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request of a point, from the tool's per-request records (parsers.requests): what SLO attainment
+    and goodput are computed from (results.slo). Latencies in ms; TPOT = (E2E - TTFT) / (tokens - 1),
+    ITL the mean gap between its chunks."""
+
+    ok: bool
+    ttft_ms: float | None = None
+    tpot_ms: float | None = None
+    itl_ms: float | None = None
+    e2e_ms: float | None = None
+    output_tokens: int | None = None

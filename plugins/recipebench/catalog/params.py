@@ -29,7 +29,8 @@ MAX_LEVELS = 16  # concurrency levels one run may sweep
 UNBOUNDED = "unbounded"  # a concurrency level: every prompt sent at once
 
 PARAM_KEYS = ("model", "image_tag", "input_len", "output_len", "concurrency", "num_prompts", "warmup_requests",
-              "repeats", "keep_alive")
+              "repeats", "slo_ttft_ms", "slo_tpot_ms", "keep_alive")
+SLO_PARAMS = {"slo_ttft_ms": "ttft", "slo_tpot_ms": "tpot"}  # the form's SLO limits, at the recipe's percentile
 SECTIONS = ("What to run", "Load shape", "After the run")
 
 
@@ -50,8 +51,19 @@ def plan(recipe: Recipe) -> dict[str, Any]:
         "concurrency": sorted({_level(p.concurrency) for p in points}, key=lambda c: (c == UNBOUNDED, c.zfill(6))),
         "warmup_requests": recipe.benchmark.warmup_requests,
         "repeats": recipe.benchmark.repeats,
+        **{param: _slo_limit(recipe, metric) for param, metric in SLO_PARAMS.items()},
         "keep_alive": False,
     }
+
+
+def _slo_limit(recipe: Recipe, metric: str) -> float | None:
+    key = recipe.slo.limit_key(metric)
+    return recipe.slo.limits[key] if key else None
+
+
+def _slo_pct(recipe: Recipe, metric: str) -> str:
+    key = recipe.slo.limit_key(metric)
+    return key.split("_")[1] if key else "p99"
 
 
 def _level(concurrency: int | None) -> str:
@@ -104,6 +116,12 @@ def form_schema(recipe: Recipe) -> dict[str, dict[str, Any]]:
                                    f"(at the recipe's {recipe.benchmark.repeats}: {len(points) * recipe.benchmark.repeats}"
                                    f" point runs, each up to {recipe.timeouts.point_minutes} min on "
                                    f"{recipe.gpu_count} GPUs)."},
+        **{param: {"type": ["null", "number"], "exclusiveMinimum": 0, "maximum": 3_600_000, "section": SECTIONS[1],
+                   "title": f"SLO: {metric.upper()} {_slo_pct(recipe, metric)} limit (ms)",
+                   "description": f"A request meets the SLO when its {metric.upper()} is within this; capacity is the "
+                                  f"highest load whose {_slo_pct(recipe, metric)} stays within every limit. The "
+                                  f"recipe's: {recipe.slo.describe()} ({recipe.slo.source})."}
+           for param, metric in SLO_PARAMS.items()},
         "keep_alive": {"type": "boolean", "section": SECTIONS[2], "title": "Keep the server up afterwards",
                        "description": "Leave the server (and its GPUs) running after the benchmark, for a person "
                                       f"to use; the janitor removes it after {recipe.timeouts.keep_alive_hours} h."},
@@ -179,9 +197,19 @@ def apply_params(recipe: Recipe, params: dict[str, Any]) -> Recipe:
         raise RecipeError(f"trigger params: field repeats: {repeats!r} is not an odd number from 1 to {MAX_REPEATS}")
     if "keep_alive" in params and not isinstance(params["keep_alive"], bool):
         raise RecipeError(f"trigger params: field keep_alive: {params['keep_alive']!r} is not true or false")
+    for key in SLO_PARAMS:
+        value = params.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not 0 < value <= 3_600_000):
+            raise RecipeError(f"trigger params: field {key}: {value!r} is not a number of milliseconds above 0 "
+                              "and at most 3,600,000 (or empty for the recipe's)")
     changed = changed_params(recipe, params)
     overrides: dict[str, Any] = {"benchmark": {"points": _points(recipe, changed),
                                                **{k: changed[k] for k in ("warmup_requests", "repeats") if k in changed}}}
+    slo = {f"{metric}_{_slo_pct(recipe, metric)}_ms": float(changed[param])
+           for param, metric in SLO_PARAMS.items() if changed.get(param) is not None}
+    if slo:
+        overrides["slo"] = {**slo, "source": f"trigger params (the recipe's: {recipe.slo.describe()})"}
     if changed.get("model"):
         overrides["model"] = {"name": changed["model"]}
     if changed.get("image_tag"):

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from recipebench.catalog.accelerators import ACCELERATORS
 from recipebench.catalog.frameworks import FLAG_STYLE, FRAMEWORK_DEFAULTS, PARALLEL_FLAGS
 from recipebench.catalog.paths import RECIPES
+from recipebench.catalog.slo import SearchSpec, SloSpec, default_slo
 from recipebench.clients import client, names
 from recipebench.errors import RecipebenchError
 from recipebench.shapes import names as shape_names
@@ -146,13 +147,15 @@ class BenchmarkPoint(_Strict):
     num_prompts: Annotated[PosInt, Field(le=MAX_PROMPTS)]
     concurrency: Annotated[PosInt, Field(le=MAX_CONCURRENCY)] | None = None  # None: unbounded
     request_rate: PosFloat | None = None  # None: send all at once (inf)
+    search_step: PosInt | None = None  # a step of the capacity search (results.search), never in a recipe
 
     @property
     def id(self) -> str:
-        """Stable, human-readable identity of the point within a recipe."""
+        """Stable, human-readable identity of the point within a recipe (a search step's: s<k>-...)."""
         rate = "inf" if self.request_rate is None else f"{self.request_rate:g}"
         conc = "max" if self.concurrency is None else str(self.concurrency)
-        return f"i{self.input_len}-o{self.output_len}-c{conc}-r{rate}-n{self.num_prompts}"
+        step = f"s{self.search_step}-" if self.search_step else ""
+        return f"{step}i{self.input_len}-o{self.output_len}-c{conc}-r{rate}-n{self.num_prompts}"
 
 
 class LengthSpec(_Strict):
@@ -217,6 +220,8 @@ class BenchmarkSpec(_Strict):
     warmup_requests: Annotated[NonNegInt, Field(le=MAX_PROMPTS)] | None = None
     # trials of each point against the same server: the result is the median trial (odd, so there is one)
     repeats: Annotated[PosInt, Field(le=MAX_REPEATS)] = 1
+    # after the fixed points: the highest load that meets the recipe's SLO (catalog.slo, results.search)
+    search: SearchSpec | None = None
 
     @field_validator("repeats")
     @classmethod
@@ -249,6 +254,8 @@ class BenchmarkSpec(_Strict):
     @field_validator("points")
     @classmethod
     def _unique(cls, points: list[BenchmarkPoint]) -> list[BenchmarkPoint]:
+        if any(p.search_step for p in points):
+            raise ValueError("search_step is the capacity search's own: a recipe's points do not set it")
         ids = [p.id for p in points]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
@@ -306,6 +313,7 @@ class Recipe(_Strict):
     topology: TopologySpec
     benchmark: BenchmarkSpec
     accuracy: AccuracySpec | None = None  # None: no accuracy gate (an offline benchmark has no server to ask)
+    slo: SloSpec  # the model layer's default (catalog.slo.DEFAULT_SLOS) unless the recipe says otherwise
     cluster: ClusterSpec = ClusterSpec()
     secrets: SecretsSpec = SecretsSpec()
     timeouts: TimeoutsSpec = TimeoutsSpec()
@@ -541,6 +549,9 @@ def resolve(recipe_id: str, raw: Any, source: str) -> Recipe:
     framework = FRAMEWORK_DEFAULTS.get(raw["framework"]) if isinstance(raw.get("framework"), str) else None
     if framework is not None:
         layered = deep_merge(layered, framework)
+    model = raw.get("model", {}).get("name") if isinstance(raw.get("model"), dict) else None
+    if isinstance(model, str):  # the model layer: its SLO (catalog.slo)
+        layered = deep_merge(layered, {"slo": default_slo(model)})
     layered = deep_merge(layered, raw)
     layered["id"] = recipe_id
     try:

@@ -25,6 +25,8 @@ VERSION = "0.13.0"
 class Aiperf(BenchmarkClient):
     name = parser = "aiperf"
     result_files = ("profile_export_aiperf.json", "profile_export_aiperf.csv")
+    # one record per request, written at --export-level records (AIPerf's default level; summary omits it)
+    request_file = "profile_export.jsonl"
     image = ClientImage("aiperf-client", VERSION, "aiperf-client")
     runs = "aiperf profile"
 
@@ -44,7 +46,7 @@ class Aiperf(BenchmarkClient):
         return ["aiperf", "profile", "--model", recipe.served_model_name, "--tokenizer", tokenizer_dir(recipe),
                 "--url", f"http://{host}:{port}", "--endpoint-type", recipe.benchmark.endpoint, "--streaming",
                 *self.length_flags(recipe.benchmark.lengths, point), "--request-count", str(point.num_prompts),
-                "--extra-inputs", "ignore_eos:true", "--export-level", "summary", "--ui-type", "none",
+                "--extra-inputs", "ignore_eos:true", "--export-level", "records", "--ui-type", "none",
                 "--artifact-dir", RESULTS_DIR, *self.load_flags(point),
                 *self.warmup_flags(recipe.benchmark.warmup_for(point)), *self.extra_flags(recipe)]
 
@@ -66,16 +68,15 @@ class Aiperf(BenchmarkClient):
 
     def simulated(self, m: Measured):
         """The profile export JSON (schema 1.4) of AIPerf 0.13."""
-        def stat(unit, base):
-            return {"unit": unit, "avg": base, "p1": base * 0.7, "p5": base * 0.75, "p10": base * 0.8,
-                    "p25": base * 0.9, "p50": base * 0.99, "p75": base * 1.05, "p90": base * 1.2, "p95": base * 1.3,
-                    "p99": base * 1.5, "min": base * 0.6, "max": base * 1.7, "std": base * 0.1}
+        def stat(unit, base, metric):
+            return {"unit": unit, "avg": base, **{f"p{p}": m.q(metric, p) for p in (1, 5, 10, 25, 50, 75, 90, 95, 99)},
+                    "min": m.q(metric, 0), "max": m.q(metric, 100), "std": base * 0.1}
 
         export = {
             "schema_version": "1.4", "aiperf_version": VERSION, "benchmark_id": hashlib.md5(m.seed.encode()).hexdigest(),
             "request_throughput": {"unit": "requests/sec", "avg": m.req_tput},
-            "request_latency": stat("ms", m.e2e), "time_to_first_token": stat("ms", m.ttft),
-            "inter_token_latency": stat("ms", m.tpot), "request_count": {"unit": "requests", "avg": m.prompts},
+            "request_latency": stat("ms", m.e2e, "e2e"), "time_to_first_token": stat("ms", m.ttft, "ttft"),
+            "inter_token_latency": stat("ms", m.tpot, "tpot"), "request_count": {"unit": "requests", "avg": m.prompts},
             "output_token_throughput": {"unit": "tokens/sec", "avg": m.out_tput},
             "benchmark_duration": {"unit": "sec", "avg": m.duration},
             "total_isl": {"unit": "tokens", "avg": m.in_tokens}, "total_osl": {"unit": "tokens", "avg": m.out_tokens},
@@ -88,4 +89,20 @@ class Aiperf(BenchmarkClient):
                                                  "message": "simulated"}, "count": m.failed}] if m.failed else [],
         }
         return ("NVIDIA AIPerf | LLM Metrics (see JSON export)\n",
-                {"profile_export_aiperf.json": json.dumps(export, indent=2)})
+                {"profile_export_aiperf.json": json.dumps(export, indent=2), "profile_export.jsonl": _records(m)})
+
+
+def _records(m: Measured) -> str:
+    """profile_export.jsonl: a record per request (metadata, metrics as {value, unit}, error)."""
+    lines = []
+    for i, (ttft, tpot, e2e, out) in enumerate(m.requests):
+        metrics = {"time_to_first_token": {"value": round(ttft, 3), "unit": "ms"},
+                   "inter_token_latency": {"value": round(tpot, 3), "unit": "ms"},
+                   "request_latency": {"value": round(e2e, 3), "unit": "ms"},
+                   "output_sequence_length": {"value": out, "unit": "tokens"},
+                   "input_sequence_length": {"value": m.input_len, "unit": "tokens"}}
+        lines.append({"metadata": {"session_num": i, "x_request_id": f"sim-{i}", "benchmark_phase": "profiling"},
+                      "metrics": metrics, "error": None})
+    lines += [{"metadata": {"session_num": len(m.requests) + i, "benchmark_phase": "profiling"}, "metrics": {},
+               "error": {"code": 500, "type": "Internal Server Error", "message": "simulated"}} for i in range(m.failed)]
+    return "".join(json.dumps(r) + "\n" for r in lines)

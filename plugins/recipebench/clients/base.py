@@ -76,12 +76,46 @@ class Measured:
     out_tput: float  # tokens/s
     seed: str = ""
     failed: int = 0  # requests sent that failed (prompts counts the successful ones)
+    # each successful request's (TTFT ms, TPOT ms, E2E ms, output tokens): what the per-request files hold
+    requests: tuple[tuple[float, float, float, int], ...] = ()
+
+    def q(self, metric: str, p: float) -> float:
+        """The p-th percentile (linear, as numpy.percentile) of a latency over the requests; without them,
+        the mean (the simulator's outputs of old fixtures)."""
+        column = {"ttft": 0, "tpot": 1, "e2e": 2}[metric]
+        if not self.requests:
+            return {"ttft": self.ttft, "tpot": self.tpot, "e2e": self.e2e}[metric]
+        return percentile(sorted(r[column] for r in self.requests), p)
+
+
+def detail_arrays(m: Measured) -> dict:
+    """The per-request arrays sglang's --output-details and vLLM's --save-detailed write (seconds), for
+    the simulator: one ITL per output token after the first, a failed request with no output."""
+    rows = list(m.requests) + [(0.0, 0.0, 0.0, 0)] * m.failed
+    return {"input_lens": [m.input_len] * len(rows), "output_lens": [r[3] for r in rows],
+            "ttfts": [round(r[0] / 1000, 6) for r in rows],
+            "itls": [[round(r[1] / 1000, 6)] * max(r[3] - 1, 0) for r in rows],
+            "generated_texts": ["" if not r[3] else " simulated" for r in rows],
+            "errors": ["" if r[3] else "Internal Server Error" for r in rows]}
+
+
+def percentile(ordered: list[float], p: float) -> float:
+    """numpy.percentile's default (linear interpolation) over sorted values."""
+    if not ordered:
+        raise ValueError("no values")
+    k = (len(ordered) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 class BenchmarkClient:
     name: ClassVar[str]  # benchmark.tool in a recipe
     parser: ClassVar[str]  # the parsers' name of its outputs (parsers.parse(..., tool=parser))
     result_files: ClassVar[tuple[str, ...]]  # what it writes that is worth keeping, best first; {point}: point id
+    # the file with its per-request records (results.slo reads it; parsers.requests), one of result_files
+    # or beside them; None: it writes none
+    request_file: ClassVar[str | None] = None
     image: ClassVar[ClientImage | None] = None  # its own image; None: the server's (same version, its node)
     offline: ClassVar[bool] = False  # the workload runs it (there is no server to send requests to)
     runs: ClassVar[str]  # what its command line runs: how the simulator tells the clients apart
@@ -130,7 +164,8 @@ class BenchmarkClient:
     def files(self, point_ids: list[str], repeats: int = 1) -> list[str]:
         """The files the Job prints of these points' trials, by name: each trial's result files and
         (a serving client's) what it printed, under their trial names."""
-        names = [*self.result_files, *([] if self.offline else [STDOUT])]
+        extra = [self.request_file] if self.request_file and self.request_file not in self.result_files else []
+        names = [*self.result_files, *extra, *([] if self.offline else [STDOUT])]
         return [trial_file(k, n.format(point=p)) for p in point_ids for k in range(1, repeats + 1) for n in names]
 
     def choose(self, files: dict[str, str], point_id: str) -> str | None:

@@ -9,6 +9,7 @@ from recipebench.clients.base import (
     BenchmarkClient,
     DataFile,
     Measured,
+    detail_arrays,
     flag_value,
     tokenizer_dir,
     window_mean,
@@ -27,6 +28,7 @@ class SglangBenchServing(BenchmarkClient):
     name = "sglang-bench-serving"
     parser = "sglang-bench-serving"
     result_files = ("result.jsonl",)
+    request_file = "result.jsonl"  # --output-details merges the per-request arrays into its line
     runs = "sglang.bench_serving"
 
     def length_flags(self, lengths, point):
@@ -42,7 +44,9 @@ class SglangBenchServing(BenchmarkClient):
                 *[a for f in self.data_files(recipe) for a in ("--dataset-path", f.path)],
                 *self.length_flags(recipe.benchmark.lengths, point),
                 "--num-prompts", str(point.num_prompts), "--output-file", f"{RESULTS_DIR}/result.jsonl",
-                *self.load_flags(point), *self.extra_flags(recipe)]
+                # the per-request arrays goodput and SLO attainment are computed from (bench_serving.py,
+                # benchmark(): merged into the --output-file line only with --output-details)
+                "--output-details", *self.load_flags(point), *self.extra_flags(recipe)]
 
     def warmup_flags(self, n):
         """None: the pinned versions cannot be trusted with it. v0.4.3 sends one test request; from
@@ -80,10 +84,10 @@ class SglangBenchServing(BenchmarkClient):
             "completed": m.prompts, "total_input_tokens": m.in_tokens, "total_output_tokens": m.out_tokens,
             "total_output_tokens_retokenized": m.out_tokens - 3, "request_throughput": m.req_tput,
             "input_throughput": m.in_tput, "output_throughput": m.out_tput,
-            "mean_e2e_latency_ms": m.e2e, "median_e2e_latency_ms": m.e2e * 0.99, "std_e2e_latency_ms": m.e2e * 0.05,
-            "p99_e2e_latency_ms": m.e2e * 1.2, "mean_ttft_ms": m.ttft, "median_ttft_ms": m.ttft * 0.98,
-            "std_ttft_ms": m.ttft * 0.1, "p99_ttft_ms": m.ttft * 1.6, "mean_tpot_ms": m.tpot,
-            "median_tpot_ms": m.tpot * 0.99, "std_tpot_ms": m.tpot * 0.03, "p99_tpot_ms": m.tpot * 1.1,
+            "mean_e2e_latency_ms": m.e2e, "median_e2e_latency_ms": m.q("e2e", 50), "std_e2e_latency_ms": m.e2e * 0.05,
+            "p99_e2e_latency_ms": m.q("e2e", 99), "mean_ttft_ms": m.ttft, "median_ttft_ms": m.q("ttft", 50),
+            "std_ttft_ms": m.ttft * 0.1, "p99_ttft_ms": m.q("ttft", 99), "mean_tpot_ms": m.tpot,
+            "median_tpot_ms": m.q("tpot", 50), "std_tpot_ms": m.tpot * 0.03, "p99_tpot_ms": m.q("tpot", 99),
             "mean_itl_ms": m.itl, "median_itl_ms": m.itl * 0.97, "std_itl_ms": m.itl * 0.2,
             "p95_itl_ms": m.itl * 1.3, "p99_itl_ms": m.itl * 1.8, "concurrency": m.conc * 0.96,
             "accept_length": None,
@@ -101,4 +105,4 @@ class SglangBenchServing(BenchmarkClient):
             ("P99 TTFT (ms):", record["p99_ttft_ms"]), ("-Inter-Token Latency-", ""),
             ("Mean ITL (ms):", record["mean_itl_ms"]), ("Median ITL (ms):", record["median_itl_ms"]),
             ("P95 ITL (ms):", record["p95_itl_ms"]), ("P99 ITL (ms):", record["p99_itl_ms"])])
-        return stdout, {"result.jsonl": json.dumps(record) + "\n"}
+        return stdout, {"result.jsonl": json.dumps(record | detail_arrays(m)) + "\n"}

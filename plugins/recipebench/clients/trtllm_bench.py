@@ -15,6 +15,7 @@ SIMULATED_VERSION = "1.3.0rc5"
 class TrtllmBench(BenchmarkClient):
     name = parser = "trtllm-bench"
     result_files = ("{point}.json", "{point}.txt")
+    request_file = "{point}.requests.json"  # --request_json: a record per request, timestamps in ns
     offline = True
     runs = "trtllm-bench"
 
@@ -53,7 +54,8 @@ class TrtllmBench(BenchmarkClient):
             bench = ["trtllm-bench", "--model", model, "--model_path", f"/ssd/{model}", "throughput",
                      "--dataset", dataset, "--num_requests", str(point.num_prompts),
                      *(["--concurrency", str(point.concurrency)] if point.concurrency else []),
-                     *self.warmup_flags(recipe.benchmark.warmup_for(point)), *flags, "--report_json", report]
+                     *self.warmup_flags(recipe.benchmark.warmup_for(point)), *flags, "--report_json", report,
+                     "--request_json", f"{RESULTS_DIR}/{trial_file(k, point.id + '.requests.json')}"]
             script += f"{shlex.join(bench)} 2>&1 | tee {RESULTS_DIR}/{trial_file(k, point.id + '.txt')}\n"
         return script
 
@@ -86,12 +88,12 @@ Average request latency (ms):                     {m.e2e:.4f}
 
 -- Request Latency Breakdown (ms) -----------------------
 
-[Latency] P50    : {m.e2e * 0.99:.4f}
-[Latency] P90    : {m.e2e * 1.2:.4f}
-[Latency] P95    : {m.e2e * 1.3:.4f}
-[Latency] P99    : {m.e2e * 1.5:.4f}
-[Latency] MINIMUM: {m.e2e * 0.6:.4f}
-[Latency] MAXIMUM: {m.e2e * 1.7:.4f}
+[Latency] P50    : {m.q("e2e", 50):.4f}
+[Latency] P90    : {m.q("e2e", 90):.4f}
+[Latency] P95    : {m.q("e2e", 95):.4f}
+[Latency] P99    : {m.q("e2e", 99):.4f}
+[Latency] MINIMUM: {m.q("e2e", 0):.4f}
+[Latency] MAXIMUM: {m.q("e2e", 100):.4f}
 [Latency] AVERAGE: {m.e2e:.4f}
 ===========================================================
 """
@@ -102,6 +104,12 @@ Average request latency (ms):                     {m.e2e:.4f}
                   "performance": {"total_latency_ms": total_ms, "avg_request_latency_ms": m.e2e,
                                   "request_throughput_req_s": m.req_tput, "system_output_throughput_tok_s": m.out_tput,
                                   "system_total_throughput_tok_s": m.out_tput + m.in_tput,
-                                  "request_latency_percentiles_ms": {"p50": m.e2e * 0.99, "p90": m.e2e * 1.2,
-                                                                     "p99": m.e2e * 1.5, "average": m.e2e}}}
-        return text, {"report.txt": text, "report.json": json.dumps(report, indent=2)}
+                                  "request_latency_percentiles_ms": {"p50": m.q("e2e", 50), "p90": m.q("e2e", 90),
+                                                                     "p99": m.q("e2e", 99), "average": m.e2e}}}
+        start, rows = 1_000_000_000, []
+        for i, (ttft, _, e2e, out) in enumerate(m.requests):
+            t0 = start + int(i * 1e9 / max(m.req_tput, 1e-9))
+            rows.append({"id": i, "num_input_tokens": m.input_len, "error_tokens": 0, "start_timestamp": t0,
+                         "first_token_timestamp": t0 + int(ttft * 1e6), "end_timestamp": t0 + int(e2e * 1e6),
+                         "num_generated_tokens": out, "decode_iteration": out - 1})
+        return text, {"report.txt": text, "report.json": json.dumps(report, indent=2), "requests.json": json.dumps(rows)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from recipebench.clients.base import RESULTS_DIR, BenchmarkClient, Measured, flag_value, tokenizer_dir
+from recipebench.clients.base import RESULTS_DIR, BenchmarkClient, Measured, detail_arrays, flag_value, tokenizer_dir
 from recipebench.clients.table import serving_table
 
 
@@ -15,6 +15,7 @@ def _centre(length: int, r: float) -> int:
 
 class VllmClient(BenchmarkClient):
     result_files = ("result.json",)
+    request_file = "result.json"  # --save-detailed keeps the per-request arrays in it
     head: tuple[str, ...] = ()
 
     def length_flags(self, lengths, point):
@@ -48,7 +49,7 @@ class VllmClient(BenchmarkClient):
                 "--dataset-name", recipe.benchmark.dataset,
                 *self.length_flags(recipe.benchmark.lengths, point), "--num-prompts", str(point.num_prompts),
                 "--ignore-eos", "--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50,90,99",
-                "--save-result", "--result-dir", RESULTS_DIR, "--result-filename", "result.json",
+                "--save-result", "--save-detailed", "--result-dir", RESULTS_DIR, "--result-filename", "result.json",
                 *self.load_flags(point), *self.extra_flags(recipe)]
 
     def simulated(self, m: Measured):
@@ -61,18 +62,22 @@ class VllmClient(BenchmarkClient):
             "request_throughput": m.req_tput, "request_goodput:": None, "output_throughput": m.out_tput,
             "total_token_throughput": m.out_tput + m.in_tput,
         }
+        def q(metric: str, p: float) -> float:  # ITL: the per-token gaps, here each request's TPOT
+            return m.q({"e2el": "e2e", "itl": "tpot"}.get(metric, metric), p)
+
         for metric, base in (("ttft", m.ttft), ("tpot", m.tpot), ("itl", m.itl), ("e2el", m.e2e)):
-            record |= {f"mean_{metric}_ms": base, f"median_{metric}_ms": base * 0.99, f"std_{metric}_ms": base * 0.05,
-                       f"p50_{metric}_ms": base * 0.99, f"p90_{metric}_ms": base * 1.2, f"p99_{metric}_ms": base * 1.5}
+            record |= {f"mean_{metric}_ms": base, f"median_{metric}_ms": q(metric, 50), f"std_{metric}_ms": base * 0.05,
+                       f"p50_{metric}_ms": q(metric, 50), f"p90_{metric}_ms": q(metric, 90),
+                       f"p99_{metric}_ms": q(metric, 99)}
         stdout = (f"Traffic request rate: {m.rate or 'inf'}\nBurstiness factor: 1.0 (Poisson process)\n"
                   f"Maximum request concurrency: {m.concurrency}\n" + serving_table([
                       ("Successful requests:", m.prompts), ("Benchmark duration (s):", m.duration),
                       ("Total input tokens:", m.in_tokens), ("Total generated tokens:", m.out_tokens),
                       ("Request throughput (req/s):", m.req_tput), ("Output token throughput (tok/s):", m.out_tput),
                       ("Total Token throughput (tok/s):", m.out_tput + m.in_tput), ("-Time to First Token-", ""),
-                      ("Mean TTFT (ms):", m.ttft), ("Median TTFT (ms):", m.ttft * 0.99),
-                      ("P99 TTFT (ms):", m.ttft * 1.5)]))
-        return stdout, {"result.json": json.dumps(record)}
+                      ("Mean TTFT (ms):", m.ttft), ("Median TTFT (ms):", m.q("ttft", 50)),
+                      ("P99 TTFT (ms):", m.q("ttft", 99))]))
+        return stdout, {"result.json": json.dumps(record | detail_arrays(m))}
 
 
 class VllmBenchmarkServing(VllmClient):

@@ -42,6 +42,10 @@ class StageContext:
             self._run = RunConfig.model_validate(self.run_config_data)
         return self._run
 
+    def refresh_ledger(self) -> None:
+        """Read the ledger again at next use (a stage that wrote to it and goes on deciding from it)."""
+        self._ledger = None
+
     @property
     def ledger(self) -> dict:
         """The run's ledger as this stage found it: read once (artifacts.record writes through)."""
@@ -370,8 +374,7 @@ def benchmark(ctx: StageContext):
         return {"point": point.id, "collected": "earlier", "entry": earlier}
     if not recipe.topology.kind.serves:  # the workload Job was the benchmark: its pod log has the point
         out = workload.offline_output(run, cluster)
-        entry = ingest(recipe.id, run.run_key, recipe.benchmark.tool, point, out.log_text, out.pod,
-                       recipe.benchmark.repeats, recipe.benchmark.warmup_for(point))
+        entry = ingest(run, point, out.log_text, out.pod)
         log_point(ctx.log, point.id, entry)
         return {"point": point.id, "entry": entry}
     failures = (ctx.ledger.get("stages", {}).get(f"benchmark:{point.id}") or {}).get("failures", 0)
@@ -410,13 +413,120 @@ def finish_point(ctx: StageContext, event: dict) -> dict:
         if exc.pod:  # keep what the failed client printed
             artifacts.write_text(recipe.id, run.run_key, f"raw/{point.id}/{exc.pod}.log", exc.log_text)
         raise
-    entry = ingest(recipe.id, run.run_key, recipe.benchmark.tool, point, out.log_text, out.pod,
-                   recipe.benchmark.repeats, recipe.benchmark.warmup_for(point))
+    entry = ingest(run, point, out.log_text, out.pod)
     log_point(ctx.log, point.id, entry)
     artifacts.record(recipe.id, run.run_key, point_times={**times, point.id: [out.applied_at, out.done_at]})
     workload.delete_point_job(run, cluster, index, ctx.log)
     # the parsed point also travels in XCom: load still has it if the artifacts location is lost
     return {"point": point.id, "entry": entry}
+
+
+def search_steps(ctx: StageContext) -> list:
+    """The capacity search's steps stored so far (their parsed entries), each judged as a pass (valid and
+    within the SLO) or a failure with why: a retried search resumes from them."""
+    from recipebench.catalog.recipe import BenchmarkPoint
+    from recipebench.results.rows import result_row
+    from recipebench.results.search import Step
+
+    run = ctx.run
+    spec = run.recipe.benchmark.search
+    assert spec is not None  # only a recipe with a search has steps
+    steps = []
+    for entry in artifacts.parsed_entries(run.recipe.id, run.run_key):
+        point = BenchmarkPoint.model_validate(entry["point"])
+        if not point.search_step:
+            continue
+        row = result_row(run, point, entry, simulated=False, accuracy=ctx.ledger.get("accuracy"))
+        why = None
+        if not row["valid"]:
+            why = "invalid: " + "; ".join(row["invalid_reasons"] or [])
+        elif row["slo_met"] is not True:
+            why = f"SLO {'not met' if row['slo_met'] is False else 'unknown'}: {row['slo_detail']}"
+        load = point.concurrency if spec.load == "concurrency" else point.request_rate
+        steps.append(Step(point.search_step, float(load or 0), why is None, why, row.get("output_throughput"),
+                          row.get("output_throughput_per_gpu"), point.id))
+    return sorted(steps, key=lambda s: s.step)
+
+
+def _num(value) -> str:
+    return "none" if value is None else f"{value:,.4g}" if value < 1000 else f"{value:,.0f}"
+
+
+def search_point(run: RunConfig, step: int, load: float):
+    from recipebench.catalog.recipe import BenchmarkPoint
+
+    spec = run.recipe.benchmark.search
+    assert spec is not None  # only a recipe with a search has steps
+    by: dict[str, Any] = {"concurrency": int(load)} if spec.load == "concurrency" else {"request_rate": load}
+    return BenchmarkPoint(input_len=spec.input_len, output_len=spec.output_len, num_prompts=spec.prompts(load),
+                          search_step=step, **by)
+
+
+def search(ctx: StageContext):
+    """The capacity search after the fixed points (results.search): one step at a time, each a client Job
+    against the same server, deferred until it ends (finish_search), no worker slot held meanwhile. The
+    steps are stored as points; a retry resumes from them, and collects a step's Job that is still there."""
+    from recipebench.cluster import workload
+    from recipebench.cluster.capacity import renew
+    from recipebench.manifests.render import bench_job_name
+    from recipebench.results import search as decide
+
+    run = ctx.run
+    recipe = run.recipe
+    spec = recipe.benchmark.search
+    if spec is None or not recipe.topology.kind.serves:
+        ctx.log.info("no capacity search: %s", "the recipe sets none" if spec is None else
+                     "an offline benchmark has no server to load")
+        return {"capacity": None}
+    steps = search_steps(ctx)
+    load = decide.next_load(spec, steps)
+    if load is None:
+        found = decide.outcome(spec, steps) | {"slo": recipe.slo.key(), "slo_text": recipe.slo.describe()}
+        artifacts.record(recipe.id, run.run_key, capacity=found, search_pending=None)
+        ctx.log.info("capacity at %s: %s %s (%s tok/s, %s tok/s/GPU); the first failure above it: %s (%s); %d "
+                     "steps, %s", recipe.slo.describe(), spec.load, _num(found["capacity_load"]),
+                     _num(found["capacity_output_throughput"]), _num(found["capacity_output_throughput_per_gpu"]),
+                     _num(found["failed_load"]), found["failed_reason"] or "none", found["steps"], found["note"])
+        return {"capacity": found}
+    k = len(steps) + 1
+    point = search_point(run, k, load)
+    index = len(recipe.benchmark.points) + k - 1  # its Job's name: after the fixed points'
+    ctx.log.info("capacity search step %d of at most %d: %s %g (%s)", k, spec.max_steps, spec.load, load, point.id)
+    cluster = ctx.cluster()
+    renew(cluster, ctx.lock(), time.time())
+    pending = ctx.ledger.get("search_pending") or {}
+    if pending.get("point") == point.id and workload.reusable_point_job(run, cluster, index, ctx.log):
+        ctx.log.info("step %d: its Job from an earlier try is still there: collecting it", k)
+    else:
+        workload.start_point(run, cluster, point, index, ctx.digests(), ctx.log)
+        pending = {"point": point.id, "step": k, "load": load, "index": index, "applied": time.time()}
+        artifacts.record(recipe.id, run.run_key, search_pending=pending)
+    return wait_for_job(ctx, bench_job_name(run, index), recipe.point_budget_minutes)
+
+
+def finish_search(ctx: StageContext, event: dict):
+    """A step's Job ended: collect and store it as a point with its step number, then decide the next step
+    (search again: another Job and another deferral) or the outcome."""
+    from recipebench.cluster import workload
+    from recipebench.pipeline.collect import ingest, log_point
+
+    run, cluster = ctx.run, ctx.cluster()
+    pending = ctx.ledger.get("search_pending") or {}
+    point = search_point(run, int(pending["step"]), float(pending["load"]))
+    index = int(pending["index"])
+    try:
+        out = workload.collect_point(run, cluster, point, index, {**event, "applied_at": pending.get("applied")},
+                                     ctx.log)
+    except workload.BenchmarkFailed as exc:
+        if exc.pod:
+            artifacts.write_text(run.recipe.id, run.run_key, f"raw/{point.id}/{exc.pod}.log", exc.log_text)
+        raise
+    entry = ingest(run, point, out.log_text, out.pod) | {"search_step": point.search_step}
+    artifacts.save_parsed(run.recipe.id, run.run_key, point.id, entry)
+    log_point(ctx.log, point.id, entry)
+    workload.delete_point_job(run, cluster, index, ctx.log)
+    ctx.refresh_ledger()
+    return search(ctx)
 
 
 def load(ctx: StageContext) -> dict:
@@ -561,7 +671,7 @@ CLUSTER_XCOM = "cluster"  # resolve's: the target and GPU Lease of the run
 LEFTOVER_XCOM = "leftover"  # teardown's: objects it could not delete
 POINT_ATTEMPTS = 2  # real failures a point may have (its first try and one retry)
 # the stages after the run's first objects exist: each renews the run's heartbeat when it opens the cluster
-HEARTBEAT_STAGES = ("reserve_gpus", "deploy", "wait_ready", "accuracy", "benchmark", "teardown")
+HEARTBEAT_STAGES = ("reserve_gpus", "deploy", "wait_ready", "accuracy", "benchmark", "search", "teardown")
 # the stages that go on when the run's ledger is lost (they free the GPUs and record the run); every
 # other stage needs what the ledger holds and fails saying it is gone
 AFTER_THE_RUN = ("teardown", "load", "check_regressions")

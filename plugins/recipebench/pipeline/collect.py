@@ -8,7 +8,9 @@ from recipebench.clients import client
 from recipebench.clients.base import trial_file, trial_files
 from recipebench.manifests.command_lines import unframe_outputs, warmup_done
 from recipebench.parsers import ParseError, parse
+from recipebench.parsers.requests import parse_requests
 from recipebench.pipeline import artifacts
+from recipebench.results import slo
 from recipebench.results import trials as trial_stats
 
 
@@ -25,8 +27,7 @@ def warmup_outcome(log: str, native: bool, planned: int) -> dict:
             "detail": None if status == 0 else f"the warm-up pass exited {status}"}
 
 
-def ingest(recipe_id: str, run_key: str, tool: str, point, log: str, source: str, repeats: int = 1,
-           warmup: int = 0) -> dict:
+def ingest(run, point, log: str, source: str) -> dict:
     """Archive the pod log and every result file it carries, parse each trial's preferred file, keep
     the parsed entry for the warehouse: the median trial's record, every trial, their spread and the
     warm-up.
@@ -35,6 +36,9 @@ def ingest(recipe_id: str, run_key: str, tool: str, point, log: str, source: str
     not parse raises ParseError naming its archived address: nothing half-read is kept. A trial that
     wrote no result file is parsed from what the client printed in it.
     """
+    recipe = run.recipe
+    recipe_id, run_key, tool, repeats = recipe.id, run.run_key, recipe.benchmark.tool, recipe.benchmark.repeats
+    warmup = recipe.benchmark.warmup_for(point)
     prefix = f"raw/{point.id}"
     log_address = artifacts.write_text(recipe_id, run_key, f"{prefix}/{source}.log", log)
     files = unframe_outputs(log)
@@ -58,13 +62,30 @@ def ingest(recipe_id: str, run_key: str, tool: str, point, log: str, source: str
         trials.append({"trial": k, "record": parsed.records[-1], "artifact": address, "warnings": warnings})
     best = trial_stats.median_trial([t["record"] for t in trials])
     median = trials[best]
+    requests = _requests(bench, trial_files(files, median["trial"]), point.id,
+                         addresses.get(trial_file(median["trial"], (bench.request_file or "").format(point=point.id))))
     entry = {"point": point.model_dump(), "record": median["record"], "artifact": median["artifact"],
              "warnings": [w if repeats == 1 else f"trial {t['trial']}: {w}" for t in trials for w in t["warnings"]],
              "trials": trials, "median_trial": median["trial"],
              "spread": trial_stats.spread([t["record"] for t in trials]),
-             "warmup": warmup_outcome(log, bench.warmup_flags(warmup) is not None, warmup)}
+             "warmup": warmup_outcome(log, bench.warmup_flags(warmup) is not None, warmup),
+             "slo": slo.judge(median["record"], requests, recipe.slo)}
     artifacts.save_parsed(recipe_id, run_key, point.id, entry)
     return entry
+
+
+def _requests(bench, own: dict[str, str], point_id: str, address: str | None) -> list | None:
+    """The median trial's per-request records, when its client wrote them (None: it did not, or this
+    version wrote its result without them)."""
+    name = (bench.request_file or "").format(point=point_id)
+    if not name or name not in own:
+        return None
+    try:
+        return parse_requests(own[name], address or name)
+    except ParseError:
+        if name in bench.result_files:  # the result file itself, written without its detail arrays
+            return None
+        raise
 
 
 def log_point(log, point_id: str, entry: dict) -> None:
@@ -76,6 +97,11 @@ def log_point(log, point_id: str, entry: dict) -> None:
     log.info("point %s: %s completed, %s failed, output %s tok/s, median TTFT %s ms, median TPOT %s ms%s -> %s",
              point_id, r.get("completed"), r.get("failed"), _fmt(r.get("output_throughput")),
              _fmt(r.get("ttft_median_ms")), _fmt(r.get("tpot_median_ms")), of, entry["artifact"])
+    judged = entry.get("slo") or {}
+    if judged:
+        log.info("point %s: SLO %s: %s; %s of the requests within it, goodput %s req/s", point_id,
+                 {True: "met", False: "NOT met", None: "unknown"}[judged.get("slo_met")], judged.get("slo_detail"),
+                 _pct(judged.get("slo_attainment")), _fmt(judged.get("goodput_request_throughput")))
     for warning in entry.get("warnings") or []:
         log.warning("point %s: %s", point_id, warning)
 

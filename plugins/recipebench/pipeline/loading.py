@@ -13,7 +13,7 @@ from recipebench.catalog.vocabulary import Verdict
 from recipebench.errors import RecipebenchError
 from recipebench.pipeline import artifacts
 from recipebench.results import regressions
-from recipebench.results.rows import result_row, run_row, trial_rows
+from recipebench.results.rows import capacity_row, result_row, run_row, trial_rows
 from recipebench.results.warehouse import Warehouse
 
 
@@ -68,8 +68,9 @@ def load_run(recipe_id: str, run_key: str, run: RunConfig | None, warehouse: War
             point = BenchmarkPoint.model_validate(entry["point"])
             results.append(result_row(run, point, entry, row["simulated"], price, ledger.get("accuracy")))
             trials += trial_rows(results[-1], entry)
+    capacity = capacity_row(run, ledger.get("capacity"), row["simulated"]) if run is not None else None
     warehouse.ensure_tables()
-    warehouse.write_run(row, results, trials)
+    warehouse.write_run(row, results, trials, capacity)
     log.info("loaded run %s of %s into %s: status %s%s, %d result row(s)", run_key, recipe_id, warehouse.label,
              row["status"], f" (failed at {row['failed_stage']}: {row['reason']})" if row["failed_stage"] else "",
              len(results))
@@ -161,6 +162,30 @@ def judge_rows(rows: list[dict[str, Any]], started: dt.datetime, warehouse: Ware
     return verdicts
 
 
+def ledger_capacity(run: RunConfig) -> dict | None:
+    try:
+        return artifacts.ledger(run.recipe.id, run.run_key).get("capacity")
+    except artifacts.ArtifactsLost:
+        return None
+
+
+def judge_capacity(run: RunConfig, found: dict | None, simulated: bool, started: dt.datetime,
+                   warehouse: Warehouse) -> list[dict[str, Any]]:
+    """The run's capacity against the same SLO's recent nights, as a verdict of point `capacity`."""
+    row = capacity_row(run, found, simulated)
+    if row is None or run.recipe.benchmark.search is None:
+        return []
+    floor, n, min_runs, spread = regressions.settings()
+    history = warehouse.capacity_history(run.recipe.id, run.fingerprint, row["slo"], simulated, run.run_key,
+                                         started, n)
+    result = regressions.judge_capacity(row, history, floor, min_runs, spread, run.recipe.benchmark.search.tolerance)
+    result["details"]["baseline_run_ids"] = [h["run_id"] for h in history]
+    verdict = {"run_id": run.run_key, "point_id": regressions.CAPACITY, "recipe": run.recipe.id,
+               "run_date": row["run_date"], **result}
+    warehouse.upsert("verdicts", [verdict])
+    return [verdict]
+
+
 def check_run(run: RunConfig, warehouse: Warehouse, log, pushed: list[dict] | None = None,
               simulated: bool | None = None, accuracy: dict | None = None) -> list[dict[str, Any]]:
     if simulated is None or accuracy is None:
@@ -175,7 +200,9 @@ def check_run(run: RunConfig, warehouse: Warehouse, log, pushed: list[dict] | No
     started = dt.datetime.fromtimestamp(run.started_at, tz=dt.UTC)
     rows = [result_row(run, BenchmarkPoint.model_validate(e["point"]), e, simulated, accuracy=accuracy)
             for e in point_entries(run.recipe.id, run.run_key, log, pushed)]
-    verdicts = judge_rows(rows, started, warehouse)
+    # a search step is the capacity's evidence, not a point with a history of its own: the capacity is judged
+    verdicts = judge_rows([r for r in rows if not r.get("search_step")], started, warehouse)
+    verdicts += judge_capacity(run, ledger_capacity(run), simulated, started, warehouse)
     lines = [regressions.describe(v["point_id"], v) for v in verdicts]
     for line in lines:
         log.info("regression check: %s", line)

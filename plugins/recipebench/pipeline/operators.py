@@ -143,7 +143,10 @@ class StageOperator(BaseOperator):
 
         ctx = self.stage_context(context)
         self.push_links(context, ctx)  # a resumed task is a new try of the process: push again
-        return bodies.finish(self.stage, ctx, event or {})
+        result = bodies.finish(self.stage, ctx, event or {})
+        if isinstance(result, bodies.Deferral):  # a stage of several Jobs (the capacity search): the next one
+            self.defer(trigger=result.trigger, method_name="execute_complete", timeout=result.timeout)
+        return result
 
 
 class WaitReadyOperator(StageOperator):

@@ -31,6 +31,12 @@ def _point_retry_delay() -> timedelta:
     return timedelta(seconds=float(os.environ.get("RECIPEBENCH_POINT_RETRY_DELAY_SECONDS", "5")))
 
 
+def _search_minutes(recipe: Recipe) -> int:
+    """Every step's limit, the step count bounded up front (search.max_steps), so the run's limit is known."""
+    spec = recipe.benchmark.search
+    return 10 if spec is None else spec.max_steps * recipe.point_budget_minutes + 10
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str
@@ -75,6 +81,11 @@ STAGES: tuple[Stage, ...] = (
     Stage("benchmark", "a task per point, one at a time: its client Job, deferred until done; outputs archived "
                        "and parsed", operator=PointOperator, finish="finish_point", per_point=True, retries=3,
           retry_delay=_point_retry_delay, minutes=lambda r: r.point_budget_minutes + 10),
+    # after every fixed point, on the same server: one task whose steps are Jobs it defers on one after the
+    # other (the mapping of benchmark is fixed when resolve ends; the steps are decided as they go)
+    Stage("search", "the capacity search: the highest load that stays valid and within the SLO, one client Job per "
+                    "step, each stored as a point", finish="finish_search", retries=1, retry_delay=_point_retry_delay,
+          minutes=_search_minutes),
     # idempotent and retried: an API server that is down for a moment must not leak a GPU workload
     Stage("teardown", "delete everything labelled with the run id, give the GPUs back (teardown task)",
           teardown=True, retries=3),
@@ -83,8 +94,8 @@ STAGES: tuple[Stage, ...] = (
     Stage("load", "runs row (also for failures) and results rows into the warehouse, idempotently",
           trigger_rule="all_done", retries=3),
     # it hangs off benchmark as well, so a failed point fails the run
-    Stage("check_regressions", "each point against the median of recent runs of the same fingerprint",
-          after=("benchmark", "load")),
+    Stage("check_regressions", "each point (and the capacity) against the median of recent runs of the same "
+                               "fingerprint", after=("benchmark", "search", "load")),
 )
 
 STAGE_NAMES = tuple(s.name for s in STAGES)

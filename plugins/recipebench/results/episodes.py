@@ -16,7 +16,7 @@ from typing import Any
 
 from recipebench.catalog.vocabulary import AlertKind, RunStatus, Verdict
 from recipebench.results.inputs import input_diff
-from recipebench.results.regressions import metric_details, number
+from recipebench.results.regressions import CAPACITY, capacity_line, metric_details, number
 
 
 @dataclass
@@ -58,10 +58,14 @@ def judged(verdicts: list[dict[str, Any]]) -> bool:
 def _point_lines(verdicts: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
     lines, points = [], []
     for v in sorted(verdicts, key=lambda v: v["point_id"]):
+        if v["point_id"] == CAPACITY and v.get("verdict") == Verdict.REGRESSED:
+            lines.append(f"  {capacity_line(v)}")
         for metric, d in metric_details(v):
             if d["regressed"]:
-                lines.append(f"  {v['point_id']}: {metric} {d['change']:+.1%} ({number(d['value'])} against the median "
-                             f"{number(d['baseline'])} of {v['baseline_runs']} runs; noise band ±{d['band']:.1%})")
+                if v["point_id"] != CAPACITY:
+                        lines.append(f"  {v['point_id']}: {metric} {d['change']:+.1%} ({number(d['value'])} against the "
+                                 f"median {number(d['baseline'])} of {v['baseline_runs']} runs; noise band "
+                                 f"±{d['band']:.1%})")
                 points.append({"point_id": v["point_id"], "metric": metric, "value": d["value"],
                                "baseline": d["baseline"], "change": d["change"], "band": d["band"]})
     return lines, points

@@ -16,6 +16,9 @@ from recipebench.catalog.vocabulary import Verdict
 
 # (column, higher is better)
 METRICS = (("output_throughput", True), ("ttft_median_ms", False), ("tpot_median_ms", False))
+# the capacity at the SLO (the capacity table), judged as one more "point" of the run's verdicts
+CAPACITY = "capacity"
+CAPACITY_METRICS = (("capacity_load", True), ("capacity_output_throughput_per_gpu", True))
 MAD_TO_SIGMA = 1.4826
 
 
@@ -41,7 +44,7 @@ def band(past: list[float], floor: float, spread: float) -> tuple[float, float]:
 
 
 def judge(current: dict[str, Any], history: list[dict[str, Any]], floor: float, min_runs: int,
-          spread: float = 3.0) -> dict[str, Any]:
+          spread: float = 3.0, metrics: tuple[tuple[str, bool], ...] = METRICS) -> dict[str, Any]:
     """Compare each metric with the median of the history and its noise band. Returns verdict,
     baseline size and per metric: value, baseline, band, change, regressed."""
     details: dict[str, Any] = {}
@@ -49,7 +52,7 @@ def judge(current: dict[str, Any], history: list[dict[str, Any]], floor: float, 
         return {"verdict": Verdict.NO_BASELINE, "baseline_runs": len(history),
                 "details": {"reason": f"{len(history)} earlier successful run(s), {min_runs} needed"}}
     regressed = []
-    for metric, higher_is_better in METRICS:
+    for metric, higher_is_better in metrics:
         value = current.get(metric)
         past = [h[metric] for h in history if h.get(metric) is not None]
         if value is None or len(past) < min_runs:
@@ -73,6 +76,8 @@ def describe(point_id: str, result: dict[str, Any]) -> str:
     """One line per point."""
     if result["verdict"] == Verdict.NO_BASELINE:
         return f"{point_id}: no baseline yet ({result['details']['reason']})"
+    if point_id == CAPACITY and result["verdict"] == Verdict.REGRESSED:
+        return f"{point_id}: REGRESSED: {capacity_line(result)}"
     parts = [f"{m} {d['change']:+.1%} ({d['value']:.4g} vs median {d['baseline']:.4g}, band ±{d['band']:.1%})"
              for m, d in metric_details(result) if d["regressed"]]
     if parts:
@@ -82,7 +87,37 @@ def describe(point_id: str, result: dict[str, Any]) -> str:
 
 def metric_details(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The per-metric entries of a verdict's details (which also carry baseline_run_ids)."""
-    return [(m, result["details"][m]) for m, _ in METRICS if isinstance(result["details"].get(m), dict)]
+    return [(m, result["details"][m]) for m, _ in (*METRICS, *CAPACITY_METRICS)
+            if isinstance(result["details"].get(m), dict)]
+
+
+def judge_capacity(current: dict[str, Any], history: list[dict[str, Any]], floor: float, min_runs: int,
+                   spread: float, tolerance: float) -> dict[str, Any]:
+    """The capacity against the same SLO's recent nights: a search that found none fell to 0; its band is
+    never tighter than the search's own tolerance (the bisection stops within it)."""
+    current = {**current, "capacity_load": current.get("capacity_load") or 0.0,
+               "capacity_output_throughput_per_gpu": current.get("capacity_output_throughput_per_gpu") or 0.0}
+    result = judge(current, history, max(floor, tolerance), min_runs, spread, CAPACITY_METRICS)
+    result["details"] |= {"slo_text": current.get("slo_text"), "load_kind": current.get("load_kind")}
+    return result
+
+
+UNITS = {"concurrency": "concurrent requests", "request_rate": "req/s"}
+
+
+def capacity_line(result: dict[str, Any]) -> str:
+    """`capacity at TTFT p99 <= 2 s, TPOT p99 <= 80 ms fell 18%: 96 -> 79 concurrent requests, 1,180 -> 960
+    tok/s/GPU`: what an alert and the regression check say of a fallen capacity."""
+    d = result["details"]
+    load, per_gpu = d.get("capacity_load") or {}, d.get("capacity_output_throughput_per_gpu") or {}
+    lead = load if load.get("regressed") or not per_gpu.get("regressed") else per_gpu
+    parts = []
+    if load:
+        parts.append(f"{number(load['baseline'])} -> {number(load['value'])} {UNITS.get(d.get('load_kind'), '')}".strip())
+    if per_gpu:
+        parts.append(f"{number(per_gpu['baseline'])} -> {number(per_gpu['value'])} tok/s/GPU")
+    return (f"capacity at {d.get('slo_text') or 'its SLO'} fell {-lead.get('change', 0):.0%}: " + ", ".join(parts)
+            + f" (median of {result['baseline_runs']} runs, band ±{lead.get('band', 0):.0%})")
 
 
 def number(value: Any, digits: int = 4) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from recipebench.catalog.params import RunConfig
 from recipebench.catalog.recipe import BenchmarkPoint
 from recipebench.catalog.vocabulary import RunStatus
-from recipebench.results import validity
+from recipebench.results import slo, validity
 from recipebench.results.schema import METRIC_COLUMNS
 
 
@@ -64,6 +64,8 @@ def result_row(run: RunConfig, point: BenchmarkPoint, entry: dict[str, Any], sim
                            accuracy_failure=accuracy_failure(accuracy))
     row["valid"], row["invalid_reasons"] = validity.judge(row, recipe.benchmark.lengths, recipe.benchmark.validity,
                                                           facts)
+    row |= entry.get("slo") or slo.judge(record, None, recipe.slo)  # an entry collected before SLOs existed
+    row["search_step"] = entry.get("search_step")
     row["gpu_hour_usd"] = gpu_hour_usd
     row["cost_per_million_output_tokens"] = cost_per_million(recipe.gpu_count, gpu_hour_usd,
                                                              row.get("output_throughput"))
@@ -148,3 +150,17 @@ def trial_rows(row: dict[str, Any], entry: dict[str, Any]) -> list[dict[str, Any
                     "recipe": row["recipe"], "run_date": row["run_date"], "simulated": row["simulated"],
                     "is_median": t["trial"] == row["median_trial"], "artifact": t.get("artifact")})
     return out
+
+
+def capacity_row(run: RunConfig, found: dict[str, Any] | None, simulated: bool) -> dict[str, Any] | None:
+    """The capacity table's row of a run whose search ended (bodies.search's outcome in the ledger)."""
+    spec = run.recipe.benchmark.search
+    if not found or spec is None:
+        return None
+    return {"run_id": run.run_key, "recipe": run.recipe.id, "fingerprint": run.fingerprint,
+            "run_date": _date(run.started_at), "simulated": simulated, "slo": found["slo"],
+            "slo_text": found.get("slo_text"), "load_kind": found["load_kind"], "input_len": spec.input_len,
+            "output_len": spec.output_len,
+            **{k: found.get(k) for k in ("capacity_load", "capacity_point", "capacity_output_throughput",
+                                         "capacity_output_throughput_per_gpu", "failed_load", "failed_reason",
+                                         "steps", "converged", "note")}}

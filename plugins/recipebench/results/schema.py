@@ -76,6 +76,20 @@ RESULTS: tuple[Column, ...] = (
            "the trials; NULL with one trial"),
     Column("spread_ttft_median", "FLOAT64", "ratio", "(max - min) / median of median TTFT across the trials"),
     Column("spread_tpot_median", "FLOAT64", "ratio", "(max - min) / median of median TPOT across the trials"),
+    Column("slo", "STRING", "", "the SLO the point was judged by, as limits (tpot_p99_ms<=80,ttft_p99_ms<=2000): "
+           "the recipe's slo, or the trigger's"),
+    Column("slo_met", "BOOL", "", "the point's limited percentiles are within the SLO (from the per-request records "
+           "where the tool wrote them, else its summary); NULL: a limited figure is unknown"),
+    Column("slo_attainment", "FLOAT64", "ratio", "share of the requests sent that met every limit (per-request "
+           "records; a failed request meets none)"),
+    Column("goodput_request_throughput", "FLOAT64", "req/s", "requests that met every limit, per second of the "
+           "benchmark"),
+    Column("goodput_output_throughput", "FLOAT64", "tokens/s", "output tokens of the requests that met every limit, "
+           "per second"),
+    Column("tool_request_goodput", "FLOAT64", "req/s", "the tool's own goodput where it reports one (vLLM's "
+           "--goodput), beside ours"),
+    Column("slo_detail", "STRING", "", "each limited percentile against its limit, and where it was read"),
+    Column("search_step", "INT64", "", "step of the capacity search that ran this point (NULL: a fixed point)"),
     *MEASURED,
     Column("gpu_hour_usd", "FLOAT64", "USD/GPU h", "price per GPU-hour the cost was computed with"),
     Column("cost_per_million_output_tokens", "FLOAT64", "USD/Mtok",
@@ -94,6 +108,31 @@ TRIALS: tuple[Column, ...] = (
     Column("is_median", "BOOL", "", "this trial's figures are the point's results row"),
     *MEASURED,
     Column("artifact", "STRING", "", "address of the raw output this trial was parsed from"),
+)
+
+CAPACITY: tuple[Column, ...] = (
+    Column("run_id", "STRING", "", "run key, joins runs.run_id", True),
+    Column("recipe", "STRING", "", "recipe id", True),
+    Column("fingerprint", "STRING", "", "recipe fingerprint of the run"),
+    Column("run_date", "DATE", "", "UTC date of the run; partitioning column", True),
+    Column("simulated", "BOOL", "", "from the simulated cluster", True),
+    Column("slo", "STRING", "", "the SLO searched against, as limits (results.slo); capacity compares only "
+           "under the same one", True),
+    Column("slo_text", "STRING", "", "the SLO in words (TTFT p99 <= 2 s, TPOT p99 <= 80 ms)"),
+    Column("load_kind", "STRING", "", "concurrency or request_rate", True),
+    Column("input_len", "INT64", "tokens", "input length of every step"),
+    Column("output_len", "INT64", "tokens", "output length of every step"),
+    Column("capacity_load", "FLOAT64", "requests or req/s", "the highest load that was valid and met the SLO "
+           "(NULL: none did)"),
+    Column("capacity_point", "STRING", "", "point_id of that step in results"),
+    Column("capacity_output_throughput", "FLOAT64", "tokens/s", "output throughput at the capacity"),
+    Column("capacity_output_throughput_per_gpu", "FLOAT64", "tokens/s/GPU", "the same per GPU held: the number "
+           "teams track"),
+    Column("failed_load", "FLOAT64", "requests or req/s", "the lowest load that failed (above the capacity)"),
+    Column("failed_reason", "STRING", "", "why it failed: the SLO figure over its limit, or the validity rule"),
+    Column("steps", "INT64", "steps", "client Jobs the search ran"),
+    Column("converged", "BOOL", "", "the bracket narrowed to the tolerance (or the upper bound passed)"),
+    Column("note", "STRING", "", "how the search ended, and any pass not believed (above a failed load)"),
 )
 
 VERDICTS: tuple[Column, ...] = (
@@ -118,13 +157,15 @@ ALERTS: tuple[Column, ...] = (
     Column("channels", "JSON", "", "where it went (log, smtp, slack) and any channel that failed"),
 )
 
-TABLES = {"runs": RUNS, "results": RESULTS, "trials": TRIALS, "verdicts": VERDICTS, "alerts": ALERTS}
+TABLES = {"runs": RUNS, "results": RESULTS, "trials": TRIALS, "capacity": CAPACITY, "verdicts": VERDICTS,
+          "alerts": ALERTS}
 KEYS = {"runs": ("run_id",), "results": ("run_id", "point_id"), "trials": ("run_id", "point_id", "trial"),
+        "capacity": ("run_id",),
         "verdicts": ("run_id", "point_id"),
         "alerts": ("run_id", "kind")}
 PARTITION = "run_date"
 CLUSTERING = {"runs": ["accelerator", "framework", "model"], "results": ["accelerator", "framework", "model"],
-              "trials": ["recipe"],
+              "trials": ["recipe"], "capacity": ["recipe"],
               "verdicts": ["recipe"], "alerts": ["recipe"]}
 
 METRIC_COLUMNS = MEASURED_NAMES

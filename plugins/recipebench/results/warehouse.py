@@ -145,12 +145,14 @@ class Warehouse:
             )
         return len(rows)
 
-    def write_run(self, run_row: dict, results: list[dict], trials: list[dict] | None = None) -> None:
-        """A run's trials, results and its runs row, so that a run is never in the table as loaded
-        without its results: here the runs row last (a failure in between leaves no runs row, and the
-        retried load writes all of it); DuckDB does it in one transaction."""
+    def write_run(self, run_row: dict, results: list[dict], trials: list[dict] | None = None,
+                  capacity: dict | None = None) -> None:
+        """A run's trials, results, capacity and its runs row, so that a run is never in the table as
+        loaded without its results: here the runs row last (a failure in between leaves no runs row, and
+        the retried load writes all of it); DuckDB does it in one transaction."""
         self.upsert("trials", trials or [])
         self.upsert("results", results)
+        self.upsert("capacity", [capacity] if capacity else [])
         self.upsert("runs", [run_row])
 
     def recent_results(self, recipe: str | None = None, last: int = 20) -> list[dict]:
@@ -196,6 +198,25 @@ class Warehouse:
             f"AND (u.trigger IS NULL OR u.trigger = 'scheduled' OR {self.json_text('u.params')} = '{{}}') "
             f"AND r.point_id = {ph['point_id']} AND r.simulated = {ph['simulated']} AND u.status = 'success' "
             f"AND r.run_id != {ph['exclude_run']} AND u.started_at < {ph['before']} AND r.completed > 0 "
+            f"ORDER BY u.started_at DESC LIMIT {int(limit)}", p)
+
+    def capacity_history(self, recipe: str, fingerprint: str, slo: str, simulated: bool, exclude_run: str,
+                         before: dt.datetime, limit: int) -> list[dict]:
+        """The capacity of the latest successful earlier runs of the same fingerprint, searched against the
+        same SLO, not themselves judged regressed (as history(): a lasting drop stays a regression)."""
+        p = {k: (_param(k, t), v) for k, t, v in (
+            ("recipe", "STRING", recipe), ("fingerprint", "STRING", fingerprint), ("slo", "STRING", slo),
+            ("simulated", "BOOL", simulated), ("exclude_run", "STRING", exclude_run),
+            ("before", "TIMESTAMP", before))}
+        ph = {k: self.placeholder(c) for k, (c, _) in p.items()}
+        return self.run(
+            f"SELECT c.run_id, u.started_at, c.capacity_load, c.capacity_output_throughput_per_gpu "
+            f"FROM {self.table('capacity')} AS c JOIN {self.table('runs')} AS u ON c.run_id = u.run_id "
+            f"LEFT JOIN {self.table('verdicts')} AS v ON v.run_id = c.run_id AND v.point_id = 'capacity' "
+            f"WHERE c.recipe = {ph['recipe']} AND c.fingerprint = {ph['fingerprint']} AND c.slo = {ph['slo']} "
+            f"AND (v.verdict IS NULL OR v.verdict != 'regressed') AND c.simulated = {ph['simulated']} "
+            f"AND (u.trigger IS NULL OR u.trigger = 'scheduled' OR {self.json_text('u.params')} = '{{}}') "
+            f"AND u.status = 'success' AND c.run_id != {ph['exclude_run']} AND u.started_at < {ph['before']} "
             f"ORDER BY u.started_at DESC LIMIT {int(limit)}", p)
 
     def select(self, table: str, where: dict[str, Any] | None = None, order: str | None = None,
@@ -288,13 +309,14 @@ class DuckDBWarehouse(Warehouse):
             if self._held is None:
                 con.close()
 
-    def write_run(self, run_row: dict, results: list[dict], trials: list[dict] | None = None) -> None:
+    def write_run(self, run_row: dict, results: list[dict], trials: list[dict] | None = None,
+                  capacity: dict | None = None) -> None:
         """All in one transaction: all of it or none of it."""
         con = self._connect()
         self._held = con
         try:
             con.execute("BEGIN TRANSACTION")
-            super().write_run(run_row, results, trials)
+            super().write_run(run_row, results, trials, capacity)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -50,7 +50,7 @@ SCENARIOS = ("ready", "image-pull-failure", "crash-loop", "oom", "unschedulable"
              "bench-job-failure", "corrupt-output", "helm-failure", "health-before-load", "model-never-served",
              "completion-fails", "log-rotated", "api-500-on-delete", "api-flaky", "slower-20",
              "failed-3pct", "short-outputs", "cold-first-trial", "wrong-answers", "rbac-shipped",
-             "rbac-missing-proxy")
+             "rbac-missing-proxy", "saturates-early")
 DEFAULT_READY_AFTER = 90.0
 BENCH_SECONDS = 120.0
 HELM_SECONDS = 20.0
@@ -451,7 +451,7 @@ class Kubelet:
                 script, labels.get("recipebench.dev/point", ""), seed, broken, slowdown,
                 completed_share=0.97 if scenario == "failed-3pct" else 1.0,
                 output_share=0.5 if scenario == "short-outputs" else 1.0, served=self.served.get(server, 0),
-                cold_requests=cold)
+                cold_requests=cold, capacity=0.5 if scenario == "saturates-early" else 1.0)
         if scenario == "log-rotated":  # kubelet kept only the newest part of the log
             lines = lines[-2:]
         self._log(pod, name, lines)

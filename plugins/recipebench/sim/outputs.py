@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
+import os
 import random
 import re
 import shlex
@@ -18,7 +20,7 @@ from recipebench.clients import Measured, client, running
 from recipebench.clients.base import STDOUT, trial_file
 from recipebench.manifests.command_lines import TRIAL, WARMUP_BEGIN, WARMUP_DONE, frame_outputs, warmup_pass
 
-POINT = re.compile(r"^i(?P<i>\d+)-o(?P<o>\d+)-c(?P<c>\d+|max)-r(?P<r>[\d.]+|inf)-n(?P<n>\d+)$")
+POINT = re.compile(r"^(?:s\d+-)?i(?P<i>\d+)-o(?P<o>\d+)-c(?P<c>\d+|max)-r(?P<r>[\d.]+|inf)-n(?P<n>\d+)$")
 
 
 # A server that has just started serves its first requests slowly: sglang and vLLM capture CUDA graphs
@@ -32,6 +34,35 @@ COLD_TTFT_MS = 2000.0  # extra wait for the first token of a cold request
 COLD_TPOT = 0.5  # a cold request's decoding is this much slower
 
 
+# The load model of the simulated server: continuous batching with a KV cache that holds KV_REQUESTS
+# requests. Its shape was fitted to the recorded vLLM v0.9-era sweep (fixture
+# vllm/v0.9era-save-result-9runs.jsonl: at 10 -> 30 req/s median TPOT 13.6 -> 24.7 ms and median TTFT 53 ->
+# 74 ms, with ~29 -> ~140 requests in flight by Little's law; all at once, TPOT 44-53 ms and 8.3-11k tok/s,
+# the flattening) and to sglang's 7-rate sweep (fixture sglang/v0.4.0era-output-file-llama3.3-70b-online-
+# 7runs.jsonl: output throughput 537 -> 4,288 tok/s flattening, median TTFT 86 -> 614 ms as the rate nears
+# saturation):
+# - TPOT grows linearly with the batch: TPOT_BASE_MS + TPOT_PER_REQUEST_MS x requests in flight, so output
+#   throughput (batch / TPOT) flattens towards 1000 / TPOT_PER_REQUEST_MS tokens/s;
+# - TTFT is a prefill that slows with the batch, plus a queue once more requests are in flight than the KV
+#   cache holds (they wait for a slot: TTFT grows without bound past saturation);
+# - each request's TTFT and TPOT vary around the point's mean (lognormal), more widely as the batch nears
+#   the KV cache's size, so p99 rises faster than the median near saturation.
+# Deterministic per seed; RECIPEBENCH_SIM_NOISE (default 0.02) is the run-to-run noise of the means. The
+# scenario saturates-early halves the capacity (half the KV cache, twice the per-request decode cost).
+TPOT_BASE_MS = 10.7
+TPOT_PER_REQUEST_MS = 0.1
+PREFILL_BASE_MS = 30.0
+PREFILL_MS_PER_TOKEN = 0.02
+PREFILL_BATCH = 128.0  # the prefill slows by 1 + batch / PREFILL_BATCH (chunked prefill shares the steps)
+KV_REQUESTS = 512
+TTFT_SIGMA = (0.12, 0.6)  # lognormal sigma of a request's TTFT: at an idle server, added at a full KV cache
+TPOT_SIGMA = (0.05, 0.2)
+
+
+def noise_level() -> float:
+    return float(os.environ.get("RECIPEBENCH_SIM_NOISE", "0.02"))
+
+
 @dataclass
 class Load:
     input_len: int
@@ -41,6 +72,7 @@ class Load:
     prompts: int
     slowdown: float = 1.0  # per-token latencies x this (the slower-20 scenario: a server 20% slower)
     cold: int = 0  # of the prompts, how many the server served cold (COLD_REQUESTS)
+    capacity: float = 1.0  # the server's capacity x this (saturates-early: 0.5)
 
 
 def load_of(point_id: str) -> Load:
@@ -51,30 +83,79 @@ def load_of(point_id: str) -> Load:
                 None if m["r"] == "inf" else float(m["r"]), int(m["n"]))
 
 
+def _latencies(load: Load, batch: float, noise) -> tuple[float, float, float]:
+    """(TTFT ms without queueing, TPOT ms, E2E ms) of a request in a batch of `batch` requests."""
+    tpot = (TPOT_BASE_MS + TPOT_PER_REQUEST_MS / load.capacity * batch) * noise() * load.slowdown
+    ttft = (PREFILL_BASE_MS + PREFILL_MS_PER_TOKEN * load.input_len * (1 + batch / PREFILL_BATCH)) * noise() * load.slowdown
+    return ttft, tpot, ttft + tpot * (load.output_len - 1)
+
+
+def _batch(load: Load, kv: float, noise) -> tuple[float, float]:
+    """(requests decoding at once, mean seconds a request waits for a KV slot)."""
+    if load.rate is None:  # a concurrency cap (or all at once): that many in flight, the rest queue
+        offered = min(load.concurrency or load.prompts, load.prompts)
+        batch = min(offered, kv)
+        if offered <= kv:
+            return batch, 0.0
+        e2e_s = _latencies(load, batch, lambda: 1.0)[2] / 1000
+        return batch, (offered - kv) * e2e_s / kv  # each of the waiting waits for slots to free up
+    batch = 1.0  # a rate: Little's law, batch = rate x E2E(batch), solved by iteration
+    for _ in range(50):
+        batch = min(kv, load.rate * _latencies(load, batch, lambda: 1.0)[2] / 1000)
+    served = batch / (_latencies(load, batch, lambda: 1.0)[2] / 1000)  # requests/s the batch completes
+    if load.rate <= served * 1.0001:
+        return batch, 0.0
+    # arrivals faster than service: the queue grows through the run; a request waits half the backlog on average
+    arrival_s = load.prompts / load.rate
+    return batch, (load.prompts / served - arrival_s) / 2
+
+
 def _model(load: Load, seed: str, means: tuple[float, float] | None = None) -> dict:
     rnd = random.Random(int(hashlib.sha256(seed.encode()).hexdigest()[:8], 16))
-    noise = lambda: rnd.uniform(0.98, 1.02)  # noqa: E731
-    conc = load.concurrency or min(load.prompts, 256)
+    level = noise_level()
+    noise = lambda: rnd.uniform(1 - level, 1 + level)  # noqa: E731
+    kv = KV_REQUESTS * load.capacity
+    batch, queue_s = _batch(load, kv, noise)
     cold = min(load.cold, load.prompts) / max(load.prompts, 1)  # the share of the requests served cold
-    tpot = (12.0 + 0.05 * conc) * noise() * load.slowdown * (1 + COLD_TPOT * cold)
-    ttft = (30.0 + 0.02 * load.input_len * (1 + conc / 64)) * noise() * load.slowdown + COLD_TTFT_MS * cold
+    ttft, tpot, _ = _latencies(load, batch, noise)
+    tpot *= 1 + COLD_TPOT * cold
+    ttft += queue_s * 1000 + COLD_TTFT_MS * cold
     e2e = ttft + tpot * (load.output_len - 1)
-    duration = load.prompts * e2e / 1000 / conc
     mean_in, mean_out = means or (load.input_len, load.output_len)  # the lengths the client drew
     out_tokens, in_tokens = round(load.prompts * mean_out), round(load.prompts * mean_in)
-    return {"conc": conc, "tpot": tpot, "ttft": ttft, "e2e": e2e, "duration": duration,
-            "in_tokens": in_tokens, "out_tokens": out_tokens,
-            "req_tput": load.prompts / duration, "out_tput": out_tokens / duration,
-            "in_tput": in_tokens / duration, "itl": tpot * 0.97}
+    # the batch's pace: a request waiting for a slot does not make the batch faster or slower
+    req_tput = batch / ((e2e - queue_s * 1000) / 1000)
+    if load.rate is not None:
+        req_tput = min(load.rate, req_tput)
+    duration = load.prompts / req_tput
+    return {"conc": req_tput * e2e / 1000, "tpot": tpot, "ttft": ttft, "e2e": e2e, "duration": duration,
+            "in_tokens": in_tokens, "out_tokens": out_tokens, "req_tput": req_tput,
+            "out_tput": out_tokens / duration, "in_tput": in_tokens / duration, "itl": tpot * 0.97,
+            "utilisation": batch / kv, "mean_out": mean_out, "rnd": rnd}
+
+
+def requests(m: dict, n: int) -> list[tuple[float, float, float, int]]:
+    """Each request's (TTFT ms, TPOT ms, E2E ms, output tokens), around the point's means: lognormal with
+    a sigma that widens as the batch fills the KV cache (mean-preserving: exp(sigma z - sigma^2 / 2))."""
+    rnd, u = m["rnd"], m["utilisation"]
+    s_ttft, s_tpot = TTFT_SIGMA[0] + TTFT_SIGMA[1] * u * u, TPOT_SIGMA[0] + TPOT_SIGMA[1] * u * u
+    out = round(m["mean_out"])
+    rows = []
+    for _ in range(n):
+        ttft = m["ttft"] * math.exp(s_ttft * rnd.gauss(0, 1) - s_ttft ** 2 / 2)
+        tpot = m["tpot"] * math.exp(s_tpot * rnd.gauss(0, 1) - s_tpot ** 2 / 2)
+        rows.append((ttft, tpot, ttft + tpot * (out - 1), out))
+    return rows
 
 
 def measured(load: Load, seed: str, means: tuple[float, float] | None = None, failed: int = 0) -> Measured:
-    """The load model's figures at one point, as every client prints them."""
+    """The load model's figures at one point, as every client prints them, with its requests."""
     m = _model(load, seed, means)
     return Measured(load.input_len, load.output_len, load.concurrency, load.rate, load.prompts, conc=m["conc"],
                     ttft=m["ttft"], tpot=m["tpot"], itl=m["itl"], e2e=m["e2e"], duration=m["duration"],
                     in_tokens=m["in_tokens"], out_tokens=m["out_tokens"], req_tput=m["req_tput"],
-                    in_tput=m["in_tput"], out_tput=m["out_tput"], seed=seed, failed=failed)
+                    in_tput=m["in_tput"], out_tput=m["out_tput"], seed=seed, failed=failed,
+                    requests=tuple(requests(m, load.prompts)))
 
 
 def corrupt(files: dict[str, str]) -> dict[str, str]:
@@ -91,7 +172,7 @@ def _argv(line: str) -> list[str]:
 
 def bench_log(script: str, point_id: str, seed: str, broken: bool, slowdown: float = 1.0,
               completed_share: float = 1.0, output_share: float = 1.0, served: int = 0,
-              cold_requests: int = COLD_REQUESTS) -> tuple[list[str], int]:
+              cold_requests: int = COLD_REQUESTS, capacity: float = 1.0) -> tuple[list[str], int]:
     """What a benchmark Job's pod prints, and how many requests the server has served after it: its
     warm-up (the client's option, or a pass of its own), then each trial of the client its script runs,
     in that client's own format (command_lines.client_script). served: the requests the server saw
@@ -103,7 +184,7 @@ def bench_log(script: str, point_id: str, seed: str, broken: bool, slowdown: flo
         raise ValueError("no known benchmark client in the job's script")
     trial_lines = [ln for ln in script.split("\n") if running(ln) is not None and "| tee" in ln]
     argv = _argv(trial_lines[0] if trial_lines else script)
-    load = dataclasses.replace(load_of(point_id), slowdown=slowdown)
+    load = dataclasses.replace(load_of(point_id), slowdown=slowdown, capacity=capacity)
     means = client.drawn_means(argv) or (load.input_len, load.output_len)
     means = (means[0], means[1] * output_share)
     completed = round(load.prompts * completed_share)
@@ -147,7 +228,8 @@ def offline_log(script: str, seed: str, broken: bool, slowdown: float = 1.0,
                                                  f"{seed}/{point_id}/t{k}"))
         lines += text.split("\n")
         files |= {trial_file(k, f"{point_id}.json"): reports["report.json"],
-                  trial_file(k, f"{point_id}.txt"): reports["report.txt"]}
+                  trial_file(k, f"{point_id}.txt"): reports["report.txt"],
+                  trial_file(k, f"{point_id}.requests.json"): reports["requests.json"]}
     return lines + frame_outputs(corrupt(files) if broken else files)
 
 
