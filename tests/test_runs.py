@@ -21,13 +21,20 @@ pytestmark = pytest.mark.e2e  # whole runs
 def test_every_recipe_runs_end_to_end(cluster_env, recipe_id):
     result = run(recipe_id)
     assert result["status"] == "success", result
-    assert result["leftover_objects"] == [] and result["result_rows"] == len(
-        load_catalog()[0][recipe_id].benchmark.points)
+    recipe = load_catalog()[0][recipe_id]
     row = runs_row(result["run_id"])
     assert (row["status"], row["failed_stage"], row["reason"], row["simulated"]) == ("success", None, None, True)
-    rows = open_warehouse().run(f"SELECT completed, output_throughput, ttft_median_ms FROM results "
-                                f"WHERE run_id = '{result['run_id']}'")
+    rows = open_warehouse().run(f"SELECT completed, output_throughput, ttft_median_ms, search_step, slo_met FROM "
+                                f"results WHERE run_id = '{result['run_id']}'")
+    fixed = [r for r in rows if r["search_step"] is None]
+    assert result["leftover_objects"] == [] and len(fixed) == len(recipe.benchmark.points)
     assert len(rows) == result["result_rows"] and all(r["completed"] > 0 and r["output_throughput"] > 0 for r in rows)
+    capacity = open_warehouse().run(f"SELECT steps, capacity_load FROM capacity WHERE run_id = '{result['run_id']}'")
+    if recipe.benchmark.search is None or not recipe.topology.kind.serves:
+        assert capacity == [] and len(rows) == len(fixed)
+    else:  # every step a results row, the outcome a capacity row
+        (found,) = capacity
+        assert found["steps"] == len(rows) - len(fixed) and found["capacity_load"] > 0
 
 
 def test_keep_alive_leaves_the_server_until_it_expires(cluster_env):

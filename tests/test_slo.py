@@ -113,6 +113,13 @@ def test_the_tools_own_goodput_is_kept_and_a_difference_said():
         got["slo_detail"]
 
 
+def test_aiperfs_own_goodput_is_read_from_its_export():
+    export = json.loads((FIXTURES / "aiperf" / "v0.8.0-mockserver-chat-c4_profile_export_aiperf.json").read_text())
+    export["goodput"] = {"unit": "requests/sec", "avg": 4.5}
+    record = parse(json.dumps(export), "e.json").records[-1]
+    assert judge(record, None, slo(ttft_p99_ms=2000))["tool_request_goodput"] == 4.5
+
+
 def test_a_cut_per_request_file_is_refused_naming_the_arrays():
     obj = json.loads((SAMPLES / "vllm-save-detailed.json").read_text())
     obj["ttfts"] = obj["ttfts"][:2]
@@ -267,3 +274,28 @@ def test_the_search_runs_on_the_deployed_server_and_a_halved_capacity_is_alerted
     (alert,) = wh.run(f"SELECT message FROM alerts WHERE run_id = '{second['run_id']}' AND kind = 'regression'")
     assert "capacity at TTFT p99 <= 2 s, TPOT p99 <= 80 ms fell" in alert["message"]
     assert "384 -> " in alert["message"] and "concurrent requests" in alert["message"], alert["message"]
+
+    # the results pages lead with it: the recipe's capacity trend (the fall ringed) and the search's steps
+    # against the SLO's limits; the overview's latest capacity per recipe
+    import re
+
+    from fastapi.testclient import TestClient
+    from recipebench.ui import app as appmod
+
+    class Viewer:
+        def get_name(self):
+            return "viewer"
+
+    monkeypatch.setattr(appmod, "_warehouse", lambda: wh)
+    monkeypatch.setattr(appmod, "allowed", lambda user, ids: set(ids))
+    app = appmod.create_app()
+    app.dependency_overrides[appmod.current_user] = Viewer
+    ui = TestClient(app)
+    page = ui.get(f"/recipes/searched?run={first['run_id']}").text
+    drawn = dict(re.findall(r'data-chart="([^"]+)" data-series="(\d+)" data-points="\d+"', page))
+    assert drawn["capacity-trend"] == "1" and drawn["capacity-steps"] == "3"  # TTFT, TPOT and the boundary
+    assert "Capacity at the SLO" in page and "at 384 concurrent requests" in page
+    latest = ui.get("/recipes/searched").text
+    assert 'class="regression"' in latest and f"at {cap2['capacity_load']:.0f} concurrent requests" in latest
+    overview = ui.get("/").text
+    assert re.search(r'class="num capacity"><b>[\d,.]+</b> tok/s/GPU', overview), overview

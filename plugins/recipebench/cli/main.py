@@ -156,6 +156,10 @@ def cmd_results(args) -> int:
         wh.ensure_tables()
         runs = wh.recent_runs(args.recipe, args.last)
         rows = wh.recent_results(args.recipe, args.last)
+        capacity = wh.select("capacity", {"recipe": args.recipe} if args.recipe else None, order="run_date",
+                             limit=args.last, columns=["run_date", "recipe", "run_id", "slo", "load_kind",
+                                                       "capacity_load", "capacity_output_throughput_per_gpu",
+                                                       "failed_load", "steps", "converged"])
     except WarehouseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
@@ -166,6 +170,8 @@ def cmd_results(args) -> int:
         frame = pd.DataFrame(rows)
         print(frame.round({c: 2 for c in frame.select_dtypes("number").columns} | {"spread": 4}).to_string(index=False)
               if rows else "  none")
+        print(f"\ncapacity at the SLO (latest {args.last}):")
+        print(pd.DataFrame(capacity).round(1).to_string(index=False) if capacity else "  none (no recipe searched)")
     return 0
 
 

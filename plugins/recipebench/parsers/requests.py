@@ -56,13 +56,24 @@ def from_arrays(obj: dict, source: str) -> list[Request]:
             continue
         ttft = _finite(ttft_s)
         ttft = None if ttft is None else ttft * 1000
-        gap_ms = [g * 1000 for g in (_finite(x) for x in gaps or []) if g is not None]
+        total, chunks = _gaps(gaps or [])
         latency = _finite(latencies[i]) if latencies else None
-        e2e = latency * 1000 if latency is not None else (None if ttft is None else ttft + sum(gap_ms))
+        e2e = latency * 1000 if latency is not None else (None if ttft is None else ttft + total * 1000)
         count = int(n)
-        out.append(Request(True, ttft, _tpot(e2e, ttft, count), sum(gap_ms) / len(gap_ms) if gap_ms else None,
-                           e2e, count))
+        out.append(Request(True, ttft, _tpot(e2e, ttft, count), total * 1000 / chunks if chunks else None, e2e, count))
     return out
+
+
+def _gaps(gaps: list) -> tuple[float, int]:
+    """(sum in s, count) of a request's chunk gaps; a value that is not a finite number is left out."""
+    try:
+        total = math.fsum(gaps)  # the common case: every gap a number
+        if math.isfinite(total):
+            return total, len(gaps)
+    except TypeError:
+        pass
+    finite = [g for g in (_finite(x) for x in gaps) if g is not None]
+    return math.fsum(finite), len(finite)
 
 
 def _metric(record: dict, tag: str) -> float | None:

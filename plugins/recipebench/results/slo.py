@@ -62,9 +62,21 @@ def verdict(found: dict[str, float | None], slo: SloSpec) -> tuple[bool | None, 
     return met, "; ".join(parts)
 
 
+def _tool_goodput(extra: dict) -> float | None:
+    """The tool's own goodput, where it reports one: vLLM's `request_goodput` (with --goodput), AIPerf's
+    `goodput` metric (requests/sec, with its --goodput)."""
+    value = extra.get("request_goodput")
+    if value is None and isinstance(extra.get("goodput"), dict):
+        value = extra["goodput"].get("avg")
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def judge(record: dict, requests: list[Request] | None, slo: SloSpec) -> dict[str, Any]:
     """The SLO columns of a point: its record (the median trial's) and that trial's per-request records."""
-    tool_goodput = (record.get("extra") or {}).get("request_goodput")
+    tool_goodput = _tool_goodput(record.get("extra") or {})
     out: dict[str, Any] = {"slo": slo.key(), "tool_request_goodput": tool_goodput}
     if requests:
         good = [r for r in requests if meets(r, slo)]

@@ -164,7 +164,8 @@ class Warehouse:
             f"SELECT u.started_at, r.recipe, r.run_id, u.status, r.simulated, r.point_id, r.tool, r.completed, "
             f"r.failed, r.output_throughput, r.output_throughput_per_gpu, r.ttft_median_ms, r.tpot_median_ms, "
             f"r.e2e_median_ms, r.cost_per_million_output_tokens AS usd_per_mtok, r.trials, "
-            f"r.spread_output_throughput AS spread, r.warmup_requests AS warmup, r.valid, r.invalid_reasons "
+            f"r.spread_output_throughput AS spread, r.warmup_requests AS warmup, r.valid, r.invalid_reasons, "
+            f"r.slo_met, r.slo_attainment, r.search_step "
             f"FROM {self.table('results')} AS r JOIN {self.table('runs')} AS u "
             f"ON r.run_id = u.run_id {where} ORDER BY u.started_at DESC, r.point_id LIMIT {int(last)}", params)
 

@@ -183,7 +183,8 @@ def create_app() -> FastAPI:
                             limit=50000)
         verdicts = wh.select("verdicts", limit=50000)
         alerts = [a for a in wh.select("alerts", order="sent_at", limit=50) if a["recipe"] in ids]
-        return _page("overview.html", user, **data.overview(ids, runs, results, verdicts, alerts))
+        capacity = [c for c in wh.select("capacity", limit=50000) if c["recipe"] in ids]
+        return _page("overview.html", user, **data.overview(ids, runs, results, verdicts, alerts, capacity))
 
     @app.get("/recipes/{recipe}", response_class=HTMLResponse)
     def recipe_view(recipe: str, user: User, run: Annotated[str | None, Query()] = None,
@@ -199,7 +200,8 @@ def create_app() -> FastAPI:
                                 wh.select("results", {"recipe": recipe}, limit=20000),
                                 wh.select("verdicts", {"recipe": recipe}, limit=20000),
                                 wh.select("alerts", {"recipe": recipe}, order="sent_at", limit=20), run,
-                                wh.select("trials", {"recipe": recipe}, limit=20000))
+                                wh.select("trials", {"recipe": recipe}, limit=20000),
+                                wh.select("capacity", {"recipe": recipe}, limit=20000))
         return _page("recipe.html", user, **page)
 
     @app.get("/compare", response_class=HTMLResponse)

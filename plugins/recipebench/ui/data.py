@@ -12,7 +12,7 @@ from typing import Any
 
 from recipebench.catalog.vocabulary import Verdict
 from recipebench.results.inputs import input_diff
-from recipebench.results.regressions import metric_details
+from recipebench.results.regressions import CAPACITY, UNITS, metric_details
 from recipebench.ui.charts import Chart, Series, chart
 
 RUNS_SHOWN = 30  # runs per recipe in tables and trends
@@ -23,6 +23,7 @@ POINT_METRICS = (  # (column, label, higher is better) shown per point
     ("tpot_median_ms", "TPOT p50 ms", False), ("e2e_median_ms", "E2E p50 ms", False),
     ("completed", "completed", True), ("failed", "failed", False),
     ("cost_per_million_output_tokens", "USD / M output tok", False),
+    ("slo_attainment", "within SLO", True), ("goodput_output_throughput", "goodput tok/s", True),
 )
 
 
@@ -65,11 +66,23 @@ def regressed_points(verdicts: list[dict]) -> list[dict]:
 
 # -- overview ----------------------------------------------------------------------------------
 
+def latest_capacity(runs: list[dict], capacity: list[dict]) -> dict[str, dict]:
+    """Per recipe: the capacity row of its newest run that searched (runs newest first)."""
+    by_run = {c["run_id"]: c for c in capacity}
+    out: dict[str, dict] = {}
+    for run in runs:
+        if run["run_id"] in by_run and run["recipe"] not in out:
+            out[run["recipe"]] = {**by_run[run["run_id"]], "started_at": run["started_at"]}
+    return out
+
+
 def overview(recipe_ids: list[str], runs: list[dict], results: list[dict], verdicts: list[dict],
-             alerts: list[dict]) -> dict[str, Any]:
-    """Per recipe: its latest run, open regressions (those of its latest successful run), and the
-    trend of its best output tokens/s per GPU over its last successful runs."""
+             alerts: list[dict], capacity: list[dict] | None = None) -> dict[str, Any]:
+    """Per recipe: its latest run, its latest capacity at its SLO (the number teams track), open
+    regressions (those of its latest successful run), and the trend of its best output tokens/s per GPU
+    over its last successful runs."""
     runs_by_recipe = group(runs, "recipe")  # newest first, as selected
+    capacity_of = latest_capacity(runs, capacity or [])
     best = {rid: max((r["output_throughput_per_gpu"] or 0) for r in rows)
             for rid, rows in group(results, "run_id").items()}
     verdicts_by_run = group(verdicts, "run_id")
@@ -82,7 +95,7 @@ def overview(recipe_ids: list[str], runs: list[dict], results: list[dict], verdi
         trend = [(-i, best[r["run_id"]]) for i, r in enumerate(successes[:14]) if best.get(r["run_id"])]
         if trend:
             series.append(Series(recipe, trend, labels=[f"{recipe}: {v:.4g} tok/s/GPU" for _, v in trend]))
-        rows.append({"recipe": recipe, "latest": latest, "last_ok": last_ok,
+        rows.append({"recipe": recipe, "latest": latest, "last_ok": last_ok, "capacity": capacity_of.get(recipe),
                      "best_per_gpu": best.get(last_ok["run_id"]) if last_ok else None,
                      "regressions": regressed_points(verdicts_by_run.get(last_ok["run_id"], [])) if last_ok else [],
                      "simulated": bool(latest and latest.get("simulated"))})
@@ -93,6 +106,59 @@ def overview(recipe_ids: list[str], runs: list[dict], results: list[dict], verdi
 
 
 # -- one recipe --------------------------------------------------------------------------------
+
+def capacity_section(runs: list[dict], capacity: list[dict], verdicts: list[dict], results: list[dict],
+                     current: dict | None) -> dict[str, Any]:
+    """The recipe page's lead: the capacity at the SLO of the current run, its trend over the runs with
+    the band the check used, and the current run's search steps against the SLO's limits (1 = the
+    boundary; a failed step ringed)."""
+    by_run = {c["run_id"]: c for c in capacity}
+    chronological = [r for r in reversed(runs) if r["run_id"] in by_run]
+    verdict_of = {v["run_id"]: v for v in verdicts if v["point_id"] == CAPACITY}
+    pts, band, marked, ticks = [], [], [], []
+    for i, run in enumerate(chronological):
+        row = by_run[run["run_id"]]
+        value = row.get("capacity_output_throughput_per_gpu")
+        if value is None:
+            continue
+        pts.append((i, value))
+        ticks.append((i, when(run["started_at"])[5:10]))
+        d = (verdict_of.get(run["run_id"]) or {}).get("details") or {}
+        if isinstance(d.get("capacity_output_throughput_per_gpu"), dict):
+            b, w = d["capacity_output_throughput_per_gpu"]["baseline"], d["capacity_output_throughput_per_gpu"]["band"]
+            band.append((i, b * (1 - w), b * (1 + w)))
+        if verdict_of.get(run["run_id"], {}).get("verdict") == Verdict.REGRESSED:
+            marked.append((i, value))
+    step = max(1, -(-len(ticks) // 6))
+    trend = chart("capacity-trend", "Capacity at the SLO: output tok/s per GPU (band: baseline ± noise)",
+                  [Series("capacity tok/s/GPU", pts, band=band, marked=marked)], "run (UTC date)",
+                  "output tok/s/GPU", x_ticks=ticks[::step])
+    found = by_run.get(current["run_id"]) if current else None
+    steps_chart = None
+    if found:
+        steps = sorted((r for r in results if r["run_id"] == found["run_id"] and r.get("search_step")),
+                       key=lambda r: r["search_step"])
+        limits = [(k.split("<=")[0], float(k.split("<=")[1])) for k in (found["slo"] or "").split(",") if "<=" in k]
+        kind = found["load_kind"]
+        load = (lambda r: r.get("concurrency")) if kind == "concurrency" else (lambda r: r.get("request_rate"))
+        series = []
+        for column, limit in limits:
+            measured = [(load(r), r[column] / limit, r) for r in steps if r.get(column) is not None and load(r)]
+            if measured:
+                series.append(Series(f"{column.split('_')[0].upper()} {column.split('_')[1]} / limit",
+                                     [(x, y) for x, y, _ in measured],
+                                     labels=[f"step {r['search_step']} at {x:g}: {r[column]:,.1f} ms, limit {limit:,.0f}"
+                                             f" ({'met' if r.get('slo_met') else 'NOT met'})" for x, _, r in measured],
+                                     marked=[(x, y) for x, y, r in measured if r.get("slo_met") is not True],
+                                     line=False))
+        xs = [load(r) for r in steps if load(r)]
+        if xs:
+            series.append(Series("SLO boundary", [(min(xs), 1.0), (max(xs), 1.0)], dashed=True, color="#d62728"))
+        steps_chart = chart("capacity-steps", f"Search steps against the SLO ({found.get('slo_text') or found['slo']})",
+                            series, UNITS.get(kind, kind), "figure / its limit (1 = the boundary)")
+    return {"found": found, "trend": trend, "steps": steps_chart,
+            "unit": UNITS.get(found["load_kind"], "") if found else ""}
+
 
 def _baseline_of(verdicts: list[dict]) -> dict[str, float]:
     """Per point: the output throughput baseline the check used for that run."""
@@ -117,7 +183,8 @@ def _reasons(row: dict) -> list[str]:
 
 
 def recipe_page(recipe: str, runs: list[dict], results: list[dict], verdicts: list[dict], alerts: list[dict],
-                selected: str | None = None, trials: list[dict] | None = None) -> dict[str, Any]:
+                selected: str | None = None, trials: list[dict] | None = None,
+                capacity: list[dict] | None = None) -> dict[str, Any]:
     """The recipe page: the selected (else latest successful) run's points with their trials' range as
     error bars and invalid points hollow, the frontier, a trend per point, the runs, the alerts."""
     runs = runs[:RUNS_SHOWN]
@@ -164,6 +231,9 @@ def recipe_page(recipe: str, runs: list[dict], results: list[dict], verdicts: li
                                    [(r["tokens_per_s_per_user"], r["output_throughput_per_gpu"]) for r in rows],
                                    errors=[(r["tokens_per_s_per_user"], *span) for r, span in spans if span],
                                    hollow=[r.get("valid") is False for r in rows],
+                                   # the search's steps that failed the SLO, ringed
+                                   marked=[(r["tokens_per_s_per_user"], r["output_throughput_per_gpu"]) for r in rows
+                                           if r.get("search_step") and r.get("slo_met") is not True],
                                    labels=[f"concurrency {concurrency_label(r)}: {r['tokens_per_s_per_user']:.3g} "
                                            f"tok/s/user, {r['output_throughput_per_gpu']:.4g} tok/s/GPU"
                                            for r in rows]))
@@ -172,7 +242,7 @@ def recipe_page(recipe: str, runs: list[dict], results: list[dict], verdicts: li
     # the trend of each point over the nights, with the band the check used, regressions ringed
     chronological = list(reversed(successes))
     trends = []
-    point_ids = sorted({r["point_id"] for r in results}, key=lambda p: point_key(
+    point_ids = sorted({r["point_id"] for r in results if not r.get("search_step")}, key=lambda p: point_key(
         next(r for r in results if r["point_id"] == p)))
     for point in point_ids[:8]:
         pts, band, marked, hollow = [], [], [], []
@@ -198,6 +268,7 @@ def recipe_page(recipe: str, runs: list[dict], results: list[dict], verdicts: li
                             "output tok/s",
                             x_ticks=ticks[::step], width=480, height=240))
     return {"recipe": recipe, "runs": runs, "current": current, "points": points, "charts": charts,
+            "capacity": capacity_section(runs, capacity or [], verdicts, results, current),
             "trends": trends, "alerts": alerts, "metrics": POINT_METRICS,
             "previous_ok": {r["run_id"]: next((s["run_id"] for s in successes if s["started_at"] < r["started_at"]),
                                               None) for r in runs},
