@@ -131,7 +131,7 @@ def _obs(pods, events=None, logs=None, workload=None):
 @pytest.mark.parametrize("obs, state, reason", [
     (_obs([_pod(waiting={"reason": "ImagePullBackOff", "message": "Back-off"})],
           {"p": [{"reason": "Failed", "message": "Failed to pull image x: not found"}]}),
-     "failed", "image pull failure: pod p cannot pull img:1"),
+     "failed", "image pull failure: pod p cannot pull img:1 (ImagePullBackOff: the registry says 'not found')"),
     (_obs([_pod(waiting={"reason": "CrashLoopBackOff"}, last={"exitCode": 1, "reason": "Error"}, restarts=3)],
           logs={"p": "a\nRuntimeError: NCCL error"}), "failed", "crash loop: container server of pod p exits with code 1"),
     (_obs([_pod(last={"exitCode": 137, "reason": "OOMKilled"}, restarts=1)]), "failed", "OOM-killed"),

@@ -194,3 +194,25 @@ def test_the_recipe_page_draws_trials_as_error_bars_invalid_points_hollow_and_th
     assert html.count('class="errorbar"') == 2  # throughput and frontier, for the point with trials
     assert 'class="point invalid"' in html and "accuracy 0.43 &lt; 0.91 (gsm8k, 200 questions)" in html
     assert "gsm8k 0.43" in html and "3 (5.0%)" in html
+
+
+def test_the_simulated_badge_follows_the_run_that_produced_the_number():
+    """The overview's best figure comes from the last successful run: when that run was simulated and the
+    latest (real) run failed, the figure carries the badge and the latest run does not."""
+    from recipebench.ui import data
+
+    runs = [{"run_id": "real", "recipe": "r", "status": "failed", "simulated": False, "started_at": 2},
+            {"run_id": "sim", "recipe": "r", "status": "success", "simulated": True, "started_at": 1}]
+    results = [{"run_id": "sim", "recipe": "r", "point_id": "p", "output_throughput_per_gpu": 900.0}]
+    (row,) = data.overview(["r"], runs, results, [], [])["rows"]
+    assert (row["simulated"], row["best_simulated"], row["best_per_gpu"]) == (False, True, 900.0)
+
+
+def test_a_regressed_run_is_shown_regressed_beside_its_status(client):
+    """The fifth night fell 21%: the run is a success of the pipeline and says regressed in the runs table
+    and on the compare page."""
+    page = client.get("/recipes/vllm-a4-deepseek-r1").text
+    row = next(r for r in page.split("<tr") if f">{client.run(4)}</a>" in r)
+    assert 'badge success">success</span> <span class="badge regressed">regressed' in row
+    compare = client.get(f"/compare?a={client.run(3)}&b={client.run(4)}").text
+    assert compare.count('class="badge regressed">regressed') == 1

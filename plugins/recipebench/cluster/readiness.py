@@ -46,7 +46,7 @@ def _pod_failure(pod: dict, events: list[dict], logs: str | None) -> Assessment 
             msgs = [e["message"] for e in events if e.get("reason") in ("Failed", "BackOff") and "image" in e.get(
                 "message", "")]
             return Assessment(State.FAILED, f"image pull failure: pod {name} cannot pull {cs.get('image')} "
-                                        f"({waiting.get('reason')})",
+                                        f"({waiting.get('reason')}{_registry_says(msgs)})",
                               [f"{waiting.get('reason')}: {waiting.get('message', '')}", *msgs[-3:]])
         if last.get("reason") == "OOMKilled":
             return Assessment(State.FAILED, f"OOM-killed: container {cs['name']} of pod {name} ran out of memory "
@@ -271,6 +271,15 @@ def assess_job(job: dict | None, pods: list[dict], events: dict[str, list[dict]]
         if pending and pending.state == State.FAILED:
             return Assessment(State.STUCK, pending.reason, pending.evidence)
     return Assessment(State.RUNNING, "the Job is running")
+
+
+def _registry_says(messages: list[str]) -> str:
+    """The registry's own words at the end of the kubelet's last pull event (`...: not found`, `...: manifest
+    unknown`, `... 403 Forbidden`), kept in the one-line reason: they tell a missing tag from a missing grant."""
+    if not messages:
+        return ""
+    tail = messages[-1].rsplit(": ", 1)[-1].strip()
+    return f": the registry says {tail!r}" if tail and len(tail) <= 120 else ""
 
 
 def observe_job(cluster, namespace: str, name: str) -> tuple[dict | None, list[dict], dict[str, list[dict]]]:

@@ -211,7 +211,9 @@ def create_app() -> FastAPI:
         wh = _warehouse()
         run_a, run_b = _run_row(wh, a), _run_row(wh, b)
         require(user, {run_a["recipe"], run_b["recipe"]})
-        page = data.compare(run_a, run_b, wh.select("results", {"run_id": a}), wh.select("results", {"run_id": b}))
+        page = data.compare(data.with_verdict(run_a, wh.select("verdicts", {"run_id": a})),
+                            data.with_verdict(run_b, wh.select("verdicts", {"run_id": b})),
+                            wh.select("results", {"run_id": a}), wh.select("results", {"run_id": b}))
         return _page("compare.html", user, **page)
 
     @app.get("/runs/{run_id}/artifacts", response_class=HTMLResponse)

@@ -64,6 +64,12 @@ def regressed_points(verdicts: list[dict]) -> list[dict]:
     return out
 
 
+def with_verdict(run: dict, verdicts: list[dict]) -> dict:
+    """A runs row with its regression verdict beside its status: a run whose check found a regression
+    is stored as a success of the pipeline, and is shown regressed."""
+    return {**run, "regressed": any(v.get("verdict") == Verdict.REGRESSED for v in verdicts)}
+
+
 # -- overview ----------------------------------------------------------------------------------
 
 def latest_capacity(runs: list[dict], capacity: list[dict]) -> dict[str, dict]:
@@ -98,11 +104,14 @@ def overview(recipe_ids: list[str], runs: list[dict], results: list[dict], verdi
         rows.append({"recipe": recipe, "latest": latest, "last_ok": last_ok, "capacity": capacity_of.get(recipe),
                      "best_per_gpu": best.get(last_ok["run_id"]) if last_ok else None,
                      "regressions": regressed_points(verdicts_by_run.get(last_ok["run_id"], [])) if last_ok else [],
-                     "simulated": bool(latest and latest.get("simulated"))})
+                     # each figure's badge follows the run that produced it, not the latest run
+                     "simulated": bool(latest and latest.get("simulated")),
+                     "best_simulated": bool(last_ok and last_ok.get("simulated")),
+                     "capacity_simulated": bool((capacity_of.get(recipe) or {}).get("simulated"))})
     trend_chart = chart("overview-trend", "Best output tokens/s per GPU, last successful runs per recipe", series,
                         "runs ago (0 = latest)", "output tok/s/GPU")
     return {"rows": rows, "trend_chart": trend_chart, "alerts": alerts[:10],
-            "any_simulated": any(r["simulated"] for r in rows)}
+            "any_simulated": any(r["simulated"] or r["best_simulated"] or r["capacity_simulated"] for r in rows)}
 
 
 # -- one recipe --------------------------------------------------------------------------------
@@ -187,10 +196,10 @@ def recipe_page(recipe: str, runs: list[dict], results: list[dict], verdicts: li
                 capacity: list[dict] | None = None) -> dict[str, Any]:
     """The recipe page: the selected (else latest successful) run's points with their trials' range as
     error bars and invalid points hollow, the frontier, a trend per point, the runs, the alerts."""
-    runs = runs[:RUNS_SHOWN]
     trials = trials or []
     by_run = group(results, "run_id")
     verdicts_by_run = group(verdicts, "run_id")
+    runs = [with_verdict(r, verdicts_by_run.get(r["run_id"], [])) for r in runs[:RUNS_SHOWN]]
     successes = [r for r in runs if r["status"] == "success" and by_run.get(r["run_id"])]
     current = next((r for r in runs if r["run_id"] == selected), None) if selected else None
     current = current or (successes[0] if successes else None)
