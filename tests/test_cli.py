@@ -55,3 +55,13 @@ def test_render_set_overrides_and_bad_values_name_the_field():
     broken = run("render", "dynamo-a4x-deepseek-r1-1p1d", "--set", "image.frontend=null")
     assert broken.returncode == 2
     assert "DynamoGraphDeployment/" in broken.stderr and "mainContainer.image" in broken.stderr
+
+
+def test_run_refuses_a_scenario_it_cannot_honour():
+    import os
+
+    unknown = run("run", "vllm-a4-deepseek-r1", "--scenario", "saturates-late")
+    assert unknown.returncode == 1 and "--scenario: unknown simulator scenario 'saturates-late'" in unknown.stderr
+    real = run("run", "vllm-a4-deepseek-r1", "--scenario", "saturates-early",
+               env={**os.environ, "RECIPEBENCH_CLUSTER": "gke"})
+    assert real.returncode == 1 and "RECIPEBENCH_CLUSTER names a real one" in real.stderr

@@ -67,3 +67,12 @@ def test_run_config_labels_and_expiry():
     assert run.labels["recipebench.dev/run"] == "rabc"
     short = build_run_config(load_recipe("vllm-a4-deepseek-r1"), {}, "rabc", "manual__x", "manual", now=1000)
     assert run.expires_at - short.expires_at == 8 * 3600
+
+
+def test_a_misspelt_param_names_the_nearest_one():
+    from recipebench.catalog.params import apply_params
+    from recipebench.catalog.recipe import RecipeError, load_recipe
+
+    with pytest.raises(RecipeError, match=r"unknown param\(s\) 'concurency' \('concurency': did you mean "
+                                          r"'concurrency'\?\)"):
+        apply_params(load_recipe("vllm-a4-deepseek-r1"), {"concurency": ["8"]})

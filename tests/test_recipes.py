@@ -124,3 +124,15 @@ def test_recipes_dir_env(scratch_recipes):
     (scratch_recipes / "vllm-a4-deepseek-r1.yaml").unlink()
     good, _ = load_catalog()
     assert "vllm-a4-deepseek-r1" not in good and len(good) == 7
+
+
+def test_a_misspelt_field_is_refused_with_the_nearest_valid_name():
+    from recipebench.catalog.recipe import RecipeError, load_recipe, resolve
+
+    base = load_recipe("vllm-a4-deepseek-r1").model_dump(mode="json", exclude={"id"})
+    point = {**base["benchmark"]["points"][0], "concurency": 4}
+    with pytest.raises(RecipeError, match=r"field benchmark.points.0.concurency: Extra inputs are not permitted; "
+                                          r"did you mean 'concurrency'\?"):
+        resolve("vllm-a4-deepseek-r1", {**base, "benchmark": {**base["benchmark"], "points": [point]}}, "r.yaml")
+    with pytest.raises(RecipeError, match=r"field timeouts.point_minute: .*did you mean 'point_minutes'\?"):
+        resolve("vllm-a4-deepseek-r1", {**base, "timeouts": {"point_minute": 3}}, "r.yaml")

@@ -177,8 +177,12 @@ def apply_params(recipe: Recipe, params: dict[str, Any]) -> Recipe:
     typo in a run's conf) is refused, not ignored."""
     unknown = sorted(set(params) - set(PARAM_KEYS))
     if unknown:
-        raise RecipeError(f"trigger params: unknown param(s) {', '.join(map(repr, unknown))}; known: "
-                          f"{', '.join(PARAM_KEYS)}")
+        import difflib
+
+        near = {k: difflib.get_close_matches(str(k), PARAM_KEYS, n=1) for k in unknown}
+        hints = "".join(f" ({k!r}: did you mean {m[0]!r}?)" for k, m in near.items() if m)
+        raise RecipeError(f"trigger params: unknown param(s) {', '.join(repr(k)[:80] for k in unknown)}{hints}; "
+                          f"known: {', '.join(PARAM_KEYS)}")
     schema = form_schema(recipe)
     if "model" in params and params["model"] not in recipe.model.choices:
         raise RecipeError(f"trigger params: field model: {params['model']!r} is not one of {recipe.model.choices}")

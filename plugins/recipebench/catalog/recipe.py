@@ -565,8 +565,33 @@ def _problem(error: Any) -> str:
     where = f"field {_field_path(error['loc'])}" if _field_path(error["loc"]) else "recipe"
     if error["type"] == "value_error":
         return f"{where}: {error['msg'].removeprefix('Value error, ')}"
+    if error["type"] == "extra_forbidden":
+        return f"{where}: {error['msg']}{_nearest(error['loc'])}"
     shown = error["type"] not in ("missing", "extra_forbidden") and not isinstance(error["input"], dict)
     return f"{where}: {error['msg']}" + (f" (got {_quoted(error['input'])})" if shown else "")
+
+
+def _nearest(loc: tuple) -> str:
+    """`; did you mean 'concurrency'?` for a misspelt field: the closest name its model has."""
+    import difflib
+
+    model: Any = Recipe
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part)) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            if isinstance(part, int):
+                continue  # an item of a list: the list's item model stays
+            return ""
+        annotation = field.annotation
+        args = [a for a in getattr(annotation, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else (
+            args[0] if args else None)
+        if model is None:
+            return ""
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return ""
+    match = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+    return f"; did you mean {match[0]!r}?" if match else ""
 
 
 def _quoted(value: Any, limit: int = 80) -> str:

@@ -212,11 +212,11 @@ def run_and_report(recipe_id: str, params: dict) -> dict:
 
 def cmd_run(args) -> int:
     from recipebench.catalog.params import apply_params
-    from recipebench.cli.runner import environment, sigterm_interrupts
+    from recipebench.cli.runner import environment, scenario, sigterm_interrupts
 
     params = parse_params(args.param)
     apply_params(load_recipe(args.recipe), params)  # refuse bad params before anything starts
-    with sigterm_interrupts(), environment():
+    with sigterm_interrupts(), scenario(args.scenario), environment():
         result = run_and_report(args.recipe, params)
     return {"success": 0, "refused": 2}.get(result["status"], 1)  # 2: the input was refused, as for a bad --param
 
@@ -335,6 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("recipe")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="a trigger param, e.g. concurrency=[1,8] or keep_alive=true")
+    p.add_argument("--scenario", help="what the simulated cluster does in this run (README: the scenarios), e.g. "
+                                      "saturates-early; only without RECIPEBENCH_CLUSTER")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("load", help="load a run's archived results into the warehouse (idempotent)")
     p.add_argument("recipe")

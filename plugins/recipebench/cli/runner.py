@@ -100,6 +100,33 @@ def ensure_accuracy_data(log) -> None:
 
 
 @contextlib.contextmanager
+def scenario(name: str | None):
+    """RECIPEBENCH_SIM_SCENARIO for one run (the simulated cluster reads it as it starts); refused for a
+    real cluster and for a name the simulator does not know."""
+    if not name:
+        yield
+        return
+    if os.environ.get("RECIPEBENCH_CLUSTER"):
+        raise SystemExit("recipebench: --scenario chooses what the simulated cluster does; RECIPEBENCH_CLUSTER names "
+                         "a real one")
+    from recipebench.sim.kubelet import parse_scenario
+
+    try:
+        parse_scenario(name)
+    except ValueError as exc:
+        raise SystemExit(f"recipebench: --scenario: {exc}") from None
+    saved = os.environ.get("RECIPEBENCH_SIM_SCENARIO")
+    os.environ["RECIPEBENCH_SIM_SCENARIO"] = name
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("RECIPEBENCH_SIM_SCENARIO", None)
+        else:
+            os.environ["RECIPEBENCH_SIM_SCENARIO"] = saved
+
+
+@contextlib.contextmanager
 def environment():
     """Airflow settings, and the simulated cluster when RECIPEBENCH_CLUSTER names none."""
     _airflow_env()
