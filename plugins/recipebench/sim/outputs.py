@@ -131,18 +131,21 @@ def _model(load: Load, seed: str, means: tuple[float, float] | None = None) -> d
     return {"conc": req_tput * e2e / 1000, "tpot": tpot, "ttft": ttft, "e2e": e2e, "duration": duration,
             "in_tokens": in_tokens, "out_tokens": out_tokens, "req_tput": req_tput,
             "out_tput": out_tokens / duration, "in_tput": in_tokens / duration, "itl": tpot * 0.97,
-            "utilisation": batch / kv, "mean_out": mean_out, "rnd": rnd}
+            "utilisation": batch / kv, "mean_out": mean_out, "rnd": rnd, "queue_ms": queue_s * 1000}
 
 
 def requests(m: dict, n: int) -> list[tuple[float, float, float, int]]:
-    """Each request's (TTFT ms, TPOT ms, E2E ms, output tokens), around the point's means: lognormal with
-    a sigma that widens as the batch fills the KV cache (mean-preserving: exp(sigma z - sigma^2 / 2))."""
-    rnd, u = m["rnd"], m["utilisation"]
+    """Each request's (TTFT ms, TPOT ms, E2E ms, output tokens), around the point's means: its own time to
+    the first token lognormal with a sigma that widens as the batch fills the KV cache (mean-preserving:
+    exp(sigma z - sigma^2 / 2)), plus its wait for a KV slot, which grows with its place in the queue
+    (spread evenly from 0 to twice the mean wait: a queue drains at the batch's pace)."""
+    rnd, u, queue = m["rnd"], m["utilisation"], m["queue_ms"]
     s_ttft, s_tpot = TTFT_SIGMA[0] + TTFT_SIGMA[1] * u * u, TPOT_SIGMA[0] + TPOT_SIGMA[1] * u * u
     out = round(m["mean_out"])
     rows = []
-    for _ in range(n):
-        ttft = m["ttft"] * math.exp(s_ttft * rnd.gauss(0, 1) - s_ttft ** 2 / 2)
+    for i in range(n):
+        wait = queue * (2 * i + 1) / n
+        ttft = (m["ttft"] - queue) * math.exp(s_ttft * rnd.gauss(0, 1) - s_ttft ** 2 / 2) + wait
         tpot = m["tpot"] * math.exp(s_tpot * rnd.gauss(0, 1) - s_tpot ** 2 / 2)
         rows.append((ttft, tpot, ttft + tpot * (out - 1), out))
     return rows
