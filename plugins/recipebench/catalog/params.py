@@ -29,7 +29,7 @@ MAX_LEVELS = 16  # concurrency levels one run may sweep
 UNBOUNDED = "unbounded"  # a concurrency level: every prompt sent at once
 
 PARAM_KEYS = ("model", "image_tag", "input_len", "output_len", "concurrency", "num_prompts", "warmup_requests",
-              "repeats", "slo_ttft_ms", "slo_tpot_ms", "keep_alive")
+              "repeats", "slo_ttft_ms", "slo_tpot_ms", "keep_alive", "force")
 SLO_PARAMS = {"slo_ttft_ms": "ttft", "slo_tpot_ms": "tpot"}  # the form's SLO limits, at the recipe's percentile
 SECTIONS = ("What to run", "Load shape", "After the run")
 
@@ -53,6 +53,7 @@ def plan(recipe: Recipe) -> dict[str, Any]:
         "repeats": recipe.benchmark.repeats,
         **{param: _slo_limit(recipe, metric) for param, metric in SLO_PARAMS.items()},
         "keep_alive": False,
+        "force": False,
     }
 
 
@@ -126,6 +127,11 @@ def form_schema(recipe: Recipe) -> dict[str, dict[str, Any]]:
                        "description": "Leave the server (and its GPUs) running after the benchmark, for a person "
                                       f"to use; the janitor removes it after {recipe.timeouts.keep_alive_hours} h."},
     }
+    if recipe.schedule_policy == "when-changed":
+        fields["force"] = {"type": "boolean", "section": SECTIONS[2], "title": "Run even if nothing changed",
+                           "description": "This recipe skips a run whose image, fingerprint and cluster version are "
+                                          "those of its last valid run (schedule_policy when-changed, at least every "
+                                          f"{recipe.force_every_days} days); this runs it anyway."}
     return {key: {"default": defaults[key], **spec} for key, spec in fields.items()}
 
 
@@ -199,8 +205,9 @@ def apply_params(recipe: Recipe, params: dict[str, Any]) -> Recipe:
     repeats = params.get("repeats", recipe.benchmark.repeats)
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats not in range(1, MAX_REPEATS + 1, 2):
         raise RecipeError(f"trigger params: field repeats: {repeats!r} is not an odd number from 1 to {MAX_REPEATS}")
-    if "keep_alive" in params and not isinstance(params["keep_alive"], bool):
-        raise RecipeError(f"trigger params: field keep_alive: {params['keep_alive']!r} is not true or false")
+    for key in ("keep_alive", "force"):
+        if key in params and not isinstance(params[key], bool):
+            raise RecipeError(f"trigger params: field {key}: {params[key]!r} is not true or false")
     for key in SLO_PARAMS:
         value = params.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))

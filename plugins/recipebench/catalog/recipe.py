@@ -305,6 +305,10 @@ class Recipe(_Strict):
     description: str
     owner: str = Field(min_length=1)
     schedule: str | None = None  # cron, UTC
+    # when-changed: a run whose image, fingerprint and cluster version are those of the last valid run is
+    # skipped before any GPU is held (results.skipping), unless that run is force_every_days old
+    schedule_policy: Literal["always", "when-changed"] = "always"
+    force_every_days: Annotated[int, Field(ge=1, le=90, strict=True)] = 7
     accelerator: Literal[tuple(ACCELERATORS)]  # type: ignore[valid-type]
     framework: Literal[tuple(FRAMEWORK_DEFAULTS)]  # type: ignore[valid-type]
     model: ModelSpec

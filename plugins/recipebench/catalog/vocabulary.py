@@ -45,3 +45,4 @@ class RunStatus(StrEnum):
     SUCCESS = "success"
     FAILED = "failed"
     REFUSED = "refused"  # its trigger params were refused: not a failure of the recipe
+    SKIPPED = "skipped"  # schedule_policy when-changed: nothing changed since the last valid run

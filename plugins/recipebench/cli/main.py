@@ -218,7 +218,7 @@ def cmd_run(args) -> int:
     apply_params(load_recipe(args.recipe), params)  # refuse bad params before anything starts
     with sigterm_interrupts(), scenario(args.scenario), environment():
         result = run_and_report(args.recipe, params)
-    return {"success": 0, "refused": 2}.get(result["status"], 1)  # 2: the input was refused, as for a bad --param
+    return {"success": 0, "skipped": 0, "refused": 2}.get(result["status"], 1)  # 2: the input was refused, as for a bad --param
 
 
 def cmd_load(args) -> int:

@@ -195,6 +195,8 @@ def run_recipe(recipe_id: str, params: dict[str, Any]) -> dict[str, Any]:
     outcome |= {k: failure.get(k) for k in ("failed_stage", "reason")} | {"simulated": ledger.get("simulated")}
     if failure.get("refused") or ledger.get("refused"):
         outcome["status"] = "refused"
+    if ledger.get("skipped_run"):  # schedule_policy when-changed: nothing changed since the run it names
+        outcome |= {"status": "skipped", "reason": ledger["skipped_run"]["reason"]}
     if outcome["reason"] == INTERRUPTED:  # Ctrl-C inside a task: the run stopped, so does `demo`
         STOP.set()
     outcome["result_rows"] = _guarded(problems, "warehouse", lambda: _result_rows(key))

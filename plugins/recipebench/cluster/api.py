@@ -320,6 +320,13 @@ class Cluster:
         data = response[0].data if isinstance(response, tuple) else response.data
         return 200, data.decode(errors="replace")
 
+    def version(self) -> str:
+        """The API server's Kubernetes version (/version: readable by every identity, the
+        system:public-info-viewer ClusterRole)."""
+        from kubernetes import client as k8s
+
+        return self.retry("version", lambda: k8s.VersionApi(self.client).get_code().git_version)
+
     def allowed(self, attributes: dict[str, str]) -> bool:
         """Whether this identity may do it: a SelfSubjectAccessReview (authorization.k8s.io/v1)."""
         res = self.resource("authorization.k8s.io/v1", "SelfSubjectAccessReview")

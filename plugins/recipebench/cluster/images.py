@@ -153,6 +153,15 @@ def decide(recipe: Recipe, mode: str, existing: dict[str, str | None]) -> dict[s
             "images": {role: need["image"] for role, need in needed(recipe).items()}, "reason": "; ".join(reasons)}
 
 
+def known_digest(recipe: Recipe, mode: str) -> str | None:
+    """The server image's digest where the project can know it before the run (an image it builds into
+    Artifact Registry); None for a prebuilt public image or RECIPEBENCH_IMAGES=assume-present."""
+    need = needed(recipe)["server"]
+    if mode == "assume-present" or not need["build"]:
+        return None
+    return registry_digest(f"{recipe.cluster.artifact_registry}/{need['repository']}", need["tag"])
+
+
 def prepare_build(recipe: Recipe, mode: str, log) -> dict[str, Any]:
     """The decision for this recipe; with action "build", also the request and where to run it."""
     existing = {}

@@ -133,6 +133,8 @@ def resolve(ctx: StageContext) -> dict:
                      spec.min_score)
     lock = lock_spec(run.recipe, run.run_key, target.time_scale) if needs_lock(run.recipe, load_catalog()[0]) else None
     artifacts.write_json(recipe.id, ctx.run_key, "run.json", run.model_dump(mode="json"))  # for `recipebench load`
+    if run.recipe.schedule_policy == "when-changed":
+        skip_if_unchanged(ctx, run, target)
     state = {"target": target.to_dict(), "lock": lock.to_dict() if lock else None}
     if ctx.ti is not None:  # the cluster the run acts on, also where a lost ledger cannot take it
         ctx.ti.xcom_push(key=CLUSTER_XCOM, value=state)
@@ -142,6 +144,34 @@ def resolve(ctx: StageContext) -> dict:
                  target.label, " (SIMULATED)" if target.simulated else "", len(run.recipe.benchmark.points),
                  run.fingerprint, run.expires_at)
     return run.model_dump(mode="json")
+
+
+def skip_if_unchanged(ctx: StageContext, run: RunConfig, target) -> None:
+    """schedule_policy when-changed: end the run as skipped (RunSkipped) when its image, fingerprint and
+    cluster version are those of the last valid run (results.skipping), before any GPU is held."""
+    from recipebench.cluster.api import Cluster
+    from recipebench.cluster.images import known_digest
+    from recipebench.results import skipping
+    from recipebench.results.warehouse import open_warehouse
+
+    version = Cluster(target).version()
+    artifacts.record(run.recipe.id, run.run_key, cluster_version=version)
+    current = {"fingerprint": run.fingerprint, "image": run.recipe.image_ref(), "cluster_version": version,
+               "image_digest": known_digest(run.recipe, os.environ.get("RECIPEBENCH_IMAGES", "cloudbuild"))}
+    last = open_warehouse().last_valid_run(run.recipe.id, target.simulated)
+    if last is not None and hasattr(last["started_at"], "timestamp"):
+        last = {**last, "started_at": last["started_at"].timestamp()}
+    decision = skipping.decide(run.recipe.schedule_policy, run.recipe.force_every_days, last, current, time.time(),
+                               forced=bool(ctx.params.get("force")))
+    if decision is None:
+        ctx.log.info("schedule_policy when-changed: %s: the run goes ahead", "forced" if ctx.params.get("force") else
+                     "no valid run to compare with" if last is None else "something changed since " + last["run_id"])
+        return
+    if ctx.ti is not None:  # load writes the runs row of the skipped run from its config
+        from recipebench.pipeline.operators import RUN_XCOM
+
+        ctx.ti.xcom_push(key=RUN_XCOM, value=run.model_dump(mode="json"))
+    raise RunSkipped(decision)
 
 
 def build_image(ctx: StageContext) -> dict | None:
@@ -566,8 +596,9 @@ def pushed_points(ctx: StageContext) -> list[dict]:
 
 
 def was_refused(ctx: StageContext) -> bool:
+    """resolve ended the run: its trigger params were refused, or nothing changed (skipped)."""
     failure = ctx.ti.xcom_pull(task_ids="resolve", key=FAILURE_XCOM) if ctx.ti is not None else None
-    return bool(failure and failure.get("refused"))
+    return bool(failure and (failure.get("refused") or failure.get("skipped")))
 
 
 def pushed_failure(ctx: StageContext) -> dict | None:
@@ -646,6 +677,15 @@ class InputRefused(RecipeError):
     manual triggers would pause a nightly recipe: a refused run is skipped instead."""
 
 
+class RunSkipped(RecipebenchError):
+    """Nothing changed since the last valid run (schedule_policy when-changed): the run ends as `skipped`,
+    with the run it matches; no GPU was held and nobody is told."""
+
+    def __init__(self, decision: dict):
+        super().__init__(decision["reason"])
+        self.decision = decision
+
+
 class DeferralFailed(RecipebenchError):
     """A deferred stage that Airflow resumed only to fail it: its wait outlived the deferral timeout
     (the trigger never reported: the triggerer was down, or restarted and lost it), or the trigger
@@ -701,6 +741,15 @@ def run_stage(stage: str, ctx: StageContext, body: Callable[[StageContext], Any]
 
         _record_failure(stage, key, ctx, started, reason_of(exc), refused=True)
         raise AirflowSkipException(f"refused: {exc}") from None
+    except RunSkipped as exc:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        artifacts.record(ctx.recipe_id, ctx.run_key, skipped_run=exc.decision)
+        _record_success(stage, key, ctx, started, None)
+        if ctx.ti is not None:
+            ctx.ti.xcom_push(key=FAILURE_XCOM, value={"skipped": True, "reason": str(exc)})
+        _log(ctx).info("skipped: %s", exc)
+        raise AirflowSkipException(f"skipped: {exc}") from None
     except BaseException as exc:
         if isinstance(exc, not_failures()):
             raise

@@ -40,7 +40,8 @@ def run_states(warehouse, recipe_id: str, run_id: str) -> tuple[dict, list[dict]
             verdicts[v["run_id"]].append(v)
     states = [{"run": r, "verdicts": verdicts[r["run_id"]]} for r in chosen]
     # a run refused for its trigger params tells nobody and neither breaks nor extends a streak
-    return states[0], [s for s in states[1:] if s["run"]["status"] != RunStatus.REFUSED]
+    # nor does a run skipped because nothing changed
+    return states[0], [s for s in states[1:] if s["run"]["status"] not in (RunStatus.REFUSED, RunStatus.SKIPPED)]
 
 
 def baseline_run(warehouse, verdicts: list[dict]) -> dict | None:

@@ -106,11 +106,12 @@ class StageOperator(BaseOperator):
         from recipebench.pipeline import bodies
 
         ctx = self.stage_context(context)
-        if ctx.run_config_data is None and self.stage not in ("resolve", "load") and bodies.was_refused(ctx):
+        if self.stage not in ("resolve", "load") and bodies.was_refused(ctx):
             from airflow.sdk.exceptions import AirflowSkipException
 
-            # ensure_platform runs after a skipped build_image (none_failed), so it sees a refused run too
-            raise AirflowSkipException("nothing to do: resolve refused the run's trigger params")
+            # ensure_platform runs after a skipped build_image (none_failed), so it sees such a run too
+            raise AirflowSkipException("nothing to do: resolve refused the run's trigger params, or skipped the run "
+                                       "(nothing changed)")
         self.push_links(context, ctx)
         result = bodies.run_stage(self.stage, ctx)
         if isinstance(result, bodies.Deferral):  # wait in the triggerer, not in a worker slot

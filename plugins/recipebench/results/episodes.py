@@ -79,7 +79,7 @@ def decide(current: dict[str, Any], earlier: list[dict[str, Any]], baseline_run:
     run = current["run"]
     recipe, run_id = run["recipe"], run["run_id"]
     previous = earlier[0]["run"] if earlier else None
-    if run["status"] == RunStatus.REFUSED:  # the person who triggered it was told by the run itself
+    if run["status"] in (RunStatus.REFUSED, RunStatus.SKIPPED):  # told by the run itself; nothing ran
         return []
     if run["status"] != RunStatus.SUCCESS:
         if previous is not None and previous["status"] != "success":

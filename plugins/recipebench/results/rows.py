@@ -96,7 +96,10 @@ def run_row(recipe_id: str, run_key: str, ledger: dict[str, Any], run: RunConfig
         failed_stage = None
     points = [v for k, v in stages.items() if k.split(":")[0] == "benchmark"]  # one entry per point
     reason: str | None
-    if failed_stage is None and run is not None and "resolve" not in stages:
+    skipped = ledger.get("skipped_run") or {}  # schedule_policy when-changed (bodies.skip_if_unchanged)
+    if skipped:
+        failed_stage, reason = None, skipped.get("reason")
+    elif failed_stage is None and run is not None and "resolve" not in stages:
         failed_stage, reason = LEDGER_LOST, ("the run's ledger was lost after it started (its artifacts location "
                                              "removed or changed?): its stage records are gone")
     elif failed_stage is None and (not points or any(v.get("state") != "success" for v in points)):
@@ -116,8 +119,10 @@ def run_row(recipe_id: str, run_key: str, ledger: dict[str, Any], run: RunConfig
     row: dict[str, Any] = {
         "run_id": run_key, "recipe": recipe_id, "run_date": _date(started), "started_at": started,
         "finished_at": finished, "simulated": bool(ledger.get("simulated", False)),
-        "status": str((RunStatus.REFUSED if ledger.get("refused") else RunStatus.FAILED) if failed_stage
-                      else RunStatus.SUCCESS),
+        "status": str(RunStatus.SKIPPED if skipped else (RunStatus.REFUSED if ledger.get("refused") else
+                                                          RunStatus.FAILED) if failed_stage else RunStatus.SUCCESS),
+        "cluster_version": ledger.get("cluster_version"), "skipped_matches": skipped.get("matches"),
+        "gpu_hours_saved": skipped.get("gpu_hours_saved"),
         "failed_stage": failed_stage, "reason": reason,
         "stage_seconds": {k: round(v["end"] - v["start"], 3) for k, v in stages.items() if "end" in v},
         "gpu_hours": gpu_hours, "leftover_objects": ledger.get("leftover") or None,

@@ -35,8 +35,11 @@ RUNS: tuple[Column, ...] = (
     Column("params", "JSON", "", "trigger params of the run"),
     Column("inputs", "JSON", "", "the recipe fields the fingerprint hashes (image, serving args, topology, "
            "model, benchmark settings), for comparing two runs field by field"),
-    Column("status", "STRING", "", "success, failed, or refused (its trigger params were refused: not a failure "
-           "of the recipe)", True),
+    Column("status", "STRING", "", "success, failed, refused (its trigger params were refused: not a failure of "
+           "the recipe) or skipped (schedule_policy when-changed: nothing changed since skipped_matches)", True),
+    Column("cluster_version", "STRING", "", "the cluster's Kubernetes version as its API server reports it (/version)"),
+    Column("skipped_matches", "STRING", "", "a skipped run: the last valid run it is the same as"),
+    Column("gpu_hours_saved", "FLOAT64", "GPU h", "a skipped run: the GPU-hours the run it matches took"),
     Column("failed_stage", "STRING", "", "first stage that failed ('artifacts': the run's ledger was lost between stages)"),
     Column("reason", "STRING", "", "one-line reason of the failure"),
     Column("stage_seconds", "JSON", "s", "seconds spent per stage"),

@@ -201,6 +201,20 @@ class Warehouse:
             f"AND r.run_id != {ph['exclude_run']} AND u.started_at < {ph['before']} AND r.completed > 0 "
             f"ORDER BY u.started_at DESC LIMIT {int(limit)}", p)
 
+    def last_valid_run(self, recipe: str, simulated: bool) -> dict | None:
+        """The recipe's newest successful run on the same kind of cluster whose every point was valid: what a
+        when-changed run compares itself with (results.skipping)."""
+        p = {k: (_param(k, t), v) for k, t, v in (("recipe", "STRING", recipe), ("simulated", "BOOL", simulated))}
+        ph = {k: self.placeholder(c) for k, (c, _) in p.items()}
+        rows = self.run(
+            f"SELECT u.run_id, u.started_at, u.fingerprint, u.image, u.image_digest, u.cluster_version, u.gpu_hours "
+            f"FROM {self.table('runs')} AS u WHERE u.recipe = {ph['recipe']} AND u.simulated = {ph['simulated']} "
+            f"AND u.status = 'success' "
+            f"AND EXISTS (SELECT 1 FROM {self.table('results')} AS r WHERE r.run_id = u.run_id) "
+            f"AND NOT EXISTS (SELECT 1 FROM {self.table('results')} AS r WHERE r.run_id = u.run_id AND r.valid = FALSE) "
+            f"ORDER BY u.started_at DESC LIMIT 1", p)
+        return rows[0] if rows else None
+
     def capacity_history(self, recipe: str, fingerprint: str, slo: str, simulated: bool, exclude_run: str,
                          before: dt.datetime, limit: int) -> list[dict]:
         """The capacity of the latest successful earlier runs of the same fingerprint, searched against the

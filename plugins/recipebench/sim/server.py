@@ -222,8 +222,13 @@ class Store:
 
 
 def _discovery(path: str) -> dict | None:
-    if path == "/version":
-        return {"major": "1", "minor": "33", "gitVersion": "v1.33.0-recipebench-sim", "platform": "linux/amd64"}
+    # the kube-apiserver serves /version and /version/ alike (the kubernetes client's VersionApi asks the
+    # second: kubernetes/client/api/version_api.py, get_code_with_http_info)
+    if path in ("/version", "/version/"):
+        # every field of k8s.io/apimachinery pkg/version Info, as a kube-apiserver answers
+        return {"major": "1", "minor": "33", "gitVersion": "v1.33.0-recipebench-sim", "gitCommit": "0" * 40,
+                "gitTreeState": "clean", "buildDate": "2026-11-01T00:00:00Z", "goVersion": "go1.24.9",
+                "compiler": "gc", "platform": "linux/amd64"}
     if path == "/api":
         return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
     if path == "/apis":

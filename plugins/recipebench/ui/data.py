@@ -101,7 +101,9 @@ def overview(recipe_ids: list[str], runs: list[dict], results: list[dict], verdi
         trend = [(-i, best[r["run_id"]]) for i, r in enumerate(successes[:14]) if best.get(r["run_id"])]
         if trend:
             series.append(Series(recipe, trend, labels=[f"{recipe}: {v:.4g} tok/s/GPU" for _, v in trend]))
+        saved = [r.get("gpu_hours_saved") or 0.0 for r in recipe_runs if r["status"] == "skipped"]
         rows.append({"recipe": recipe, "latest": latest, "last_ok": last_ok, "capacity": capacity_of.get(recipe),
+                     "skipped_runs": len(saved), "gpu_hours_saved": sum(saved),
                      "best_per_gpu": best.get(last_ok["run_id"]) if last_ok else None,
                      "regressions": regressed_points(verdicts_by_run.get(last_ok["run_id"], [])) if last_ok else [],
                      # each figure's badge follows the run that produced it, not the latest run
