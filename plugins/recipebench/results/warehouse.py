@@ -178,6 +178,11 @@ class Warehouse:
                         f"accuracy_score AS accuracy "
                         f"FROM {self.table('runs')} {where} ORDER BY started_at DESC LIMIT {int(last)}", params)
 
+    def _typed(self, **values: tuple[str, Any]) -> tuple[dict, dict[str, str]]:
+        """Query parameters by name, each (BigQuery type, value): (what run() takes, each one's placeholder)."""
+        params = {k: (_param(k, t), v) for k, (t, v) in values.items()}
+        return params, {k: self.placeholder(c) for k, (c, _) in params.items()}
+
     def history(self, recipe: str, fingerprint: str, point_id: str, simulated: bool, exclude_run: str,
                 before: dt.datetime, limit: int) -> list[dict]:
         """Results of the latest successful earlier runs of the same fingerprint and point. A point
@@ -185,11 +190,9 @@ class Warehouse:
         instead of becoming the norm after N/2 nights and closing its episode with a false
         "recovered". An invalid point (results.validity) is no baseline either. Runs a person triggered with a changed plan are not a baseline either: only
         scheduled runs, and manual runs of the plan as written."""
-        p = {k: (_param(k, t), v) for k, t, v in (
-            ("recipe", "STRING", recipe), ("fingerprint", "STRING", fingerprint), ("point_id", "STRING", point_id),
-            ("simulated", "BOOL", simulated), ("exclude_run", "STRING", exclude_run),
-            ("before", "TIMESTAMP", before))}
-        ph = {k: self.placeholder(c) for k, (c, _) in p.items()}
+        p, ph = self._typed(recipe=("STRING", recipe), fingerprint=("STRING", fingerprint),
+                            point_id=("STRING", point_id), simulated=("BOOL", simulated),
+                            exclude_run=("STRING", exclude_run), before=("TIMESTAMP", before))
         return self.run(
             f"SELECT r.run_id, u.started_at, r.output_throughput, r.ttft_median_ms, r.tpot_median_ms "
             f"FROM {self.table('results')} AS r JOIN {self.table('runs')} AS u ON r.run_id = u.run_id "
@@ -204,8 +207,7 @@ class Warehouse:
     def last_valid_run(self, recipe: str, simulated: bool) -> dict | None:
         """The recipe's newest successful run on the same kind of cluster whose every point was valid: what a
         when-changed run compares itself with (results.skipping)."""
-        p = {k: (_param(k, t), v) for k, t, v in (("recipe", "STRING", recipe), ("simulated", "BOOL", simulated))}
-        ph = {k: self.placeholder(c) for k, (c, _) in p.items()}
+        p, ph = self._typed(recipe=("STRING", recipe), simulated=("BOOL", simulated))
         rows = self.run(
             f"SELECT u.run_id, u.started_at, u.fingerprint, u.image, u.image_digest, u.cluster_version, u.gpu_hours "
             f"FROM {self.table('runs')} AS u WHERE u.recipe = {ph['recipe']} AND u.simulated = {ph['simulated']} "
@@ -219,11 +221,9 @@ class Warehouse:
                          before: dt.datetime, limit: int) -> list[dict]:
         """The capacity of the latest successful earlier runs of the same fingerprint, searched against the
         same SLO, not themselves judged regressed (as history(): a lasting drop stays a regression)."""
-        p = {k: (_param(k, t), v) for k, t, v in (
-            ("recipe", "STRING", recipe), ("fingerprint", "STRING", fingerprint), ("slo", "STRING", slo),
-            ("simulated", "BOOL", simulated), ("exclude_run", "STRING", exclude_run),
-            ("before", "TIMESTAMP", before))}
-        ph = {k: self.placeholder(c) for k, (c, _) in p.items()}
+        p, ph = self._typed(recipe=("STRING", recipe), fingerprint=("STRING", fingerprint), slo=("STRING", slo),
+                            simulated=("BOOL", simulated), exclude_run=("STRING", exclude_run),
+                            before=("TIMESTAMP", before))
         return self.run(
             f"SELECT c.run_id, u.started_at, c.capacity_load, c.capacity_output_throughput_per_gpu "
             f"FROM {self.table('capacity')} AS c JOIN {self.table('runs')} AS u ON c.run_id = u.run_id "
