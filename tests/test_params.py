@@ -76,3 +76,27 @@ def test_a_misspelt_param_names_the_nearest_one():
     with pytest.raises(RecipeError, match=r"unknown param\(s\) 'concurency' \('concurency': did you mean "
                                           r"'concurrency'\?\)"):
         apply_params(load_recipe("vllm-a4-deepseek-r1"), {"concurency": ["8"]})
+
+
+def test_a_points_rerun_command_runs_that_point_again():
+    """The command line and the REST conf a results row offers run exactly its point, with its image tag,
+    trials and warm-up (and the command line reads back to the same params)."""
+    import json
+    import shlex
+
+    from recipebench.catalog.params import rerun_commands, rerun_params
+    from recipebench.cli.main import parse_params
+
+    recipe = load_recipe("sglang-a3ultra-llama4-scout")
+    point = {"input_len": 1000, "output_len": 200, "num_prompts": 2000, "concurrency": 64, "request_rate": None}
+    params = rerun_params(point, "v0.4.6.post4-cu124", None, 3, 128)
+    made = rerun_commands(recipe.id, params)
+    argv = shlex.split(made["cli"])
+    assert argv[:3] == ["recipebench", "run", recipe.id]
+    assert parse_params(argv[4::2]) == params
+    again = apply_params(recipe, params)
+    (only,) = again.benchmark.points
+    assert (only.input_len, only.output_len, only.num_prompts, only.concurrency) == (1000, 200, 2000, 64)
+    assert (again.image.tag, again.benchmark.repeats, again.benchmark.warmup_requests) == ("v0.4.6.post4-cu124", 3, 128)
+    body = json.loads(shlex.split(made["rest"].split(" -d ", 1)[1])[0])
+    assert body == {"logical_date": None, "conf": params} and f"/api/v2/dags/{recipe.id}/dagRuns" in made["rest"]

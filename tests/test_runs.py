@@ -90,6 +90,13 @@ def test_secret_values_appear_nowhere_but_in_cluster_secrets(cluster_env, capfd,
     xcoms = " ".join(str(v) for (v,) in db.execute("SELECT value FROM xcom"))
     assert xcoms and SECRET not in xcoms and NGC not in xcoms
     root = Path(str(artifacts.run_prefix(result["recipe"], result["run_id"])).removeprefix("file://"))
+    # the reproduction files are among what is checked: the manifests name the Secrets, never their data
+    repro = root / "repro"
+    assert (repro / "recipe.yaml").is_file() and "kind: Secret" not in (repro / "manifests.yaml").read_text()
+    assert "secretKeyRef" in (repro / "manifests.yaml").read_text()
+    (point,) = [p for p in repro.iterdir() if p.is_dir()]
+    assert "aiperf profile" in (point / "client.sh").read_text()
+    assert json.loads((point / "rerun.json").read_text())["cli"].startswith("recipebench run dynamo-a4x-deepseek-r1-1p1d")
     for f in root.rglob("*"):
         if f.is_file():
             assert SECRET not in f.read_text() and NGC not in f.read_text(), f

@@ -52,6 +52,9 @@ def test_the_recipe_page_draws_its_charts_and_lists_failures(client):
     assert 'class="regression"' in page.text and 'class="band"' in page.text
     assert "wait_ready: ImagePullBackOff: image x:y not found" in page.text and "SIMULATED" in page.text
     assert f"compare?a={client.run(3)}&amp;b={client.run(4)}" in page.text
+    # each point offers the command line and REST call that run it again
+    assert "run this point again" in page.text and "recipebench run vllm-a4-deepseek-r1 --param input_len=1000" in \
+        page.text and "/api/v2/dags/vllm-a4-deepseek-r1/dagRuns" in page.text
 
 
 def test_the_overview_shows_the_open_regression_and_the_failure(client):

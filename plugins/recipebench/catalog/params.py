@@ -292,3 +292,42 @@ def build_run_config(recipe: Recipe, params: dict[str, Any], key: str, airflow_r
         expires_at=expires,
         labels=run_labels(recipe.id, key, recipe.owner, expires),
     )
+
+
+def rerun_params(point: dict[str, Any], image_tag: str | None, model: str | None = None, repeats: int | None = None,
+                 warmup_requests: int | None = None) -> dict[str, Any]:
+    """The trigger params that run one point again: its lengths, prompts and concurrency level, the image
+    tag and model it ran with, its trials and warm-up. (A request rate is not a form param: a rate point
+    runs again from its recipe.)"""
+    params: dict[str, Any] = {"input_len": point["input_len"], "output_len": point["output_len"],
+                              "num_prompts": point["num_prompts"], "concurrency": [_level(point.get("concurrency"))]}
+    if image_tag:
+        params["image_tag"] = image_tag
+    if model:
+        params["model"] = model
+    if repeats:
+        params["repeats"] = repeats
+    if warmup_requests is not None:
+        params["warmup_requests"] = warmup_requests
+    return params
+
+
+def rerun_commands(recipe_id: str, params: dict[str, Any]) -> dict[str, str]:
+    """The same run three ways: `recipebench run`, and the REST call Airflow 3's own trigger makes (POST
+    /api/v2/dags/{dag_id}/dagRuns with conf and a null logical_date, as its UI's triggerDagRun sends)."""
+    import json
+    import shlex
+
+    def shown(v: Any) -> str:  # `recipebench run` reads a value as JSON when it parses as JSON
+        if isinstance(v, str):
+            try:
+                json.loads(v)
+            except ValueError:
+                return v
+        return json.dumps(v)
+
+    cli = ["recipebench", "run", recipe_id] + [a for k, v in params.items() for a in ("--param", f"{k}={shown(v)}")]
+    body = json.dumps({"logical_date": None, "conf": params}, separators=(",", ":"))
+    rest = (f"curl -X POST \"$AIRFLOW_URL/api/v2/dags/{recipe_id}/dagRuns\" -H \"Authorization: Bearer $TOKEN\" "
+            f"-H 'Content-Type: application/json' -d {shlex.quote(body)}")
+    return {"cli": shlex.join(cli), "rest": rest, "conf": json.dumps(params)}

@@ -14,7 +14,7 @@ from recipebench.catalog.params import RunConfig, build_run_config
 from recipebench.catalog.recipe import RecipeError, load_recipe
 from recipebench.catalog.vocabulary import State
 from recipebench.errors import RecipebenchError, reason
-from recipebench.pipeline import artifacts
+from recipebench.pipeline import artifacts, repro
 from recipebench.pipeline.stages import STAGE, STAGE_NAMES
 
 
@@ -246,7 +246,28 @@ def deploy(ctx: StageContext) -> list[str]:
 
     cluster = ctx.cluster()
     renew(cluster, ctx.lock(), time.time())  # still this run's, right before the GPUs are taken
-    return apply_workload(ctx.run, cluster, ctx.digests(), ctx.log)
+    applied = apply_workload(ctx.run, cluster, ctx.digests(), ctx.log)
+    _reproduction(ctx, lambda: repro.write_run(ctx.run))
+    return applied
+
+
+def _reproduction(ctx: StageContext, write: Callable[[], None]) -> None:
+    """Write a reproduction file (pipeline.repro); one that cannot be written is said, and the GPUs go on."""
+    try:
+        write()
+    except Exception as exc:
+        ctx.log.warning("reproduction files not written under %s: %s", artifacts.artifacts_root(), reason_of(exc))
+
+
+def _point_script(run: RunConfig, point) -> str:
+    """The script a point's client runs: its Job's (serving), or its part of the offline Job's."""
+    from recipebench.manifests import command_lines
+    from recipebench.manifests.render import service_endpoint
+
+    recipe = run.recipe
+    if recipe.topology.kind.serves:
+        return command_lines.client_script(recipe, point, *service_endpoint(run))
+    return recipe.benchmark.client.point_script(recipe, point)
 
 
 def ready_trigger(run: RunConfig, target, lock: dict | None = None, heartbeat=None):
@@ -402,6 +423,7 @@ def benchmark(ctx: StageContext):
     if earlier is not None:
         ctx.log.info("point %s: already collected by an earlier try", point.id)
         return {"point": point.id, "collected": "earlier", "entry": earlier}
+    _reproduction(ctx, lambda: repro.write_point(run, point, _point_script(run, point)))
     if not recipe.topology.kind.serves:  # the workload Job was the benchmark: its pod log has the point
         out = workload.offline_output(run, cluster)
         entry = ingest(run, point, out.log_text, out.pod)
@@ -520,6 +542,7 @@ def search(ctx: StageContext):
         return {"capacity": found}
     k = len(steps) + 1
     point = search_point(run, k, load)
+    _reproduction(ctx, lambda: repro.write_point(run, point, _point_script(run, point)))
     index = len(recipe.benchmark.points) + k - 1  # its Job's name: after the fixed points'
     ctx.log.info("capacity search step %d of at most %d: %s %g (%s)", k, spec.max_steps, spec.load, load, point.id)
     cluster = ctx.cluster()

@@ -10,6 +10,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
+from recipebench.catalog.params import rerun_commands, rerun_params
 from recipebench.catalog.vocabulary import Verdict
 from recipebench.results.inputs import input_diff
 from recipebench.results.regressions import CAPACITY, UNITS, metric_details
@@ -228,6 +229,9 @@ def recipe_page(recipe: str, runs: list[dict], results: list[dict], verdicts: li
         regressed = {(p["point_id"]) for p in regressed_points(verdicts_by_run.get(current["run_id"], []))}
         verdict_of = {v["point_id"]: v["verdict"] for v in verdicts_by_run.get(current["run_id"], [])}
         points = [{**r, "verdict": verdict_of.get(r["point_id"], "-"), "regressed": r["point_id"] in regressed,
+                   "rerun": None if r.get("request_rate") or r.get("num_prompts") is None else rerun_commands(
+                       recipe, rerun_params(
+                           r, current.get("framework_version"), None, r.get("trials"), r.get("warmup_requests"))),
                    "reasons": [x for x in _reasons(r) if not x.startswith("unknown: ")],
                    "unknown": [x for x in _reasons(r) if x.startswith("unknown: ")]} for r in rows]
     # the frontier: every point of the latest runs, output tok/s/GPU against tok/s per user
