@@ -10,6 +10,7 @@ names (DuckDB types derive from them).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -50,6 +51,17 @@ MEASURED: tuple[Column, ...] = (
     *_latency("e2e", "request latency, send to last token"),
 )
 MEASURED_NAMES = tuple(c.name for c in MEASURED)
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's default), as vLLM and sglang compute; None
+    without values."""
+    if not values:
+        return None
+    s = sorted(values)
+    k = (len(s) - 1) * p / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,11 @@ class SloSpec(BaseModel):
         """A stable string of the limits: capacity is compared across nights only under the same SLO."""
         return ",".join(f"{k}<={v:g}" for k, v in sorted(self.limits.items()))
 
+    @staticmethod
+    def limits_of(key: str | None) -> list[tuple[str, float]]:
+        """key()'s (limit key, ms) pairs back, as the warehouse stores them."""
+        return [(k, float(v)) for k, _, v in (part.partition("<=") for part in (key or "").split(",")) if v]
+
     def flat(self) -> dict[str, Any]:
         return {**self.limits, "source": self.source}
 

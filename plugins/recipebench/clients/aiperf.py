@@ -25,7 +25,8 @@ VERSION = "0.13.0"
 class Aiperf(BenchmarkClient):
     name = parser = "aiperf"
     result_files = ("profile_export_aiperf.json", "profile_export_aiperf.csv")
-    # one record per request, written at --export-level records (AIPerf's default level; summary omits it)
+    # one record per request, written at --export-level records, AIPerf's default (its OutputConfig's
+    # export_level defaults to ExportLevel.RECORDS; the record export processor disables itself below it)
     request_file = "profile_export.jsonl"
     image = ClientImage("aiperf-client", VERSION, "aiperf-client")
     runs = "aiperf profile"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from recipebench.catalog.flags import to_flags
+from recipebench.catalog.metrics import percentile
 
 if TYPE_CHECKING:
     from recipebench.catalog.recipe import BenchmarkPoint, LengthSpec, Recipe
@@ -83,9 +84,8 @@ class Measured:
         """The p-th percentile (linear, as numpy.percentile) of a latency over the requests; without them,
         the mean (the simulator's outputs of old fixtures)."""
         column = {"ttft": 0, "tpot": 1, "e2e": 2}[metric]
-        if not self.requests:
-            return {"ttft": self.ttft, "tpot": self.tpot, "e2e": self.e2e}[metric]
-        return percentile(sorted(r[column] for r in self.requests), p)
+        found = percentile([r[column] for r in self.requests], p)
+        return {"ttft": self.ttft, "tpot": self.tpot, "e2e": self.e2e}[metric] if found is None else found
 
 
 def detail_arrays(m: Measured) -> dict:
@@ -99,14 +99,6 @@ def detail_arrays(m: Measured) -> dict:
             "errors": ["" if r[3] else "Internal Server Error" for r in rows]}
 
 
-def percentile(ordered: list[float], p: float) -> float:
-    """numpy.percentile's default (linear interpolation) over sorted values."""
-    if not ordered:
-        raise ValueError("no values")
-    k = (len(ordered) - 1) * p / 100
-    lo = int(k)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 class BenchmarkClient:

@@ -153,24 +153,23 @@ def decide(recipe: Recipe, mode: str, existing: dict[str, str | None]) -> dict[s
             "images": {role: need["image"] for role, need in needed(recipe).items()}, "reason": "; ".join(reasons)}
 
 
+def existing_digests(recipe: Recipe, mode: str, roles: tuple[str, ...] | None = None) -> dict[str, str | None]:
+    """role -> the digest Artifact Registry has for each image the project builds (None: not there yet);
+    nothing for a prebuilt image or RECIPEBENCH_IMAGES=assume-present."""
+    if mode == "assume-present":
+        return {}
+    return {role: registry_digest(f"{recipe.cluster.artifact_registry}/{need['repository']}", need["tag"])
+            for role, need in needed(recipe).items() if need["build"] and (roles is None or role in roles)}
+
+
 def known_digest(recipe: Recipe, mode: str) -> str | None:
-    """The server image's digest where the project can know it before the run (an image it builds into
-    Artifact Registry); None for a prebuilt public image or RECIPEBENCH_IMAGES=assume-present."""
-    need = needed(recipe)["server"]
-    if mode == "assume-present" or not need["build"]:
-        return None
-    return registry_digest(f"{recipe.cluster.artifact_registry}/{need['repository']}", need["tag"])
+    """The server image's digest where the project can know it before the run (an image it builds)."""
+    return existing_digests(recipe, mode, ("server",)).get("server")
 
 
 def prepare_build(recipe: Recipe, mode: str, log) -> dict[str, Any]:
     """The decision for this recipe; with action "build", also the request and where to run it."""
-    existing = {}
-    if mode != "assume-present":
-        for role, need in needed(recipe).items():
-            if need["build"]:
-                existing[role] = registry_digest(f"{recipe.cluster.artifact_registry}/{need['repository']}",
-                                                 need["tag"])
-    decision = decide(recipe, mode, existing)
+    decision = decide(recipe, mode, existing_digests(recipe, mode))
     log.info("build_image: %s", decision["reason"])
     if decision["action"] == "build":
         parts = registry_parts(recipe)

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from recipebench.catalog.metrics import percentile
 from recipebench.errors import RecipebenchError
 
 
@@ -125,16 +126,6 @@ def integer(text) -> int | None:
 def lenient_json(text: str) -> Any:
     """Python's json accepts the bare Infinity/NaN literals sglang writes; keep it that way."""
     return json.loads(text)
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default), as vLLM and sglang compute."""
-    if not values:
-        return None
-    s = sorted(values)
-    k = (len(s) - 1) * p / 100
-    lo, hi = math.floor(k), math.ceil(k)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
 def summary_ms(values_ms: list[float], metric: str) -> dict[str, float | None]:

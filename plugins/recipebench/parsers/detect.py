@@ -220,10 +220,9 @@ GZIP_TEXT = ("\x1f\x8b", "\x1f\ufffd")
 # JSON literals Python's json reads as floats but that are no measurement; a rate of Infinity is the
 # tools' way to say "all at once", which the schema records as NULL on purpose
 _UNBOUNDED_KEYS = ("request_rate", "max_concurrency", "rate")
-# per-request arrays (sglang --output-details, vLLM --save-detailed): a failed request's 0 or NaN there is
-# not a summary figure, and parsers.requests reads each value itself; a million of them are not walked
-_PER_REQUEST_KEYS = ("input_lens", "output_lens", "ttfts", "itls", "generated_texts", "errors", "start_times",
-                     "latencies", "queue_times")
+# per-request arrays (sglang --output-details, vLLM --save-detailed; serving.PER_REQUEST): a failed request's
+# 0 or NaN there is not a summary figure, and parsers.requests reads each value itself; a million of them
+# are not walked
 
 
 def _non_finite_paths(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
@@ -231,7 +230,7 @@ def _non_finite_paths(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
         yield path, "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     elif isinstance(value, dict):
         for key, item in value.items():
-            if key not in _UNBOUNDED_KEYS and key not in _PER_REQUEST_KEYS:
+            if key not in _UNBOUNDED_KEYS and key not in serving.PER_REQUEST:
                 yield from _non_finite_paths(item, f"{path}.{key}" if path else str(key))
     elif isinstance(value, list):
         for item in value:

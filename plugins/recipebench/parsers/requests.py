@@ -23,20 +23,13 @@ import math
 from typing import Any
 
 from recipebench.catalog.metrics import Request
-from recipebench.parsers.common import ParseError, number
-
-TO_MS = {"ms": 1.0, "s": 1000.0, "sec": 1000.0, "us": 1e-3, "ns": 1e-6}
+from recipebench.parsers.common import TO_MS, ParseError, number  # number: a finite float, else None
 
 
 def _tpot(e2e: float | None, ttft: float | None, out: int | None) -> float | None:
     if e2e is None or ttft is None or not out or out < 2:
         return None
     return (e2e - ttft) / (out - 1)
-
-
-def _finite(value: Any) -> float | None:
-    v = number(value)
-    return v if v is not None and math.isfinite(v) else None
 
 
 def from_arrays(obj: dict, source: str) -> list[Request]:
@@ -54,10 +47,10 @@ def from_arrays(obj: dict, source: str) -> list[Request]:
         if error or not n:
             out.append(Request(ok=False))
             continue
-        ttft = _finite(ttft_s)
+        ttft = number(ttft_s)
         ttft = None if ttft is None else ttft * 1000
         total, chunks = _gaps(gaps or [])
-        latency = _finite(latencies[i]) if latencies else None
+        latency = number(latencies[i]) if latencies else None
         e2e = latency * 1000 if latency is not None else (None if ttft is None else ttft + total * 1000)
         count = int(n)
         out.append(Request(True, ttft, _tpot(e2e, ttft, count), total * 1000 / chunks if chunks else None, e2e, count))
@@ -72,7 +65,7 @@ def _gaps(gaps: list) -> tuple[float, int]:
             return total, len(gaps)
     except TypeError:
         pass
-    finite = [g for g in (_finite(x) for x in gaps) if g is not None]
+    finite = [g for g in (number(x) for x in gaps) if g is not None]
     return math.fsum(finite), len(finite)
 
 
@@ -80,7 +73,7 @@ def _metric(record: dict, tag: str) -> float | None:
     metric = (record.get("metrics") or {}).get(tag)
     if not isinstance(metric, dict):
         return None
-    value = _finite(metric.get("value"))
+    value = number(metric.get("value"))
     return None if value is None else value * TO_MS.get(str(metric.get("unit") or "ms").lower(), 1.0)
 
 
@@ -97,7 +90,7 @@ def from_aiperf(records: list[dict]) -> list[Request]:
         e2e = _metric(r, "request_latency")
         tpot = _metric(r, "inter_token_latency")  # AIPerf's per request: (E2E - TTFT) / (tokens - 1)
         chunks = (metrics.get("inter_chunk_latency") or {}).get("value")
-        gaps = [g for g in (_finite(x) for x in chunks) if g is not None] if isinstance(chunks, list) else []
+        gaps = [g for g in (number(x) for x in chunks) if g is not None] if isinstance(chunks, list) else []
         out.append(Request(True, ttft, tpot if tpot is not None else _tpot(e2e, ttft, count),
                            sum(gaps) / len(gaps) if gaps else tpot, e2e, count))
     return out

@@ -162,13 +162,6 @@ def judge_rows(rows: list[dict[str, Any]], started: dt.datetime, warehouse: Ware
     return verdicts
 
 
-def ledger_capacity(run: RunConfig) -> dict | None:
-    try:
-        return artifacts.ledger(run.recipe.id, run.run_key).get("capacity")
-    except artifacts.ArtifactsLost:
-        return None
-
-
 def judge_capacity(run: RunConfig, found: dict | None, simulated: bool, started: dt.datetime,
                    warehouse: Warehouse) -> list[dict[str, Any]]:
     """The run's capacity against the same SLO's recent nights, as a verdict of point `capacity`."""
@@ -188,21 +181,20 @@ def judge_capacity(run: RunConfig, found: dict | None, simulated: bool, started:
 
 def check_run(run: RunConfig, warehouse: Warehouse, log, pushed: list[dict] | None = None,
               simulated: bool | None = None, accuracy: dict | None = None) -> list[dict[str, Any]]:
-    if simulated is None or accuracy is None:
-        try:
-            ledger = artifacts.ledger(run.recipe.id, run.run_key)
-        except artifacts.ArtifactsLost:
-            if simulated is None:
-                raise
-            ledger = {}
-        simulated = bool(ledger.get("simulated", False)) if simulated is None else simulated
-        accuracy = ledger.get("accuracy") if accuracy is None else accuracy
+    try:  # the run's facts, and its search's outcome
+        ledger = artifacts.ledger(run.recipe.id, run.run_key)
+    except artifacts.ArtifactsLost:
+        if simulated is None:
+            raise
+        ledger = {}
+    simulated = bool(ledger.get("simulated", False)) if simulated is None else simulated
+    accuracy = ledger.get("accuracy") if accuracy is None else accuracy
     started = dt.datetime.fromtimestamp(run.started_at, tz=dt.UTC)
     rows = [result_row(run, BenchmarkPoint.model_validate(e["point"]), e, simulated, accuracy=accuracy)
             for e in point_entries(run.recipe.id, run.run_key, log, pushed)]
     # a search step is the capacity's evidence, not a point with a history of its own: the capacity is judged
     verdicts = judge_rows([r for r in rows if not r.get("search_step")], started, warehouse)
-    verdicts += judge_capacity(run, ledger_capacity(run), simulated, started, warehouse)
+    verdicts += judge_capacity(run, ledger.get("capacity"), simulated, started, warehouse)
     lines = [regressions.describe(v["point_id"], v) for v in verdicts]
     for line in lines:
         log.info("regression check: %s", line)

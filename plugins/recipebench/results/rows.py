@@ -85,6 +85,14 @@ AFTER_ROW = ("load", "check_regressions")
 LEDGER_LOST = "artifacts"  # failed_stage of a run whose ledger vanished between its stages
 
 
+def _status(ledger: dict[str, Any], failed_stage: str | None, skipped: bool) -> RunStatus:
+    if skipped:
+        return RunStatus.SKIPPED
+    if failed_stage:
+        return RunStatus.REFUSED if ledger.get("refused") else RunStatus.FAILED
+    return RunStatus.SUCCESS
+
+
 def run_row(recipe_id: str, run_key: str, ledger: dict[str, Any], run: RunConfig | None, now: float,
             base=None) -> dict[str, Any]:
     """The runs row: written for every run, failed ones included (with stage and reason). Its times
@@ -119,8 +127,7 @@ def run_row(recipe_id: str, run_key: str, ledger: dict[str, Any], run: RunConfig
     row: dict[str, Any] = {
         "run_id": run_key, "recipe": recipe_id, "run_date": _date(started), "started_at": started,
         "finished_at": finished, "simulated": bool(ledger.get("simulated", False)),
-        "status": str(RunStatus.SKIPPED if skipped else (RunStatus.REFUSED if ledger.get("refused") else
-                                                          RunStatus.FAILED) if failed_stage else RunStatus.SUCCESS),
+        "status": str(_status(ledger, failed_stage, bool(skipped))),
         "cluster_version": ledger.get("cluster_version"), "skipped_matches": skipped.get("matches"),
         "gpu_hours_saved": skipped.get("gpu_hours_saved"),
         "failed_stage": failed_stage, "reason": reason,

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from recipebench.catalog.metrics import Request
+from recipebench.catalog.metrics import Request, percentile
 from recipebench.catalog.slo import METRIC_NAMES, SloSpec
-from recipebench.clients.base import percentile
 
 COLUMNS = ("slo", "slo_attainment", "goodput_request_throughput", "goodput_output_throughput", "slo_met",
            "slo_detail", "tool_request_goodput")
@@ -35,8 +34,8 @@ def percentiles(requests: list[Request], slo: SloSpec) -> dict[str, float | None
     """Each limited percentile over the successful requests (linear interpolation, numpy's default)."""
     out: dict[str, float | None] = {}
     for metric, pct, _ in slo.items():
-        values = sorted(v for r in requests if r.ok for v in [_value(r, metric)] if v is not None)
-        out[f"{metric}_{pct}_ms"] = percentile(values, float(pct[1:])) if values else None
+        values = [v for r in requests if r.ok for v in [_value(r, metric)] if v is not None]
+        out[f"{metric}_{pct}_ms"] = percentile(values, float(pct[1:]))
     return out
 
 

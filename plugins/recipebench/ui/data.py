@@ -11,6 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 from recipebench.catalog.params import rerun_commands, rerun_params
+from recipebench.catalog.slo import SloSpec
 from recipebench.catalog.vocabulary import Verdict
 from recipebench.results.inputs import input_diff
 from recipebench.results.regressions import CAPACITY, UNITS, metric_details
@@ -150,7 +151,7 @@ def capacity_section(runs: list[dict], capacity: list[dict], verdicts: list[dict
     if found:
         steps = sorted((r for r in results if r["run_id"] == found["run_id"] and r.get("search_step")),
                        key=lambda r: r["search_step"])
-        limits = [(k.split("<=")[0], float(k.split("<=")[1])) for k in (found["slo"] or "").split(",") if "<=" in k]
+        limits = SloSpec.limits_of(found["slo"])
         kind = found["load_kind"]
         load = (lambda r: r.get("concurrency")) if kind == "concurrency" else (lambda r: r.get("request_rate"))
         series = []
