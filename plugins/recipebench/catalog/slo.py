@@ -16,19 +16,19 @@ from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_valid
 SLO_KEY = re.compile(r"^(?P<metric>ttft|tpot|itl|e2e)_(?P<pct>p90|p95|p99)_ms$")
 METRIC_NAMES = {"ttft": "TTFT", "tpot": "TPOT", "itl": "ITL", "e2e": "E2E latency"}
 
-# MLPerf Inference's DeepSeek-R1 latency constraints (mlcommons/inference_policies, inference_rules.adoc,
-# the server-scenario latency table; loadgen/mlperf.conf sets them as <model>.Server.ttft_latency /
-# tpot_latency, at the 99th percentile): server TTFT 2,000 ms and TPOT 80 ms; interactive 1,500 / 15 ms.
+# MLPerf Inference's DeepSeek-R1 latency constraints, as its LoadGen enforces them (mlcommons/inference
+# loadgen/mlperf.conf: deepseek-r1.Server.ttft_latency = 2000, tpot_latency = 80; deepseek-r1-interactive
+# 1500 and 15; *.Server.target_latency_percentile = 99), also the rules' table (mlcommons/inference_policies)
 MLPERF_R1_SERVER = {"ttft_p99_ms": 2000.0, "tpot_p99_ms": 80.0,
-                    "source": "MLPerf Inference v5.1 DeepSeek-R1 server scenario (TTFT p99 2 s, TPOT p99 80 ms)"}
+                    "source": "MLPerf Inference's DeepSeek-R1 server scenario (TTFT p99 2 s, TPOT p99 80 ms)"}
 MLPERF_R1_INTERACTIVE = {"ttft_p99_ms": 1500.0, "tpot_p99_ms": 15.0,
-                         "source": "MLPerf Inference v5.1 DeepSeek-R1 interactive scenario (TTFT p99 1.5 s, TPOT "
+                         "source": "MLPerf Inference's DeepSeek-R1 interactive scenario (TTFT p99 1.5 s, TPOT "
                                    "p99 15 ms)"}
 # by model family: the first whose key is in the model id (lower case)
 DEFAULT_SLOS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("deepseek-r1", MLPERF_R1_SERVER),
     # MLPerf has no Llama 4 scenario: its DeepSeek-R1 server limits, and the source says so
-    ("", {**MLPERF_R1_SERVER, "source": "no MLPerf scenario for this model: MLPerf Inference v5.1's DeepSeek-R1 "
+    ("", {**MLPERF_R1_SERVER, "source": "no MLPerf scenario for this model: MLPerf Inference's DeepSeek-R1 "
                                         "server limits (TTFT p99 2 s, TPOT p99 80 ms)"}),
 )
 

@@ -321,8 +321,9 @@ class Cluster:
         return 200, data.decode(errors="replace")
 
     def version(self) -> str:
-        """The API server's Kubernetes version (/version: readable by every identity, the
-        system:public-info-viewer ClusterRole)."""
+        """The API server's Kubernetes version. Every identity may read it: the default ClusterRole
+        system:public-info-viewer grants get on /version and /version/ (kubernetes/kubernetes
+        plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go, ClusterRoles)."""
         from kubernetes import client as k8s
 
         return self.retry("version", lambda: k8s.VersionApi(self.client).get_code().git_version)
