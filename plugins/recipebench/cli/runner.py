@@ -233,12 +233,22 @@ def _result_rows(key: str) -> int:
 
 
 def _leftover(target: dict, key: str) -> list[str]:
+    """What of the run is still on the cluster once what teardown left on its way out (pods the garbage
+    collector takes after their owner, objects with a deletionTimestamp) has had two minutes of the
+    cluster's clock to go: teardown itself checks only what is not on its way out (Cluster.remaining)."""
+    import time
+
     from recipebench.catalog.naming import run_selector
     from recipebench.cluster.access import Target
     from recipebench.cluster.api import Cluster
 
-    return [o["kind"] + "/" + o["metadata"]["name"] for o in
-            Cluster(Target.from_dict(target)).list_labelled(run_selector(key))]
+    cluster = Cluster(Target.from_dict(target))
+    deadline = time.monotonic() + cluster.target.seconds(120)
+    while True:
+        left = [o["kind"] + "/" + o["metadata"]["name"] for o in cluster.list_labelled(run_selector(key))]
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(cluster.target.seconds(2))
 
 
 def pushed_failure(dag_run) -> dict | None:
