@@ -1,6 +1,7 @@
 """The results pages in a real Airflow: `airflow standalone` (api-server with the plugin, scheduler,
 dag-processor, triggerer) on an AIRFLOW_HOME where two recipes ran a few times against the
-simulated cluster (the fourth vllm night 20% slower: a regression the pages must show).
+simulated cluster (the fourth vllm night on a newer driver and 20% slower: a regression the pages and
+its alert must show, with the driver named).
 
 - the api-server refuses an anonymous request (401, or Airflow's login page for a browser) and
   answers an authenticated one (JWT from Airflow's /auth/token) with the run's numbers;
@@ -87,9 +88,13 @@ def airflow(tmp_path_factory):
     # a few nights of two recipes, as DAG runs in this AIRFLOW_HOME's metadata database
     runs = {"vllm": [_cli(env, "run", RECIPES[0]) for _ in range(3)]}
     # the regression fails check_regressions, so the run (exit 1); its numbers are loaded
-    runs["vllm"].append(_cli(env, "run", RECIPES[0], scenario="slower-20", exit_code=1))
+    runs["vllm"].append(_cli(env, "run", RECIPES[0], scenario="driver-changed", exit_code=1))
     runs["sglang"] = [_cli(env, "run", RECIPES[1], "--param", 'concurrency=["4", "16", "64"]') for _ in range(2)]
     assert [r["failed_stage"] for rs in runs.values() for r in rs] == [None] * 3 + ["check_regressions"] + [None] * 2
+    import duckdb
+
+    with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as con:
+        alerts = con.execute("SELECT run_id, kind, message FROM alerts").fetchall()
     log = open(work / "standalone.log", "w")
     proc = subprocess.Popen(["airflow", "standalone"], env={**env, "PATH": f"{Path(sys.executable).parent}:"
                                                                            f"{env.get('PATH', '')}"},
@@ -107,7 +112,7 @@ def airflow(tmp_path_factory):
             time.sleep(2)
         else:
             raise AssertionError(f"api-server not up: {(work / 'standalone.log').read_text()[-3000:]}")
-        yield {"base": base, "runs": runs, "env": env, "work": work}
+        yield {"base": base, "runs": runs, "env": env, "work": work, "alerts": alerts}
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -143,7 +148,13 @@ def test_the_api_answers_a_signed_in_user_and_refuses_anyone_else(airflow):
     # cost = 8 GPUs x 10 USD/h over the tokens of an hour, per million
     assert row["cost_per_million_output_tokens"] == pytest.approx(8 * 10.0 / (row["output_throughput"] * 3600) * 1e6)
     (verdict,) = data["verdicts"]
-    assert verdict["verdict"] == "regressed"  # the slower-20 night
+    assert verdict["verdict"] == "regressed"  # the night on the new driver
+    # its environment, and the alert naming what changed under it
+    assert data["run"]["driver_version"] == "580.65.06" and data["run"]["nccl_version"] == "2.26.2"
+    assert data["run"]["node_image"] == "Container-Optimized OS from Google"
+    assert data["run"]["environment"]["gpu"] == "NVIDIA B200" and data["run"]["environment"]["node_pools"] == ["a4-pool"]
+    (message,) = [m for r, kind, m in airflow["alerts"] if r == run["run_id"] and kind == "regression"]
+    assert "  driver: 570.133.20 -> 580.65.06" in message, message
 
 
 @pytest.fixture(scope="module")
@@ -210,6 +221,11 @@ def test_a_browser_logs_in_and_sees_results_charts_and_a_comparison(airflow, bro
     _page_ok(browser, "2-recipe-vllm")
     _chart(browser, "throughput-concurrency")
     _chart(browser, "frontier", min_points=4)
+    # where each night's GPU-hours went: a stacked bar per run, its phases in the legend
+    bars = _chart(browser, "gpu-hours", min_points=4)
+    assert len(bars.find_elements(By.CSS_SELECTOR, "rect.bar-segment")) >= 4 * 4, "the bars lack their phases"
+    assert "measured benchmark" in bars.text and "weights download/load" in bars.text
+    assert "580.65.06" in browser.find_element(By.ID, "environment").text  # the newest run's driver
     trend = browser.find_element(By.CSS_SELECTOR, 'svg.chart[data-chart^="trend-"]')
     assert trend.find_elements(By.CSS_SELECTOR, "circle.regression"), "the regressed night is not marked"
     assert trend.find_elements(By.CSS_SELECTOR, "polygon.band"), "no baseline band"
@@ -225,6 +241,7 @@ def test_a_browser_logs_in_and_sees_results_charts_and_a_comparison(airflow, bro
     wait.until(ec.presence_of_element_located((By.ID, "diff")))
     text = _page_ok(browser, "4-compare")
     assert re.search(r"output tok/s [\d,.]+ [\d,.]+ -(1[5-9]|2[0-5])\.\d%", text), text
+    assert "driver 570.133.20 580.65.06" in browser.find_element(By.ID, "diff").text  # the input that changed
     # the entry in Airflow's own navigation: the page inside the Airflow UI
     browser.get(f"{base}/plugin/recipebench-results")
     wait.until(ec.presence_of_element_located((By.TAG_NAME, "iframe")))

@@ -283,11 +283,13 @@ class Cluster:
         return self.list("v1", "Event", namespace, field_selector=f"involvedObject.name={pod}")
 
     def logs(self, namespace: str, pod: str, container: str | None = None, tail: int | None = None,
-             previous: bool = False) -> str:
+             previous: bool = False, timestamps: bool = False) -> str:
         from kubernetes.client import CoreV1Api
         from kubernetes.client.exceptions import ApiException
 
         kwargs: dict[str, Any] = {"previous": previous}
+        if timestamps:  # the kubelet's RFC 3339 time before each line (parsers.server_log.timestamped)
+            kwargs["timestamps"] = True
         if container:
             kwargs["container"] = container
         if tail:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from recipebench.catalog import environment
 from recipebench.catalog.flags import CONFIG_DIR, to_flags
 from recipebench.catalog.recipe import BenchmarkPoint, Recipe
 from recipebench.clients.base import RESULTS_DIR, STDOUT, tokenizer_dir
@@ -48,6 +49,41 @@ def shell_preamble(library_path: list[str], init_script: str | None = None) -> s
         folders = ":".join(dict.fromkeys(library_path))  # in order, once each
         lines.append(f'export LD_LIBRARY_PATH={folders}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}')
     return "\n".join(lines) + "\n"
+
+
+_PROBE_PY = """import importlib.metadata as md, platform
+print("python:", platform.python_version())
+for name in {packages}:
+    try:
+        print(f"package {{name}}:", md.version(name))
+    except md.PackageNotFoundError:
+        pass
+try:
+    import torch
+    print("torch:", torch.__version__)
+    print("cuda:", torch.version.cuda)
+    print("nccl:", ".".join(str(n) for n in torch.cuda.nccl.version()[:3]))
+except Exception as exc:
+    print("error: torch:", type(exc).__name__, str(exc)[:200])
+"""
+
+
+def environment_probe(framework: str) -> str:
+    """The lines a GPU container runs first: its environment between markers (catalog.environment),
+    read from the pod log afterwards. Every step is bounded and allowed to fail: a probe must never
+    keep the server from starting (the preamble runs under set -e)."""
+    import json
+
+    packages = json.dumps(list(environment.PACKAGES.get(framework, ())))  # double quotes: one shell quoting
+    query = "index,name,driver_version,memory.total"
+    smi = f"timeout 30 nvidia-smi --query-gpu={query} --format=csv,noheader"
+    return "\n".join([
+        f"echo {shlex.quote(environment.BEGIN)}",
+        f"if command -v nvidia-smi >/dev/null; then {smi} 2>&1 | sed 's/^/gpu: /' || true; "
+        "else echo 'error: nvidia-smi not found'; fi",
+        f"timeout 120 python3 -c {shlex.quote(_PROBE_PY.format(packages=packages))} 2>&1 || echo 'error: probe exited '$?",
+        f"echo {shlex.quote(environment.END)}",
+    ]) + "\n"
 
 
 def server_argv(recipe: Recipe) -> tuple[list[str], dict[str, str]]:

@@ -4,11 +4,13 @@ include/manifests (one per workload shape, network profiles as partials)."""
 from __future__ import annotations
 
 import json
+import shlex
 from functools import lru_cache
 from typing import Any
 
 import yaml
 
+from recipebench.catalog.environment import WEIGHTS_DOWNLOADED
 from recipebench.catalog.naming import RUN_LABEL
 from recipebench.catalog.params import RunConfig, build_run_config
 from recipebench.catalog.paths import MANIFESTS
@@ -95,7 +97,8 @@ def preamble(recipe: Recipe) -> str:
     # the profile's last step follows its init script (ldconfig: rewrites /etc/ld.so.cache) and needs root;
     # a non-root image reaches the same folders through the LD_LIBRARY_PATH set above
     post = net.post and serving.nccl_init and not recipe.image.user
-    return script + (f"{net.post}\n" if post else "")
+    # the environment last: it then sees the library path and cache the server will load from
+    return script + (f"{net.post}\n" if post else "") + command_lines.environment_probe(recipe.framework)
 
 
 def security_context(recipe: Recipe) -> dict[str, Any] | None:
@@ -207,6 +210,7 @@ def _offline_script(recipe: Recipe) -> str:
         "set -euo pipefail\n"
         f"mkdir -p {command_lines.RESULTS_DIR}\n"
         f"huggingface-cli download {model} --exclude '*original*' --local-dir /ssd/{model}\n"
+        f"echo {shlex.quote(WEIGHTS_DOWNLOADED)}\n"
         "export TOKENIZERS_PARALLELISM=false\n"
         f"{points}"
         f"{command_lines.print_results_script(names)}"

@@ -295,9 +295,23 @@ def wait_ready(ctx: StageContext) -> Deferral:
 
 
 def finish_ready(ctx: StageContext, event: dict) -> dict:
-    if event.get("at"):  # when the server was seen serving: the GPUs are held idle from here
+    if event.get("at") and event.get("state") == State.READY:  # when the server was seen serving
         artifacts.record(ctx.recipe_id, ctx.run_key, ready_at=event["at"])
+    observe_environment(ctx)  # a server that failed to start is looked at too: its driver may be why
     return finish_wait(event, ctx.log)
+
+
+def observe_environment(ctx: StageContext) -> None:
+    """The run's environment and startup times, looked at once while its pods are there
+    (pipeline.environment); a look that fails is said and the run goes on."""
+    from recipebench.pipeline.environment import observe
+
+    try:
+        if ctx.ledger.get("environment") is not None:
+            return
+        artifacts.record(ctx.recipe_id, ctx.run_key, **observe(ctx.run, ctx.cluster(), ctx.log))
+    except Exception as exc:
+        ctx.log.warning("the run's environment was not recorded: %s", reason_of(exc))
 
 
 def finish_wait(event: dict, log) -> dict:
@@ -576,6 +590,8 @@ def finish_search(ctx: StageContext, event: dict):
         raise
     entry = ingest(run, point, out.log_text, out.pod) | {"search_step": point.search_step}
     artifacts.save_parsed(run.recipe.id, run.run_key, point.id, entry)
+    artifacts.record(run.recipe.id, run.run_key, point_times={**ctx.ledger.get("point_times", {}),
+                                                              point.id: [out.applied_at, out.done_at]})
     log_point(ctx.log, point.id, entry)
     workload.delete_point_job(run, cluster, index, ctx.log)
     ctx.refresh_ledger()
@@ -644,6 +660,8 @@ def teardown(ctx: StageContext) -> dict:
     from recipebench.cluster.workload import teardown as delete_run
 
     cluster = ctx.cluster()
+    if ctx.ledger.get("stages", {}).get("deploy"):  # a run that failed before ready: look before it goes
+        observe_environment(ctx)
     try:
         result = delete_run(ctx.run, cluster, ctx.log)
     except TeardownIncomplete as exc:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-# runs columns that can change the numbers, in the order people check them
+from recipebench.catalog.environment import COLUMNS as ENVIRONMENT
+
+# runs columns that can change the numbers, in the order people check them; the environment's by
+# their short names ("driver: 570.133.20 -> 580.65.06")
 INPUT_FIELDS = ("image", "image_digest", "framework_version", "client_image", "fingerprint", "params", "model",
-                "precision", "accelerator", "machine_type", "gpu_count", "cluster")
+                "precision", "accelerator", "machine_type", "gpu_count", "cluster", *ENVIRONMENT)
 
 
 def _text(value: Any) -> str:
@@ -38,9 +41,11 @@ def input_diff(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str,
     columns, then each recipe field under `inputs` (serving args, topology, model, benchmark)."""
     diff = []
     for field in INPUT_FIELDS:
+        if field in ENVIRONMENT and (before.get(field) is None or after.get(field) is None):
+            continue  # not recorded for one of them (a run before it was, a probe that failed): not a known change
         a, b = _text(before.get(field)), _text(after.get(field))
         if a != b:
-            diff.append((field, a, b))
+            diff.append((ENVIRONMENT.get(field, field), a, b))
     a_fields, b_fields = _flat(before.get("inputs") or {}, ""), _flat(after.get("inputs") or {}, "")
     for key in sorted(a_fields.keys() | b_fields.keys()):
         a, b = _text(a_fields.get(key)), _text(b_fields.get(key))

@@ -8,7 +8,7 @@ from typing import Any
 from recipebench.catalog.params import RunConfig
 from recipebench.catalog.recipe import BenchmarkPoint
 from recipebench.catalog.vocabulary import RunStatus
-from recipebench.results import slo, validity
+from recipebench.results import environment, gpu_time, slo, validity
 from recipebench.results.schema import METRIC_COLUMNS
 
 
@@ -119,11 +119,13 @@ def run_row(recipe_id: str, run_key: str, ledger: dict[str, Any], run: RunConfig
     ends = [v["end"] for k, v in stages.items() if k not in AFTER_ROW and "end" in v]
     finished = max(ends, default=now)
     deploy_start = stages.get("deploy", {}).get("start")
-    gpu_hours = None
+    gpu_hours, split = None, None
     if recipe is not None and deploy_start:
         # held from the first apply until teardown ended (or the last stage that ran, if it did not)
         held_until = stages.get("teardown", {}).get("end") or finished
         gpu_hours = recipe.gpu_count * max(held_until - deploy_start, 0.0) / 3600
+        split = gpu_time.split(gpu_time.from_ledger(ledger, recipe.gpu_count, not recipe.topology.kind.serves,
+                                                    deploy_start, held_until))
     row: dict[str, Any] = {
         "run_id": run_key, "recipe": recipe_id, "run_date": _date(started), "started_at": started,
         "finished_at": finished, "simulated": bool(ledger.get("simulated", False)),
@@ -135,6 +137,9 @@ def run_row(recipe_id: str, run_key: str, ledger: dict[str, Any], run: RunConfig
         "gpu_hours": gpu_hours, "leftover_objects": ledger.get("leftover") or None,
         "cluster": ledger.get("cluster"), "image_digest": ledger.get("image_digest"),
         "client_image": ledger.get("client_image"), "artifacts": ledger.get("artifacts"),
+        "environment": ledger.get("environment"), **environment.columns(ledger.get("environment")),
+        "gpu_hours_split": split["gpu_hours"] if split else None,
+        "gpu_hours_measured": split["gpu_hours"]["measured"] if split else None,
     }
     accuracy = ledger.get("accuracy")
     if accuracy:

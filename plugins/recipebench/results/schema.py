@@ -44,6 +44,18 @@ RUNS: tuple[Column, ...] = (
     Column("reason", "STRING", "", "one-line reason of the failure"),
     Column("stage_seconds", "JSON", "s", "seconds spent per stage"),
     Column("gpu_hours", "FLOAT64", "GPU h", "GPUs held x hours from the start of deploy to the end of teardown"),
+    Column("gpu_hours_split", "JSON", "GPU h", "where gpu_hours went, per phase (results.gpu_time.PHASES): waiting for "
+           "nodes, image pull, weights, warm-up, accuracy, measured, idle, teardown; they sum to gpu_hours"),
+    Column("gpu_hours_measured", "FLOAT64", "GPU h", "the part of gpu_hours the benchmark measured"),
+    Column("environment", "JSON", "", "what the run ran on: its GPU pods' environment block (GPU, driver, CUDA, NCCL, "
+           "packages, python), its nodes (kubelet, OS image, kernel, runtime, pool, machine type), the server's "
+           "own version, and notes on what differed or could not be read"),
+    Column("driver_version", "STRING", "", "NVIDIA driver of the run's GPUs (nvidia-smi); several, comma-joined, "
+           "when its nodes differ"),
+    Column("cuda_version", "STRING", "", "CUDA runtime the framework was built for (torch.version.cuda)"),
+    Column("nccl_version", "STRING", "", "NCCL the framework loads (torch.cuda.nccl.version)"),
+    Column("server_version", "STRING", "", "the server's own version report, else its framework package's"),
+    Column("node_image", "STRING", "", "OS image of the run's GPU nodes (node status)"),
     Column("leftover_objects", "JSON", "", "objects of the run teardown could not remove (kind/namespace/name)"),
     Column("artifacts", "STRING", "", "address of the run's artifact prefix"),
     Column("accuracy_task", "STRING", "", "the accuracy gate's evaluation (gsm8k); NULL: the recipe has none"),

@@ -23,6 +23,7 @@ from recipebench.sim.server import Store, make_server
 
 CONTEXT = "recipebench-sim"
 DEFAULT_TIME_SCALE = 300.0  # simulated seconds per real second
+NODE_VERSION = "v1.33.5-gke.1080000"  # the GKE node version its kubelets report
 
 
 class SimCluster:
@@ -88,6 +89,14 @@ class SimCluster:
         for name in ("localqueues.kueue.x-k8s.io", "jobsets.jobset.x-k8s.io", "computedomains.resource.nvidia.com"):
             self.store.put(crds, {"metadata": {"name": name}, "spec": {}})
         self.store.put(BY_PLURAL[("storage.k8s.io", "csidrivers")], {"metadata": {"name": "gcsfuse.csi.storage.gke.io"}})
+        for node in self.nodes:  # what a GKE node reports of itself (k8s.io/api core/v1 NodeSystemInfo)
+            self.store.put(BY_PLURAL[("", "nodes")], {
+                "metadata": {"name": node.name, "labels": node.labels},
+                "spec": {"taints": node.taints},
+                "status": {"capacity": {"nvidia.com/gpu": str(node.gpus)} if node.gpus else {},
+                           "nodeInfo": {"kubeletVersion": NODE_VERSION, "osImage": "Container-Optimized OS from Google",
+                                        "kernelVersion": "6.6.93+", "containerRuntimeVersion": "containerd://2.0.6",
+                                        "operatingSystem": "linux", "architecture": node.labels["kubernetes.io/arch"]}}})
         for acc in ACCELERATORS.values():
             self.store.put(BY_PLURAL[("kueue.x-k8s.io", "localqueues")],
                            {"metadata": {"name": acc.default_queue, "namespace": "default"},

@@ -22,6 +22,8 @@ A scenario (RECIPEBENCH_SIM_SCENARIO when the workload is created) decides the l
   log-rotated                      the benchmark client's log loses its beginning (kubelet rotation)
   slower-20                        everything works; per-token latencies are 25% longer, so output
                                    throughput is 20% lower (a regression to detect)
+  driver-changed                   the GPU nodes run a newer NVIDIA driver (startup.NEW_DRIVER) and the server is
+                                   20% slower on it, as slower-20: the compare page and the alert name the driver
   failed-3pct                      3% of each point's requests fail (an invalid point, not a regression)
   short-outputs                    the server stops every answer at half its asked length
   cold-first-trial                 the server stays slow for its first 1,500 requests (outputs.COLD_LONG),
@@ -42,7 +44,7 @@ import hashlib
 import re
 from typing import Any
 
-from recipebench.sim import dynamo, outputs
+from recipebench.sim import dynamo, outputs, startup
 from recipebench.sim.scheduler import Node, gpu_request, only_capacity, place
 from recipebench.sim.server import BY_PLURAL, ApiError, Store
 
@@ -50,13 +52,14 @@ SCENARIOS = ("ready", "image-pull-failure", "crash-loop", "oom", "unschedulable"
              "bench-job-failure", "corrupt-output", "helm-failure", "health-before-load", "model-never-served",
              "completion-fails", "log-rotated", "api-500-on-delete", "api-flaky", "slower-20",
              "failed-3pct", "short-outputs", "cold-first-trial", "wrong-answers", "rbac-shipped",
-             "rbac-missing-proxy", "saturates-early")
+             "rbac-missing-proxy", "saturates-early", "driver-changed")
 DEFAULT_READY_AFTER = 90.0
 BENCH_SECONDS = 120.0
 HELM_SECONDS = 20.0
 CAPACITY_GATE = 120.0  # Kueue admission
 CAPACITY_SCALEUP = 300.0  # node ready after scale-up
 LOAD_LAG = 600.0  # health-before-load: the model is served this long after the health probe answers
+WEIGHTS_SHARE = 0.7  # of a server's start (after its container starts): weights; the rest is warm-up
 REGISTER_LAG = 60.0  # Dynamo: workers register the model with the frontend after loading
 
 
@@ -359,7 +362,8 @@ class Kubelet:
             return False, False
         denied = gpu and root_only_failure(container)
         if not denied:
-            self._log(pod, name, ["INFO: loading model weights", "Loading safetensors checkpoint shards: 100% 163/163"])
+            self._log(pod, name, [*self._environment(pod, container, scenario), "INFO: loading model weights",
+                                  "Loading safetensors checkpoint shards: 100% 163/163"])
         misfit = gpu and not denied and dynamo.missing_gpus(container, gpu_request(pod["spec"]), _env(container))
         if denied:
             self._crash(pod, name, t, {"terminated": {"exitCode": 1, "reason": "Error"}}, [denied])
@@ -378,6 +382,9 @@ class Kubelet:
             return False, False
         loaded = not gpu or t >= ready_after
         ready = (t >= 10) if (not gpu or not probed) else loaded
+        weights = startup.weights_line(dynamo.command_text(container))
+        if gpu and weights and t >= 10 + WEIGHTS_SHARE * (ready_after - 10):  # then CUDA graphs, warm-up
+            self._log(pod, name, [weights])
         if loaded and gpu:
             self._log(pod, name, ["The server is fired up and ready to roll!"])
         self._container(pod, name, running=True, ready=ready)
@@ -418,6 +425,8 @@ class Kubelet:
             return "Pending"
         if age < duration:
             self._container(pod, name, running=True, ready=True)
+            if component == "offline":
+                self._offline_start(pod, container, scenario, age >= scheduled_at + ready_after)
             return "Running"
         seed = f"{job['metadata']['name']}"
         if component == "helm":
@@ -441,7 +450,7 @@ class Kubelet:
             return self._finish(pod, name, 1)
         broken = scenario == "corrupt-output"
         # slower-20: a server 20% slower; wrong-answers: one that answers garbage fast
-        slowdown = 1.25 if scenario == "slower-20" else 0.7 if scenario == "wrong-answers" else 1.0
+        slowdown = 1.25 if scenario in ("slower-20", "driver-changed") else 0.7 if scenario == "wrong-answers" else 1.0
         cold = outputs.COLD_LONG if scenario == "cold-first-trial" else outputs.COLD_REQUESTS
         if component == "offline":
             lines = outputs.offline_log(script, seed, broken, slowdown, cold_requests=cold)
@@ -456,6 +465,12 @@ class Kubelet:
             lines = lines[-2:]
         self._log(pod, name, lines)
         return self._finish(pod, name, 0)
+
+    def _offline_start(self, pod: dict, container: dict, scenario: str, downloaded: bool) -> None:
+        """An offline Job's probe at start, then the weights it downloads before its benchmark."""
+        self._log(pod, container["name"], self._environment(pod, container, scenario))
+        if downloaded:
+            self._log(pod, container["name"], [startup.WEIGHTS_LINES["trtllm"]])
 
     def _helm(self, pod: dict, job: dict, name: str, script: str) -> str:
         """helm upgrade --install: records the release the way Helm does and installs its CRDs."""
@@ -527,7 +542,7 @@ class Kubelet:
         self._set_pod(pod, patch, gates=gates)
 
     def _container(self, pod, name, waiting=None, running=False, ready=False, restarts=0, last=None):
-        state = {"waiting": waiting} if waiting else {"running": {"startedAt": "now"}}
+        state = {"waiting": waiting} if waiting else {"running": {"startedAt": self._started_at(pod)}}
         cs = {"name": name, "ready": ready, "restartCount": restarts, "state": state,
               "image": pod["spec"]["containers"][0].get("image")}
         if last:
@@ -536,6 +551,26 @@ class Kubelet:
         self._set_pod(pod, {"phase": phase, "conditions": [
             {"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": str(ready)}],
             "containerStatuses": [cs]})
+
+    def _started_at(self, pod) -> str:
+        """When the running container started: kept from the pod's status, else now (k8s ContainerStateRunning)."""
+        try:
+            cur = self.store.get(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
+        except ApiError:
+            cur = pod
+        for cs in (cur.get("status") or {}).get("containerStatuses") or []:
+            started = ((cs.get("state") or {}).get("running") or {}).get("startedAt")
+            if started:
+                return started
+        return _now()
+
+    def _environment(self, pod: dict, container: dict, scenario: str) -> list[str]:
+        """What the container's environment probe prints on this pod's node."""
+        node = next((n for n in self.nodes if n.name == pod["spec"].get("nodeName")), None)
+        return startup.environment_block(dynamo.command_text(container), container.get("image"),
+                                         node.labels.get("cloud.google.com/gke-accelerator") if node else None,
+                                         gpu_request(pod["spec"]),
+                                         startup.NEW_DRIVER if scenario == "driver-changed" else startup.DRIVER)
 
     def _finish(self, pod, name, code) -> str:
         phase = "Succeeded" if code == 0 else "Failed"
@@ -555,7 +590,7 @@ class Kubelet:
         # clusters write whole seconds (metav1.Time); here a second is minutes of simulated time, so
         # the fraction is kept
         before = {c.get("type"): c for c in (cur.get("status") or {}).get("conditions") or []}
-        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        stamp = _now()
         for cond in status.get("conditions") or []:
             old = before.get(cond.get("type"))
             cond.setdefault("lastTransitionTime", old.get("lastTransitionTime") if old and old.get("status") ==
@@ -585,6 +620,7 @@ class Kubelet:
             return
         self.logged.add(tag)
         self.store.logs.setdefault(key, []).extend(lines)
+        self.store.log_times.setdefault(key, []).extend([_now(nanoseconds=True)] * len(lines))
 
     def _event(self, pod, type_, reason, message):
         ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
@@ -595,8 +631,16 @@ class Kubelet:
         except ApiError:
             pass
         self.store.put(EVENTS, {"metadata": {"name": ev_name, "namespace": ns}, "type": type_, "reason": reason,
-                                "message": message, "count": 1, "involvedObject": {"kind": "Pod", "name": name,
-                                                                                   "namespace": ns}}, create=True)
+                                "message": message, "count": 1, "firstTimestamp": _now(), "lastTimestamp": _now(),
+                                "involvedObject": {"kind": "Pod", "name": name, "namespace": ns}}, create=True)
+
+
+def _now(nanoseconds: bool = False) -> str:
+    """The wall clock as the API writes it (metav1.Time; the kubelet's log stamps carry nanoseconds). Real
+    clusters write whole seconds in object times; here a second is minutes of simulated time, so the
+    fraction is kept."""
+    now = datetime.datetime.now(datetime.UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.%f") + ("000Z" if nanoseconds else "Z")
 
 
 def _env(container: dict) -> dict[str, str]:

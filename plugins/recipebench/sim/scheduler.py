@@ -34,7 +34,8 @@ def seed_nodes(gpu_nodes: dict[str, int] | None = None, system_nodes: int = 3) -
     """A system pool and one GPU pool per accelerator (how many nodes each: gpu_nodes)."""
     counts = {"a3ultra": 2, "a3mega": 2, "a4": 2, "a4x": 18, **(gpu_nodes or {})}
     nodes = [Node(f"gke-system-{i}", {"kubernetes.io/arch": "amd64", "kubernetes.io/hostname": f"gke-system-{i}",
-                                      "cloud.google.com/gke-nodepool": "system"}) for i in range(system_nodes)]
+                                      "cloud.google.com/gke-nodepool": "system",
+                                      "node.kubernetes.io/instance-type": "e2-standard-8"}) for i in range(system_nodes)]
     for acc in ACCELERATORS.values():
         taints = [{"key": GPU, "value": "present", "effect": "NoSchedule"}]
         if acc.arch == "arm64":
@@ -43,7 +44,8 @@ def seed_nodes(gpu_nodes: dict[str, int] | None = None, system_nodes: int = 3) -
             name = f"gke-{acc.name}-{i}"
             nodes.append(Node(name, {"kubernetes.io/arch": acc.arch, "kubernetes.io/hostname": name,
                                      "cloud.google.com/gke-accelerator": acc.gke_accelerator,
-                                     "cloud.google.com/gke-nodepool": f"{acc.name}-pool"}, taints, acc.gpus_per_node))
+                                     "cloud.google.com/gke-nodepool": f"{acc.name}-pool",
+                                     "node.kubernetes.io/instance-type": acc.machine_type}, taints, acc.gpus_per_node))
     return nodes
 
 

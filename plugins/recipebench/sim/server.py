@@ -45,6 +45,7 @@ RESOURCES = (
     Resource("", "v1", "events", "Event"),
     Resource("", "v1", "serviceaccounts", "ServiceAccount"),
     Resource("", "v1", "namespaces", "Namespace", namespaced=False),
+    Resource("", "v1", "nodes", "Node", namespaced=False),
     Resource("apps", "v1", "deployments", "Deployment"),
     Resource("batch", "v1", "jobs", "Job"),
     Resource("leaderworkerset.x-k8s.io", "v1", "leaderworkersets", "LeaderWorkerSet"),
@@ -159,6 +160,7 @@ class Store:
         self.objects: dict[tuple[str, str, str, str], dict] = {}
         self.logs: dict[tuple[str, str, str], list[str]] = {}  # (ns, pod, container) -> lines
         self.previous_logs: dict[tuple[str, str, str], list[str]] = {}
+        self.log_times: dict[tuple[str, str, str], list[str]] = {}  # the kubelet's stamp of each line in logs
         self._rv = 0
 
     def _next_rv(self) -> str:
@@ -393,14 +395,18 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, {"kind": f"{res.kind}List", "apiVersion": res.api_version,
                                     "metadata": {"resourceVersion": str(self.store._rv)}, "items": items})
         if sub == "log":
-            self.store.get(res, ns, name)
+            pod = self.store.get(res, ns, name)
             container = q.get("container") or "main"
-            logs = self.store.previous_logs if parse_bool(q.get("previous", "false")) else self.store.logs
-            lines = logs.get((ns, name, container))
-            if lines is None:
-                pod = self.store.get(res, ns, name)
-                first = pod["spec"]["containers"][0]["name"]
-                lines = logs.get((ns, name, first if "container" not in q else container), [])
+            previous = parse_bool(q.get("previous", "false"))
+            logs = self.store.previous_logs if previous else self.store.logs
+            key = (ns, name, container)
+            if key not in logs and "container" not in q:  # no container named: the pod's first
+                key = (ns, name, pod["spec"]["containers"][0]["name"])
+            lines = logs.get(key, [])
+            if parse_bool(q.get("timestamps", "false")):  # RFC 3339 with nanoseconds, a space, the line
+                stamps = [] if previous else self.store.log_times.get(key, [])
+                lines = [f"{stamps[i] if i < len(stamps) else '1970-01-01T00:00:00.000000000Z'} {line}"
+                         for i, line in enumerate(lines)]
             if q.get("tailLines"):
                 lines = lines[-int(q["tailLines"]):]
             return self._send(200, "".join(f"{ln}\n" for ln in lines), "text/plain; charset=utf-8")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from recipebench.sim import dynamo, startup
 from recipebench.sim.server import BY_PLURAL, ApiError
 
 PODS, SERVICES = BY_PLURAL[("", "pods")], BY_PLURAL[("", "services")]
@@ -49,4 +50,10 @@ def proxy(store, kubelet, namespace: str, service: str, method: str, path: str, 
         return 200, {"id": "cmpl-sim", "object": "text_completion", "model": model,
                      "choices": [{"index": 0, "text": " simulated", "finish_reason": "length"}],
                      "usage": {"prompt_tokens": 1, "completion_tokens": request.get("max_tokens", 1)}}
+    framework = startup.framework_of(dynamo.command_text(endpoints[0]["spec"]["containers"][0]))
+    version = startup.package_version(endpoints[0]["spec"]["containers"][0].get("image"))
+    if method == "GET" and path == "/version" and framework == "vllm":  # vLLM's show_version
+        return 200, {"version": version}
+    if method == "GET" and path == "/get_server_info" and framework == "sglang":  # SGLang's get_server_info
+        return 200, {"model_path": model, "version": version}
     raise ApiError(404, "NotFound", f"{path} is not served by {name}")

@@ -71,6 +71,14 @@ class Drawn:
 
 
 @dataclass
+class Bar:
+    """One stacked bar as drawn: its segments' rectangles (x, y, width, height, color, tooltip)."""
+
+    label: str
+    rects: list[tuple[float, float, float, float, str, str]]
+
+
+@dataclass
 class Chart:
     """A chart's geometry (pure data); templates/chart.html draws it as inline SVG, escaping every text."""
 
@@ -90,10 +98,12 @@ class Chart:
     x_ticks: list[tuple[float, str]] = field(default_factory=list)  # (screen x, label)
     series: list[Drawn] = field(default_factory=list)
     legend: bool = False
+    bars: list[Bar] = field(default_factory=list)  # a stacked bar chart's bars (`stacked`)
+    keys: list[tuple[str, str]] = field(default_factory=list)  # its legend: (segment, color)
 
     @property
     def empty(self) -> bool:
-        return not self.series
+        return not self.series and not self.bars
 
 
 def chart(name: str, title: str, series: list[Series], x_label: str, y_label: str,
@@ -146,4 +156,41 @@ def chart(name: str, title: str, series: list[Series], x_label: str, y_label: st
                     for j, ((x, y), tip) in enumerate(zip(s.points, tips, strict=True))],
             marked=[(px(x), py(y)) for x, y in s.marked],
             errors=[(px(x), py(hi), py(lo)) for x, lo, hi in s.errors]))
+    return out
+
+
+def stacked(name: str, title: str, bars: list[tuple[str, list[tuple[str, float]]]], x_label: str, y_label: str,
+            segments: Sequence[tuple[str, str]], width: int = 640, height: int = 300) -> Chart:
+    """A stacked bar per x (label, [(segment key, value)]), segments stacked in the order of `segments`
+    ((key, legend text)), on the same axes and ticks as `chart`."""
+    left, right, top, bottom = 64, 200, 28, 48
+    plot_w, plot_h = width - left - right, height - top - bottom
+    totals = [sum(v for _, v in parts) for _, parts in bars]
+    out = Chart(name, title, width, height, len(segments), len(bars))
+    if not bars or max(totals, default=0) <= 0:
+        return out
+    colors = {key: PALETTE[i % len(PALETTE)] for i, (key, _) in enumerate(segments)}
+    text = dict(segments)
+    y_ticks = nice_ticks(0, max(totals))
+    y_hi = y_ticks[-1]
+    slot = plot_w / len(bars)
+    out.left, out.top, out.plot_w, out.plot_h, out.legend = left, top, plot_w, plot_h, True
+    out.x_label, out.y_label = x_label, y_label
+    out.y_ticks = [(round(top + plot_h - t / y_hi * plot_h, 1), _fmt(t)) for t in y_ticks]
+    step = max(1, -(-len(bars) // 8))
+    out.x_ticks = [(round(left + slot * (i + 0.5), 1), label) for i, (label, _) in enumerate(bars) if i % step == 0]
+    out.keys = [(text[key], colors[key]) for key, _ in segments]
+    for i, (label, parts) in enumerate(bars):
+        value_of = dict(parts)
+        base, rects = 0.0, []
+        for key, _ in segments:
+            value = value_of.get(key) or 0.0
+            if value <= 0:
+                continue
+            y0, y1 = base / y_hi * plot_h, (base + value) / y_hi * plot_h
+            share = value / totals[i] if totals[i] else 0
+            rects.append((round(left + slot * i + slot * 0.15, 1), round(top + plot_h - y1, 1), round(slot * 0.7, 1),
+                          round(y1 - y0, 1), colors[key], f"{label}: {text[key]} {_fmt(value)} ({share:.0%})"))
+            base += value
+        out.bars.append(Bar(label, rects))
     return out

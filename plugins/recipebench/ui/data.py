@@ -15,10 +15,11 @@ from recipebench.catalog.slo import SloSpec
 from recipebench.catalog.vocabulary import Verdict
 from recipebench.results.inputs import input_diff
 from recipebench.results.regressions import CAPACITY, UNITS, metric_details
-from recipebench.ui.charts import Chart, Series, chart
+from recipebench.ui.charts import Chart, Series, chart, stacked
 
 RUNS_SHOWN = 30  # runs per recipe in tables and trends
 FRONTIER_RUNS = 5  # runs drawn on the frontier chart
+GPU_TIME_RUNS = 20  # runs drawn on the GPU-hours chart
 POINT_METRICS = (  # (column, label, higher is better) shown per point
     ("output_throughput", "output tok/s", True), ("output_throughput_per_gpu", "output tok/s/GPU", True),
     ("tokens_per_s_per_user", "tok/s/user", True), ("ttft_median_ms", "TTFT p50 ms", False),
@@ -114,7 +115,7 @@ def overview(recipe_ids: list[str], runs: list[dict], results: list[dict], verdi
                      "capacity_simulated": bool((capacity_of.get(recipe) or {}).get("simulated"))})
     trend_chart = chart("overview-trend", "Best output tokens/s per GPU, last successful runs per recipe", series,
                         "runs ago (0 = latest)", "output tok/s/GPU")
-    return {"rows": rows, "trend_chart": trend_chart, "alerts": alerts[:10],
+    return {"rows": rows, "trend_chart": trend_chart, "alerts": alerts[:10], "gpu_weeks": gpu_hours_by_week(runs),
             "any_simulated": any(r["simulated"] or r["best_simulated"] or r["capacity_simulated"] for r in rows)}
 
 
@@ -283,12 +284,58 @@ def recipe_page(recipe: str, runs: list[dict], results: list[dict], verdicts: li
                             [Series("output tok/s", pts, band=band, marked=marked, hollow=hollow)], "run (UTC)",
                             "output tok/s",
                             x_ticks=ticks[::step], width=480, height=240))
+    charts["gpu_time"] = gpu_time_chart(runs)
     return {"recipe": recipe, "runs": runs, "current": current, "points": points, "charts": charts,
+            "environment": environment_rows(current),
             "capacity": capacity_section(runs, capacity or [], verdicts, results, current),
             "trends": trends, "alerts": alerts, "metrics": POINT_METRICS,
             "previous_ok": {r["run_id"]: next((s["run_id"] for s in successes if s["started_at"] < r["started_at"]),
                                               None) for r in runs},
             "any_simulated": any(r.get("simulated") for r in runs)}
+
+
+def gpu_time_chart(runs: list[dict]) -> Chart:
+    """Where each run's GPU-hours went (runs.gpu_hours_split, results.gpu_time), a stacked bar per run,
+    oldest first; failed runs too: their hours were spent as well."""
+    from recipebench.results.gpu_time import LABELS, PHASES
+
+    shown = [r for r in reversed(runs[:GPU_TIME_RUNS]) if isinstance(r.get("gpu_hours_split"), dict)]
+    bars = [(f"{when(r['started_at'])[5:16]} {r['status'] if r['status'] != 'success' else ''}".strip(),
+             [(phase, r["gpu_hours_split"].get(phase) or 0.0) for phase in PHASES]) for r in shown]
+    return stacked("gpu-hours", "Where each run's GPU-hours went", bars, "run (UTC)", "GPU-hours",
+                   [(phase, LABELS[phase]) for phase in PHASES])
+
+
+def environment_rows(run: dict | None) -> list[tuple[str, str]]:
+    """The run's environment as (what, value) lines for its page; none recorded: nothing."""
+    env = (run or {}).get("environment")
+    if not isinstance(env, dict):
+        return []
+    nodes = f"{', '.join(env.get('node_pools') or [])} ({', '.join(env.get('machine_types') or [])})"
+    rows = [("GPU", f"{env.get('gpus')} x {env.get('gpu')}"), ("driver", env.get("driver_version")),
+            ("CUDA", env.get("cuda_version")), ("NCCL", env.get("nccl_version")),
+            ("server", env.get("server_version")), ("python", env.get("python_version")),
+            ("torch", env.get("torch_version")),
+            ("packages", ", ".join(f"{k} {v}" for k, v in (env.get("packages") or {}).items() if v)),
+            ("node pool", nodes), ("node image", env.get("node_image")), ("kubelet", env.get("kubelet_version")),
+            ("kernel", env.get("kernel")), ("container runtime", env.get("container_runtime"))]
+    return [(k, str(v)) for k, v in rows if v not in (None, "", "None x None")] + [
+        ("note", n) for n in [*(env.get("notes") or []), *(env.get("errors") or [])]]
+
+
+def gpu_hours_by_week(runs: list[dict], weeks: int = 6) -> dict[str, Any]:
+    """GPU-hours per recipe per ISO week (the newest `weeks`), with the share the benchmark measured."""
+    cells: dict[tuple[str, str], list[float]] = {}
+    for r in runs:
+        if not r.get("gpu_hours") or not when(r["started_at"]):
+            continue
+        year, week, _ = dt.date.fromisoformat(when(r["started_at"])[:10]).isocalendar()
+        cell = cells.setdefault((r["recipe"], f"{year}-W{week:02d}"), [0.0, 0.0])
+        cell[0] += r["gpu_hours"]
+        cell[1] += r.get("gpu_hours_measured") or 0.0
+    columns = sorted({w for _, w in cells}, reverse=True)[:weeks]
+    return {"weeks": columns, "recipes": sorted({rec for rec, w in cells if w in columns}),
+            "cells": {f"{rec}|{w}": {"hours": h, "share": m / h if h else None} for (rec, w), (h, m) in cells.items()}}
 
 
 # -- two runs ----------------------------------------------------------------------------------
