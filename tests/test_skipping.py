@@ -58,7 +58,9 @@ def test_a_second_unchanged_run_is_skipped_in_seconds_and_a_changed_tag_runs(clu
                                   f"cluster_version FROM runs WHERE run_id = '{second['run_id']}'")
     assert row["skipped_matches"] == first["run_id"] and row["gpu_hours"] is None
     assert row["gpu_hours_saved"] == pytest.approx(runs_row(first["run_id"])["gpu_hours"])
-    assert row["cluster_version"] == "v1.33.0-recipebench-sim" and f"since run {first['run_id']}" in row["reason"]
+    # the control plane's version and the recipe's node pool's, as its nodes report it
+    assert row["cluster_version"] == "v1.33.0-recipebench-sim; nodes a4-pool v1.33.5-gke.1080000", row
+    assert f"since run {first['run_id']}" in row["reason"]
     assert took < 30, took
     assert open_warehouse().select("alerts", {"run_id": second["run_id"]}, limit=5) == []
     assert open_warehouse().select("results", {"run_id": second["run_id"]}, limit=5) == []

@@ -154,7 +154,8 @@ def skip_if_unchanged(ctx: StageContext, run: RunConfig, target) -> None:
     from recipebench.results import skipping
     from recipebench.results.warehouse import open_warehouse
 
-    version = Cluster(target).version()
+    cluster = Cluster(target)
+    version = f"{cluster.version()}{_node_pool_versions(cluster, run, ctx.log)}"
     artifacts.record(run.recipe.id, run.run_key, cluster_version=version)
     current = {"fingerprint": run.fingerprint, "image": run.recipe.image_ref(), "cluster_version": version,
                "image_digest": known_digest(run.recipe, os.environ.get("RECIPEBENCH_IMAGES", "cloudbuild"))}
@@ -172,6 +173,23 @@ def skip_if_unchanged(ctx: StageContext, run: RunConfig, target) -> None:
 
         ctx.ti.xcom_push(key=RUN_XCOM, value=run.model_dump(mode="json"))
     raise RunSkipped(decision)
+
+
+def _node_pool_versions(cluster, run: RunConfig, log) -> str:
+    """`; nodes POOL VERSION, ...`: the kubelet version of each node pool of the recipe's accelerator, as its
+    nodes report it (a pool scaled to zero has none to ask: GKE's container API, NodePool.version, would
+    know; not asked here). A grant without `list nodes` loses only this part, and says so."""
+    from recipebench.catalog.environment import NODE_POOL_LABEL
+
+    try:
+        nodes = cluster.list("v1", "Node", None, f"cloud.google.com/gke-accelerator={run.recipe.acc.gke_accelerator}")
+    except Exception as exc:
+        log.warning("the node pools' versions could not be read (grant list nodes: include/rbac/clusterrole.yaml): "
+                    "%s", reason_of(exc))
+        return ""
+    pools = sorted({f"{(n['metadata'].get('labels') or {}).get(NODE_POOL_LABEL, '?')} "
+                    f"{((n.get('status') or {}).get('nodeInfo') or {}).get('kubeletVersion', '?')}" for n in nodes})
+    return f"; nodes {', '.join(pools)}" if pools else "; no node of the pool is up"
 
 
 def build_image(ctx: StageContext) -> dict | None:

@@ -37,7 +37,8 @@ RUNS: tuple[Column, ...] = (
            "model, benchmark settings), for comparing two runs field by field"),
     Column("status", "STRING", "", "success, failed, refused (its trigger params were refused: not a failure of "
            "the recipe) or skipped (schedule_policy when-changed: nothing changed since skipped_matches)", True),
-    Column("cluster_version", "STRING", "", "the cluster's Kubernetes version as its API server reports it (/version)"),
+    Column("cluster_version", "STRING", "", "a when-changed recipe's cluster: the API server's Kubernetes version "
+           "(/version), then its accelerator's node pools' kubelet versions as their nodes report them"),
     Column("skipped_matches", "STRING", "", "a skipped run: the last valid run it is the same as"),
     Column("gpu_hours_saved", "FLOAT64", "GPU h", "a skipped run: the GPU-hours the run it matches took"),
     Column("failed_stage", "STRING", "", "first stage that failed ('artifacts': the run's ledger was lost between stages)"),
