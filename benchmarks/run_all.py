@@ -19,6 +19,7 @@ import dag_parse_time  # noqa: E402
 import failure_detection  # noqa: E402
 import gpu_idle  # noqa: E402
 import parser_throughput  # noqa: E402
+import results_pages  # noqa: E402
 
 PLAN = [
     (dag_parse_time, ["--runs", "5"]),
@@ -26,6 +27,7 @@ PLAN = [
     (parser_throughput, ["--requests", "10000", "--rounds", "5"]),
     (failure_detection, ["--reps", "3"]),
     (gpu_idle, ["--runs", "5"]),
+    (results_pages, ["--nights", "10", "100", "365", "--rounds", "5"]),
 ]
 
 

@@ -13,9 +13,11 @@ Chosen by RECIPEBENCH_WAREHOUSE: `duckdb:///path/file.duckdb` or
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,9 +78,17 @@ class Warehouse:
     def _create(self, table: str, columns: tuple[Column, ...]) -> None: ...
     def column_type(self, column: Column) -> str: raise NotImplementedError
     def json_text(self, expr: str) -> str: raise NotImplementedError
+    def week_of(self, expr: str) -> str: raise NotImplementedError
+
+    @contextlib.contextmanager
+    def session(self):
+        """The statements of one page on one connection, where the warehouse has connections to keep."""
+        yield self
 
     # -- shared ---------------------------------------------------------------------------------
     def run(self, sql: str, params: dict[str, tuple[Column, Any]] | None = None) -> list[dict]:
+        # only the parameters the statement names: DuckDB refuses any other (a page's statements share a set)
+        params = {k: v for k, v in (params or {}).items() if re.search(rf"[@$]{k}\b", sql)}
         try:
             return self._run(sql, params)
         except WarehouseError:
@@ -178,7 +188,7 @@ class Warehouse:
                         f"accuracy_score AS accuracy "
                         f"FROM {self.table('runs')} {where} ORDER BY started_at DESC LIMIT {int(last)}", params)
 
-    def _typed(self, **values: tuple[str, Any]) -> tuple[dict, dict[str, str]]:
+    def typed(self, **values: tuple[str, Any]) -> tuple[dict, dict[str, str]]:
         """Query parameters by name, each (BigQuery type, value): (what run() takes, each one's placeholder)."""
         params = {k: (_param(k, t), v) for k, (t, v) in values.items()}
         return params, {k: self.placeholder(c) for k, (c, _) in params.items()}
@@ -190,7 +200,7 @@ class Warehouse:
         instead of becoming the norm after N/2 nights and closing its episode with a false
         "recovered". An invalid point (results.validity) is no baseline either. Runs a person triggered with a changed plan are not a baseline either: only
         scheduled runs, and manual runs of the plan as written."""
-        p, ph = self._typed(recipe=("STRING", recipe), fingerprint=("STRING", fingerprint),
+        p, ph = self.typed(recipe=("STRING", recipe), fingerprint=("STRING", fingerprint),
                             point_id=("STRING", point_id), simulated=("BOOL", simulated),
                             exclude_run=("STRING", exclude_run), before=("TIMESTAMP", before))
         return self.run(
@@ -207,7 +217,7 @@ class Warehouse:
     def last_valid_run(self, recipe: str, simulated: bool) -> dict | None:
         """The recipe's newest successful run on the same kind of cluster whose every point was valid: what a
         when-changed run compares itself with (results.skipping)."""
-        p, ph = self._typed(recipe=("STRING", recipe), simulated=("BOOL", simulated))
+        p, ph = self.typed(recipe=("STRING", recipe), simulated=("BOOL", simulated))
         rows = self.run(
             f"SELECT u.run_id, u.started_at, u.fingerprint, u.image, u.image_digest, u.cluster_version, u.gpu_hours "
             f"FROM {self.table('runs')} AS u WHERE u.recipe = {ph['recipe']} AND u.simulated = {ph['simulated']} "
@@ -221,7 +231,7 @@ class Warehouse:
                          before: dt.datetime, limit: int) -> list[dict]:
         """The capacity of the latest successful earlier runs of the same fingerprint, searched against the
         same SLO, not themselves judged regressed (as history(): a lasting drop stays a regression)."""
-        p, ph = self._typed(recipe=("STRING", recipe), fingerprint=("STRING", fingerprint), slo=("STRING", slo),
+        p, ph = self.typed(recipe=("STRING", recipe), fingerprint=("STRING", fingerprint), slo=("STRING", slo),
                             simulated=("BOOL", simulated), exclude_run=("STRING", exclude_run),
                             before=("TIMESTAMP", before))
         return self.run(
@@ -249,17 +259,23 @@ class Warehouse:
         rows = self.run(f"SELECT {', '.join(columns or schema)} FROM {self.table(table)}"
                         f"{' WHERE ' + ' AND '.join(conds) if conds else ''}"
                         f"{f' ORDER BY {order} DESC' if order else ''} LIMIT {int(limit)}", params)
-        for row in rows:
-            for name, value in row.items():
-                if schema[name].type == "JSON" and isinstance(value, str):
-                    row[name] = json.loads(value)
-        return rows
+        return decode_json(table, rows)
 
     def count(self, table: str, run_id: str) -> int:
         c = _param("run_id")
         rows = self.run(f"SELECT COUNT(*) AS n FROM {self.table(table)} WHERE run_id = {self.placeholder(c)}",
                         {"run_id": (c, run_id)})
         return int(rows[0]["n"])
+
+
+def decode_json(table: str, rows: list[dict]) -> list[dict]:
+    """The table's JSON columns of each row decoded (DuckDB returns them as text); other columns as they are."""
+    json_columns = {c.name for c in TABLES[table] if c.type == "JSON"}
+    for row in rows:
+        for name in json_columns & row.keys():
+            if isinstance(row[name], str):
+                row[name] = json.loads(row[name])
+    return rows
 
 
 def _param(name: str, type_: str = "STRING") -> Column:
@@ -284,6 +300,22 @@ class DuckDBWarehouse(Warehouse):
 
     def json_text(self, expr: str) -> str:
         return expr  # JSON columns are VARCHAR here, written with sorted keys
+
+    def week_of(self, expr: str) -> str:
+        return f"CAST(date_trunc('week', {expr}) AS DATE)"  # ISO weeks: Monday
+
+    @contextlib.contextmanager
+    def session(self):
+        """One connection for every statement of a page (instead of one each), released at its end."""
+        if self._held is not None:
+            yield self
+            return
+        self._held = self._connect()
+        try:
+            yield self
+        finally:
+            self._held.close()
+            self._held = None
 
     def _connect(self):
         """A connection per statement, so the file's lock is held for moments only; another process
@@ -387,6 +419,9 @@ class BigQueryWarehouse(Warehouse):
 
     def json_text(self, expr: str) -> str:
         return f"TO_JSON_STRING({expr})"
+
+    def week_of(self, expr: str) -> str:
+        return f"DATE_TRUNC({expr}, WEEK(MONDAY))"  # = ISOWEEK: weeks that start on Monday
 
     def _run(self, sql, params=None):
         from google.cloud import bigquery

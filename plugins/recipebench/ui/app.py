@@ -9,6 +9,8 @@ the auth manager's login page when a browser asks for HTML.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -23,6 +25,8 @@ STYLESHEET = Path(__file__).with_name("static") / "style.css"
 
 
 _bearer = HTTPBearer(auto_error=False)
+DEFAULT_DAYS = 90  # the window a page covers unless its URL says otherwise
+Days = Annotated[int, Query(ge=1, le=3660, description="days back from today (UTC) the page covers, 1 to 3660")]
 
 
 async def current_user(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)):
@@ -54,7 +58,9 @@ def require(user, recipe_ids: set[str]) -> None:
         raise HTTPException(403, f"not allowed to read DAG(s) {', '.join(sorted(denied))}")
 
 
+@functools.cache
 def _env():
+    """The templates' environment, built once: Jinja compiles each template on first use and keeps it."""
     import jinja2
 
     from recipebench.results.regressions import number
@@ -70,22 +76,28 @@ def _env():
     return env
 
 
+_READY: set[str] = set()  # warehouses whose tables this process has made sure of
+
+
 def _warehouse():
-    from recipebench.results.warehouse import WarehouseError, open_warehouse
+    """The warehouse, its tables checked once per process (a page view need not inspect every table)."""
+    from recipebench.results.warehouse import WarehouseError, open_warehouse, warehouse_url
 
     try:
         wh = open_warehouse()
-        wh.ensure_tables()
+        if warehouse_url() not in _READY:
+            wh.ensure_tables()
+            _READY.add(warehouse_url())
         return wh
     except WarehouseError as exc:
         raise HTTPException(503, f"the warehouse cannot be read: {exc}") from None
 
 
 def _recipe_ids() -> list[str]:
-    from recipebench.catalog.recipe import load_catalog
+    """Every recipe of the catalog, broken files included, by file name (a page needs none of them parsed)."""
+    from recipebench.catalog.recipe import recipe_files
 
-    good, broken = load_catalog()
-    return sorted({*good, *broken})
+    return sorted(p.stem for p in recipe_files())
 
 
 def _run_row(wh, run_id: str) -> dict:
@@ -160,7 +172,9 @@ def _guard(app: FastAPI) -> None:
 
     @app.exception_handler(WarehouseError)
     async def _warehouse_down(request: Request, exc: WarehouseError):
-        # a warehouse that is down or corrupt is the warehouse's failure, said as such, not a 500
+        # a warehouse that is down or corrupt is the warehouse's failure, said as such, not a 500; its
+        # tables are checked again on the next page (a file replaced under a running api-server)
+        _READY.clear()
         return _error(request, 503, f"the warehouse cannot be read: {exc}")
 
 
@@ -173,36 +187,36 @@ def create_app() -> FastAPI:
         return Response(STYLESHEET.read_text(), media_type="text/css")
 
     @app.get("/", response_class=HTMLResponse)
-    def overview_page(user: User):
+    def overview_page(user: User, days: Days = DEFAULT_DAYS):
+        """`days`: the window the page covers, back from today (UTC)."""
+        from recipebench.results import pages
         from recipebench.ui import data
 
         wh = _warehouse()
         ids = sorted(allowed(user, set(_recipe_ids())))
-        runs = [r for r in wh.select("runs", order="started_at", limit=5000) if r["recipe"] in ids]
-        results = wh.select("results", columns=["run_id", "recipe", "point_id", "output_throughput_per_gpu"],
-                            limit=50000)
-        verdicts = wh.select("verdicts", limit=50000)
-        alerts = [a for a in wh.select("alerts", order="sent_at", limit=50) if a["recipe"] in ids]
-        capacity = [c for c in wh.select("capacity", limit=50000) if c["recipe"] in ids]
-        return _page("overview.html", user, **data.overview(ids, runs, results, verdicts, alerts, capacity))
+        today = dt.datetime.now(dt.UTC).date()
+        with wh.session():
+            rows = pages.overview(wh, ids, today - dt.timedelta(days=days), today - dt.timedelta(weeks=6))
+        return _page("overview.html", user, **data.overview(ids, rows, days))
 
     @app.get("/recipes/{recipe}", response_class=HTMLResponse)
     def recipe_view(recipe: str, user: User, run: Annotated[str | None, Query()] = None,
-                    airflow_run: Annotated[str | None, Query()] = None):
-        """`run`: a recipebench run key; `airflow_run`: an Airflow run id (the DAG run's tab)."""
+                    airflow_run: Annotated[str | None, Query()] = None, days: Days = DEFAULT_DAYS):
+        """`run`: a recipebench run key; `airflow_run`: an Airflow run id (the DAG run's tab); `days`: the
+        window of runs drawn, back from today (UTC); a selected run older than that is shown with them."""
         from recipebench.catalog.naming import run_key
+        from recipebench.results import pages
         from recipebench.ui import data
 
         require(user, {recipe})
         run = run or (run_key(recipe, airflow_run) if airflow_run else None)
         wh = _warehouse()
-        page = data.recipe_page(recipe, wh.select("runs", {"recipe": recipe}, order="started_at", limit=200),
-                                wh.select("results", {"recipe": recipe}, limit=20000),
-                                wh.select("verdicts", {"recipe": recipe}, limit=20000),
-                                wh.select("alerts", {"recipe": recipe}, order="sent_at", limit=20), run,
-                                wh.select("trials", {"recipe": recipe}, limit=20000),
-                                wh.select("capacity", {"recipe": recipe}, limit=20000))
-        return _page("recipe.html", user, **page)
+        since = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)
+        with wh.session():
+            rows = pages.recipe(wh, recipe, since, data.RUNS_SHOWN, run)
+        page = data.recipe_page(recipe, rows["runs"], rows["results"], rows["verdicts"], rows["alerts"], run,
+                                rows["trials"], rows["capacity"])
+        return _page("recipe.html", user, days=days, **page)
 
     @app.get("/compare", response_class=HTMLResponse)
     def compare_view(user: User, a: str, b: str):

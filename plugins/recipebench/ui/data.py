@@ -75,38 +75,25 @@ def with_verdict(run: dict, verdicts: list[dict]) -> dict:
 
 # -- overview ----------------------------------------------------------------------------------
 
-def latest_capacity(runs: list[dict], capacity: list[dict]) -> dict[str, dict]:
-    """Per recipe: the capacity row of its newest run that searched (runs newest first)."""
-    by_run = {c["run_id"]: c for c in capacity}
-    out: dict[str, dict] = {}
-    for run in runs:
-        if run["run_id"] in by_run and run["recipe"] not in out:
-            out[run["recipe"]] = {**by_run[run["run_id"]], "started_at": run["started_at"]}
-    return out
-
-
-def overview(recipe_ids: list[str], runs: list[dict], results: list[dict], verdicts: list[dict],
-             alerts: list[dict], capacity: list[dict] | None = None) -> dict[str, Any]:
+def overview(recipe_ids: list[str], page: dict[str, Any], days: int) -> dict[str, Any]:
     """Per recipe: its latest run, its latest capacity at its SLO (the number teams track), open
     regressions (those of its latest successful run), and the trend of its best output tokens/s per GPU
-    over its last successful runs."""
-    runs_by_recipe = group(runs, "recipe")  # newest first, as selected
-    capacity_of = latest_capacity(runs, capacity or [])
-    best = {rid: max((r["output_throughput_per_gpu"] or 0) for r in rows)
-            for rid, rows in group(results, "run_id").items()}
-    verdicts_by_run = group(verdicts, "run_id")
+    over its last successful runs. `page`: what results.pages.overview read for the last `days` days."""
+    runs_by_recipe = group(page["runs"], "recipe")  # newest first
+    best, capacity_of, skipped = page["best"], page["capacity"], page["skipped"]
+    verdicts_by_run = group(page["verdicts"], "run_id")
     rows, series = [], []
     for recipe in recipe_ids:
         recipe_runs = runs_by_recipe.get(recipe, [])
         latest = recipe_runs[0] if recipe_runs else None
-        successes = [r for r in recipe_runs if r["status"] == "success"][:RUNS_SHOWN]
+        successes = [r for r in recipe_runs if r["status"] == "success"]
         last_ok = successes[0] if successes else None
         trend = [(-i, best[r["run_id"]]) for i, r in enumerate(successes[:14]) if best.get(r["run_id"])]
         if trend:
             series.append(Series(recipe, trend, labels=[f"{recipe}: {v:.4g} tok/s/GPU" for _, v in trend]))
-        saved = [r.get("gpu_hours_saved") or 0.0 for r in recipe_runs if r["status"] == "skipped"]
+        saved = skipped.get(recipe) or {}
         rows.append({"recipe": recipe, "latest": latest, "last_ok": last_ok, "capacity": capacity_of.get(recipe),
-                     "skipped_runs": len(saved), "gpu_hours_saved": sum(saved),
+                     "skipped_runs": saved.get("runs") or 0, "gpu_hours_saved": saved.get("saved") or 0.0,
                      "best_per_gpu": best.get(last_ok["run_id"]) if last_ok else None,
                      "regressions": regressed_points(verdicts_by_run.get(last_ok["run_id"], [])) if last_ok else [],
                      # each figure's badge follows the run that produced it, not the latest run
@@ -115,7 +102,8 @@ def overview(recipe_ids: list[str], runs: list[dict], results: list[dict], verdi
                      "capacity_simulated": bool((capacity_of.get(recipe) or {}).get("simulated"))})
     trend_chart = chart("overview-trend", "Best output tokens/s per GPU, last successful runs per recipe", series,
                         "runs ago (0 = latest)", "output tok/s/GPU")
-    return {"rows": rows, "trend_chart": trend_chart, "alerts": alerts[:10], "gpu_weeks": gpu_hours_by_week(runs),
+    return {"rows": rows, "trend_chart": trend_chart, "alerts": page["alerts"], "days": days,
+            "gpu_weeks": gpu_hours_by_week(page["weeks"]),
             "any_simulated": any(r["simulated"] or r["best_simulated"] or r["capacity_simulated"] for r in rows)}
 
 
@@ -204,7 +192,9 @@ def recipe_page(recipe: str, runs: list[dict], results: list[dict], verdicts: li
     trials = trials or []
     by_run = group(results, "run_id")
     verdicts_by_run = group(verdicts, "run_id")
-    runs = [with_verdict(r, verdicts_by_run.get(r["run_id"], [])) for r in runs[:RUNS_SHOWN]]
+    # the window's newest runs, and a selected run from before it (a permalink) after them
+    runs = runs[:RUNS_SHOWN] + [r for r in runs[RUNS_SHOWN:] if r["run_id"] == selected]
+    runs = [with_verdict(r, verdicts_by_run.get(r["run_id"], [])) for r in runs]
     successes = [r for r in runs if r["status"] == "success" and by_run.get(r["run_id"])]
     current = next((r for r in runs if r["run_id"] == selected), None) if selected else None
     current = current or (successes[0] if successes else None)
@@ -323,19 +313,18 @@ def environment_rows(run: dict | None) -> list[tuple[str, str]]:
         ("note", n) for n in [*(env.get("notes") or []), *(env.get("errors") or [])]]
 
 
-def gpu_hours_by_week(runs: list[dict], weeks: int = 6) -> dict[str, Any]:
-    """GPU-hours per recipe per ISO week (the newest `weeks`), with the share the benchmark measured."""
-    cells: dict[tuple[str, str], list[float]] = {}
-    for r in runs:
-        if not r.get("gpu_hours") or not when(r["started_at"]):
-            continue
-        year, week, _ = dt.date.fromisoformat(when(r["started_at"])[:10]).isocalendar()
-        cell = cells.setdefault((r["recipe"], f"{year}-W{week:02d}"), [0.0, 0.0])
-        cell[0] += r["gpu_hours"]
-        cell[1] += r.get("gpu_hours_measured") or 0.0
-    columns = sorted({w for _, w in cells}, reverse=True)[:weeks]
-    return {"weeks": columns, "recipes": sorted({rec for rec, w in cells if w in columns}),
-            "cells": {f"{rec}|{w}": {"hours": h, "share": m / h if h else None} for (rec, w), (h, m) in cells.items()}}
+def gpu_hours_by_week(weeks: list[dict], shown: int = 6) -> dict[str, Any]:
+    """GPU-hours per recipe per ISO week (rows of recipe, week, hours, measured: results.pages.overview), the
+    newest `shown` weeks, with the share the benchmark measured."""
+    def label(week: Any) -> str:
+        year, number, _ = (week if isinstance(week, dt.date) else dt.date.fromisoformat(str(week)[:10])).isocalendar()
+        return f"{year}-W{number:02d}"
+
+    cells = {(w["recipe"], label(w["week"])): w for w in weeks if w.get("hours")}
+    columns = sorted({week for _, week in cells}, reverse=True)[:shown]
+    return {"weeks": columns, "recipes": sorted({rec for rec, week in cells if week in columns}),
+            "cells": {f"{rec}|{week}": {"hours": w["hours"], "share": (w["measured"] or 0.0) / w["hours"]}
+                      for (rec, week), w in cells.items()}}
 
 
 # -- two runs ----------------------------------------------------------------------------------
