@@ -73,9 +73,12 @@ def test_every_page_statement_is_bounded_on_the_partition_column(monkeypatch):
     seen = []
     wh = DuckDBWarehouse(":memory:")
     monkeypatch.setattr(wh, "_run", lambda sql, params=None: seen.append(sql) or [])
-    pages.overview(wh, ["a", "b"], dt.date(2026, 9, 1), dt.date(2026, 10, 20))
-    pages.recipe(wh, "a", dt.date(2026, 9, 1), 30, "older")
-    assert len(seen) >= 10
+    scope = pages.Scope(dt.date(2026, 9, 1), dt.date(2026, 11, 30), {"accelerator": "b200", "precision": "fp8"})
+    pages.overview(wh, ["a", "b"], scope, dt.date(2026, 10, 20))
+    pages.recipe(wh, "a", scope, 30, "older")
+    pages.frontier(wh, ["a", "b"], scope)
+    pages.choices(wh, ["a", "b"], scope)
+    assert len(seen) >= 13
     for sql in seen:
         tables = re.findall(r"FROM (\w+)|JOIN (\w+)", sql)
         assert tables and "run_date" in sql, sql
@@ -93,6 +96,7 @@ def test_the_pages_statements_run_on_duckdb_and_bigquery(warehouse):
 
     from recipebench.pipeline.loading import load_run
     from recipebench.results import pages
+
     from tests.test_results import finish, make_run
 
     day = 86400
@@ -103,12 +107,18 @@ def test_the_pages_statements_run_on_duckdb_and_bigquery(warehouse):
         load_run(run.recipe.id, run.run_key, run, warehouse, logging.getLogger("test"))
         keys.append(run.run_key)
     recipe = run.recipe.id
-    since = dt.date(2027, 1, 1)
+    since, until = dt.date(2027, 1, 1), dt.date(2027, 2, 1)
     with warehouse.session():
-        view = pages.overview(warehouse, [recipe, "no-such-recipe"], since, since)
-        page = pages.recipe(warehouse, recipe, dt.date(2027, 1, 16), 1, keys[0])
+        view = pages.overview(warehouse, [recipe, "no-such-recipe"], pages.Scope(since, until), since)
+        page = pages.recipe(warehouse, recipe, pages.Scope(dt.date(2027, 1, 16), until), 1, keys[0])
+        narrowed = pages.overview(warehouse, [recipe], pages.Scope(since, until, {"accelerator": "a3-mega"}), since)
+        frontier = pages.frontier(warehouse, [recipe], pages.Scope(since, until, {"accelerator": "a4"}))
+        menus = pages.choices(warehouse, [recipe], pages.Scope(since, until))
     latest = [r for r in view["runs"] if r["nth"] == 1]
     assert [(r["run_id"], r["status"], r["failed_stage"]) for r in latest] == [(keys[2], "failed", "deploy")]
     assert view["best"] == {keys[0]: 125.0, keys[1]: 150.0}  # output tok/s per GPU, 8 GPUs
     assert [r["run_id"] for r in page["runs"]] == [keys[2], keys[0]]  # the window's newest and the selected
     assert {r["run_id"] for r in page["results"]} == {keys[0]}
+    assert narrowed["runs"] == [] and narrowed["best"] == {}  # no run of that accelerator
+    assert [r["run_id"] for r in frontier["runs"]] == [keys[1]] and {r["run_id"] for r in frontier["results"]} == {keys[1]}
+    assert menus["accelerator"] == ["a4"] and menus["framework"] == ["vllm"] and menus["precision"], menus

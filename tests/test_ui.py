@@ -2,6 +2,7 @@
 what it refuses. Authentication is replaced by a fixed user here; tests/test_ui_live.py checks
 Airflow's own against a running api-server."""
 
+import datetime as dt
 import re
 
 import pytest
@@ -9,6 +10,7 @@ from fastapi.testclient import TestClient
 from recipebench.results.regressions import number
 from recipebench.ui import app as appmod
 from recipebench.ui.charts import nice_ticks
+from recipebench.ui.query import parse
 
 from tests.test_alerts import Nights
 
@@ -140,7 +142,9 @@ def test_every_page_sends_the_security_headers(client):
                  "/static/style.css"):
         headers = client.get(path, headers={"Accept": "text/html"}).headers
         csp = headers["content-security-policy"]
-        assert "default-src 'none'" in csp and "frame-ancestors 'self'" in csp and "script-src" not in csp
+        assert "default-src 'none'" in csp and "frame-ancestors 'self'" in csp
+        # one script of the project's own file (static/links.js), nothing inline, nothing from elsewhere
+        assert "script-src 'self';" in csp and "unsafe" not in csp
         assert headers["x-content-type-options"] == "nosniff" and headers["x-frame-options"] == "SAMEORIGIN"
     assert client.get("/static/style.css").headers["content-type"].startswith("text/css")
 
@@ -191,10 +195,11 @@ def test_the_recipe_page_draws_trials_as_error_bars_invalid_points_hollow_and_th
                row("b", 64, 3000.0, False, ["accuracy 0.43 < 0.91 (gsm8k, 200 questions)"])]
     trials = [{"run_id": "r1", "point_id": "a", "trial": k, "output_throughput": v} for k, v in ((1, 980.0), (2, 1000.0),
                                                                                               (3, 1030.0))]
-    page = data.recipe_page("x", [run], results, [], [], trials=trials)
+    view = parse(dt.date(2026, 12, 1))
+    page = data.recipe_page("x", [run], results, [], [], trials=trials, view=view)
     (series,) = page["charts"]["throughput"].series
     assert len(series.errors) == 1 and [hollow for *_, hollow in series.points] == [False, True]
-    html = _env().get_template("recipe.html").render(**page, prefix="/rb", airflow="/", user="viewer", days=90)
+    html = _env().get_template("recipe.html").render(**page, prefix="/rb", airflow="/", user="viewer", selected=None)
     assert html.count('class="errorbar"') == 2  # throughput and frontier, for the point with trials
     assert 'class="point invalid"' in html and "accuracy 0.43 &lt; 0.91 (gsm8k, 200 questions)" in html
     assert "gsm8k 0.43" in html and "3 (5.0%)" in html
@@ -209,7 +214,7 @@ def test_the_simulated_badge_follows_the_run_that_produced_the_number():
             {"run_id": "sim", "recipe": "r", "status": "success", "simulated": True, "started_at": 1}]
     page = {"runs": runs, "best": {"sim": 900.0}, "verdicts": [], "skipped": {}, "capacity": {}, "weeks": [],
             "alerts": []}
-    (row,) = data.overview(["r"], page, 90)["rows"]
+    (row,) = data.overview(["r"], page, parse(dt.date(2026, 12, 1)))["rows"]
     assert (row["simulated"], row["best_simulated"], row["best_per_gpu"]) == (False, True, 900.0)
 
 
@@ -221,3 +226,60 @@ def test_a_regressed_run_is_shown_regressed_beside_its_status(client):
     assert 'badge success">success</span> <span class="badge regressed">regressed' in row
     compare = client.get(f"/compare?a={client.run(3)}&b={client.run(4)}").text
     assert compare.count('class="badge regressed">regressed') == 1
+
+
+# -- the dashboard (issue 25, item 3): views in the URL, every point's trend, downloads, one frontier ------
+
+def test_every_points_trend_in_the_metric_and_statistic_the_url_asks(client):
+    page = client.get("/recipes/vllm-a4-deepseek-r1", params={"metric": "ttft"}).text
+    trend = page.split('data-chart="trend-i1000-o1000-cmax-rinf-n1100"')[1].split("</svg>")[0]
+    assert 'data-points="5"' in trend and "TTFT p50 ms" in trend and 'class="band"' in trend  # judged: its band
+    # dated axis: the nights' UTC dates (T0 = 2027-01-15), not run indexes
+    assert re.findall(r'class="tick">(01-1\d|01-2\d)<', trend), trend[:2000]
+    p99 = client.get("/recipes/vllm-a4-deepseek-r1", params={"metric": "ttft", "stat": "p99"}).text
+    assert "TTFT p99 ms" in p99 and 'data-chart="latency-concurrency"' in p99
+    assert 'href="?metric=tpot&amp;stat=p99"' in p99  # the choices keep the rest of the view
+
+
+def test_the_overview_filters_and_downloads_what_it_shows(client):
+    kept = client.get("/", params={"accelerator": "a4"}).text
+    assert ">vllm-a4-deepseek-r1</a>" in kept and '<option value="a4" selected>a4 (8x NVIDIA B200)</option>' in kept
+    none = client.get("/", params={"accelerator": "a3-mega"}).text
+    assert ">vllm-a4-deepseek-r1</a>" not in none and "Only the recipes with a run that matches" in none
+    csv_page = client.get("/", params={"accelerator": "a4", "format": "csv"})
+    assert csv_page.headers["content-type"].startswith("text/csv")
+    assert 'filename="recipes.csv"' in csv_page.headers["content-disposition"]
+    header, row = csv_page.text.splitlines()[:2]
+    fields = dict(zip(header.split(","), row.split(","), strict=False))
+    assert fields["recipe"] == "vllm-a4-deepseek-r1" and fields["latest_status"] == "failed"
+    assert fields["best_output_throughput_per_gpu"] == "98.75"  # 790 tok/s on 8 GPUs, the last success
+    points = client.get("/recipes/vllm-a4-deepseek-r1", params={"format": "json"}).json()
+    assert [(p["run_id"], p["output_throughput"], p["verdict"]) for p in points] == [(client.run(4), 790.0, "regressed")]
+
+
+def test_a_window_or_format_out_of_range_is_refused_in_words(client):
+    for params, said in (({"days": 0}, "days=0: from 1 to 3660 days back from today"),
+                         ({"from": "2026-13-01"}, "from='2026-13-01': a date is written YYYY-MM-DD"),
+                         ({"from": "2027-02-01", "to": "2027-01-01"}, "from=2027-02-01 is after to=2027-01-01"),
+                         ({"stat": "p95"}, "stat='p95': one of p50, p90, p99, mean"),
+                         ({"format": "xml"}, "format='xml': one of html, csv, json")):
+        answer = client.get("/", params=params)
+        assert answer.status_code == 400 and said in answer.json()["detail"], (params, answer.text)
+
+
+def test_a_date_range_in_the_url_is_a_permalink(client):
+    window = {"from": "2027-01-15", "to": "2027-01-17"}
+    page = client.get("/recipes/vllm-a4-deepseek-r1", params=window).text
+    runs = page.split('id="runs"')[1].split("</table>")[0]
+    assert runs.count("<tr class=") == 3 and "2027-01-15 to 2027-01-17 (UTC)" in page
+    assert f'?from=2027-01-15&amp;to=2027-01-17&amp;run={client.run(1)}"' in runs  # each run's link keeps the window
+
+
+def test_the_frontier_puts_chosen_recipes_on_one_chart(client):
+    page = client.get("/frontier", params={"recipe": "vllm-a4-deepseek-r1"})
+    assert page.status_code == 200 and int(charts(page.text)["cross-frontier"]) == 1
+    assert "vllm-a4-deepseek-r1 (a4, vllm, fp8) concurrency max" in page.text and client.run(4) in page.text
+    rows = client.get("/frontier", params={"recipe": "vllm-a4-deepseek-r1", "format": "json"}).json()
+    assert [(r["recipe"], r["run_id"], r["output_throughput_per_gpu"], r["precision"]) for r in rows] == [
+        ("vllm-a4-deepseek-r1", client.run(4), 98.75, "fp8")]
+    assert client.get("/frontier", params={"recipe": "sglang-a3ultra-llama4-scout"}).status_code == 403

@@ -90,7 +90,9 @@ def airflow(tmp_path_factory):
     # the regression fails check_regressions, so the run (exit 1); its numbers are loaded
     runs["vllm"].append(_cli(env, "run", RECIPES[0], scenario="driver-changed", exit_code=1))
     runs["sglang"] = [_cli(env, "run", RECIPES[1], "--param", 'concurrency=["4", "16", "64"]') for _ in range(2)]
-    assert [r["failed_stage"] for rs in runs.values() for r in rs] == [None] * 3 + ["check_regressions"] + [None] * 2
+    runs["sglang"].append(_cli(env, "run", RECIPES[1], scenario="crash-loop", exit_code=1))  # a failed night
+    assert [r["failed_stage"] for rs in runs.values() for r in rs] == [None] * 3 + ["check_regressions"] + [None] * 2 \
+        + ["wait_ready"]
     import duckdb
 
     with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as con:
@@ -193,6 +195,23 @@ def _chart(driver, name, min_points=1):
     return charts[0]
 
 
+def _login(browser, base, wait):
+    """Through Airflow's own login page (once per browser: its session cookie stays)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    browser.get(f"{base}/recipebench/")
+    if "/auth/login" not in browser.current_url and browser.find_elements(By.ID, "recipes"):
+        return
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "input[name='username']")))
+    assert "/auth/login" in browser.current_url
+    _page_ok(browser, "0-login")
+    browser.find_element(By.CSS_SELECTOR, "input[name='username']").send_keys("perf")
+    browser.find_element(By.CSS_SELECTOR, "input[name='password']").send_keys(USERS["perf"])
+    browser.find_element(By.CSS_SELECTOR, "button[type='submit']").click()
+    wait.until(lambda d: "/auth/login" not in d.current_url)
+
+
 def test_a_browser_logs_in_and_sees_results_charts_and_a_comparison(airflow, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
@@ -202,12 +221,7 @@ def test_a_browser_logs_in_and_sees_results_charts_and_a_comparison(airflow, bro
     browser.get(f"{base}/recipebench/")
     # not signed in: Airflow's own login page
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "input[name='username']")))
-    assert "/auth/login" in browser.current_url
-    _page_ok(browser, "0-login")
-    browser.find_element(By.CSS_SELECTOR, "input[name='username']").send_keys("perf")
-    browser.find_element(By.CSS_SELECTOR, "input[name='password']").send_keys(USERS["perf"])
-    browser.find_element(By.CSS_SELECTOR, "button[type='submit']").click()
-    wait.until(lambda d: "/auth/login" not in d.current_url)
+    _login(browser, base, wait)
     # the overview
     browser.get(f"{base}/recipebench/")
     wait.until(ec.presence_of_element_located((By.ID, "recipes")))
@@ -249,19 +263,101 @@ def test_a_browser_logs_in_and_sees_results_charts_and_a_comparison(airflow, bro
     wait.until(ec.presence_of_element_located((By.ID, "recipes")))
     browser.switch_to.default_content()
     _page_ok(browser, "5-inside-airflow")
-    # from inside the embedded page, a run's "Airflow run" link reaches that run in Airflow's UI
+    # inside Airflow, the results pages keep their permalinks: the frame's address is mirrored into the
+    # address bar (Airflow's plugin page), and reopening that address shows the same view
     browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
     browser.find_element(By.LINK_TEXT, RECIPES[0]).click()
     wait.until(ec.presence_of_element_located((By.ID, "runs")))
-    # (the UI's iframe sandbox has no allow-top-navigation: a target="_top" link would do nothing)
-    link = browser.find_element(By.LINK_TEXT, "Airflow run")
+    browser.find_element(By.LINK_TEXT, "TTFT").click()
+    wait.until(lambda d: "metric=ttft" in d.execute_script("return window.location.href"))
+    browser.switch_to.default_content()
+    wait.until(lambda d: "metric=ttft" in d.current_url)
+    permalink = browser.current_url
+    assert f"/plugin/recipebench-results/recipebench/recipes/{RECIPES[0]}" in permalink, permalink
+    browser.get("about:blank")
+    browser.get(permalink)
+    wait.until(ec.presence_of_element_located((By.TAG_NAME, "iframe")))
+    browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
+    wait.until(ec.presence_of_element_located((By.ID, "trends")))
+    assert "TTFT p50 ms" in browser.find_element(By.CSS_SELECTOR, 'svg.chart[data-chart^="trend-"]').text
+    browser.switch_to.default_content()
+    _page_ok(browser, "6-permalink-reopened")
+
+
+def test_a_failed_runs_tab_leads_with_its_reason_and_its_airflow_link_opens_at_the_top(airflow, browser):
+    """The Results tab of a failed DAG run: its stage and reason first; its "Airflow run" link leaves the
+    frame for the top level (Airflow's sandbox has no allow-top-navigation: static/links.js)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, wait = airflow["base"], WebDriverWait(browser, 60)
+    _login(browser, base, wait)
+    failed = airflow["runs"]["sglang"][-1]
+    run_page = f"{base}/dags/{RECIPES[1]}/runs/{quote(failed['airflow_run_id'], safe='')}"
+    browser.get(f"{run_page}/plugin/recipebench-run")
+    wait.until(ec.presence_of_element_located((By.TAG_NAME, "iframe")))
+    frame = browser.find_element(By.TAG_NAME, "iframe")
+    assert "allow-top-navigation" not in (frame.get_attribute("sandbox") or ""), frame.get_attribute("sandbox")
+    browser.switch_to.frame(frame)
+    wait.until(ec.presence_of_element_located((By.ID, "run-status")))
+    lead = browser.find_element(By.ID, "run-status").text
+    assert lead.startswith(f"Run {failed['run_id']} failed at wait_ready:") and "crash" in lead.lower(), lead
+    _page_ok(browser, "7-failed-run-tab")
+    row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#runs tr") if failed["run_id"] in r.text)
+    link = row.find_element(By.LINK_TEXT, "Airflow run")
     expected = link.get_attribute("href")
     link.click()
-    # the Airflow UI shows the run's path decoded
-    wait.until(lambda d: unquote(d.execute_script("return window.location.href")) == unquote(expected))
-    wait.until(ec.presence_of_element_located((By.ID, "root")))  # Airflow's UI, not an error page
     browser.switch_to.default_content()
-    _page_ok(browser, "6-airflow-run-from-results")
+    # the top-level address is the run's own page, and no frame holds a second Airflow UI
+    wait.until(lambda d: unquote(d.current_url) == unquote(expected))
+    wait.until(ec.presence_of_element_located((By.ID, "root")))
+    assert not browser.find_elements(By.TAG_NAME, "iframe") or "/plugin/" not in browser.current_url
+    _page_ok(browser, "8-airflow-run-at-top-level")
+
+
+def test_the_dashboard_filters_downloads_and_puts_recipes_on_one_frontier(airflow, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    base, wait = airflow["base"], WebDriverWait(browser, 60)
+    _login(browser, base, wait)
+    # a filter chosen in the form lands in the URL, and the table keeps only the recipes it matches
+    browser.get(f"{base}/recipebench/")
+    wait.until(ec.presence_of_element_located((By.ID, "filters")))
+    Select(browser.find_element(By.CSS_SELECTOR, "#filters select[name='accelerator']")).select_by_value("a4")
+    browser.find_element(By.CSS_SELECTOR, "#filters button[type='submit']").click()
+    wait.until(lambda d: "accelerator=a4" in d.current_url)
+    table = browser.find_element(By.ID, "recipes").text
+    assert RECIPES[0] in table and RECIPES[1] not in table, table
+    _page_ok(browser, "9-filtered")
+    filtered = browser.current_url
+    browser.get(f"{base}/recipebench/")
+    browser.get(filtered)  # the permalink reopened: the same view
+    assert Select(browser.find_element(By.CSS_SELECTOR, "#filters select[name='accelerator']")) \
+        .first_selected_option.get_attribute("value") == "a4"
+    # the CSV of what the page shows, downloaded by the browser
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    browser.find_element(By.LINK_TEXT, "CSV").click()
+    wait.until(lambda d: (tmp_path / "recipes.csv").exists())
+    lines = (tmp_path / "recipes.csv").read_text().splitlines()
+    assert lines[0].startswith("recipe,latest_run,") and len(lines) == 2 and lines[1].startswith(RECIPES[0] + ",")
+    # a regressed run says so beside its status in the runs table
+    regressed = airflow["runs"]["vllm"][3]["run_id"]
+    browser.get(f"{base}/recipebench/recipes/{RECIPES[0]}")
+    row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#runs tr") if regressed in r.text)
+    badges = [b.text for b in row.find_elements(By.CSS_SELECTOR, "td:nth-child(3) .badge")]
+    assert badges == ["success", "regressed"], row.text
+    # both recipes on one frontier, each in its own colour
+    browser.get(f"{base}/recipebench/frontier")
+    for name in RECIPES:
+        browser.find_element(By.CSS_SELECTOR, f"#recipes-chosen input[value='{name}']").click()
+    browser.find_element(By.CSS_SELECTOR, "#recipes-chosen button[type='submit']").click()
+    wait.until(lambda d: d.current_url.count("recipe=") == 2)
+    chart = _chart(browser, "cross-frontier", min_points=4)
+    assert chart.get_attribute("data-series") == "2" and all(name in chart.text for name in RECIPES)
+    _page_ok(browser, "10-frontier")
 
 
 def test_a_viewer_reads_no_file_outside_a_runs_artifacts_and_gets_payloads_back_escaped(airflow):

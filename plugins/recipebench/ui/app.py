@@ -21,12 +21,31 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 PREFIX = "/recipebench"
 TEMPLATES = Path(__file__).with_name("templates")
-STYLESHEET = Path(__file__).with_name("static") / "style.css"
+STATIC = {name: (Path(__file__).with_name("static") / name, media)
+          for name, media in (("style.css", "text/css"), ("links.js", "text/javascript"))}
 
 
 _bearer = HTTPBearer(auto_error=False)
-DEFAULT_DAYS = 90  # the window a page covers unless its URL says otherwise
-Days = Annotated[int, Query(ge=1, le=3660, description="days back from today (UTC) the page covers, 1 to 3660")]
+Text = Annotated[str | None, Query()]
+
+
+def page_view(days: Annotated[int | None, Query()] = None, since: Annotated[str | None, Query(alias="from")] = None,
+              until: Annotated[str | None, Query(alias="to")] = None, accelerator: Text = None, framework: Text = None,
+              model: Text = None, precision: Text = None, metric: str = "throughput", stat: str = "p50"):
+    """The view a page's URL asks for (ui.query): its days (`days`, or `from`/`to`), filters, metric and
+    statistic; 400 naming what is outside the accepted range."""
+    from recipebench.ui.query import BadQuery, parse
+
+    try:
+        return parse(dt.datetime.now(dt.UTC).date(), days, since, until,
+                     {"accelerator": accelerator, "framework": framework, "model": model, "precision": precision},
+                     metric, stat)
+    except BadQuery as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+PageView = Annotated[Any, Depends(page_view)]
+Format = Annotated[str, Query(alias="format", description="html, or csv / json: what the page shows, as rows")]
 
 
 async def current_user(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)):
@@ -58,6 +77,14 @@ def require(user, recipe_ids: set[str]) -> None:
         raise HTTPException(403, f"not allowed to read DAG(s) {', '.join(sorted(denied))}")
 
 
+def choice_label(name: str, value: str) -> str:
+    """A filter's option as people read it: a machine family with its GPUs (a4: 8x NVIDIA B200)."""
+    from recipebench.catalog.accelerators import ACCELERATORS
+
+    machine = ACCELERATORS.get(value) if name == "accelerator" else None
+    return f"{value} ({machine.gpu})" if machine else value
+
+
 @functools.cache
 def _env():
     """The templates' environment, built once: Jinja compiles each template on first use and keeps it."""
@@ -73,6 +100,7 @@ def _env():
     env.filters["pct"] = lambda v: "–" if v is None else f"{v:+.1%}"
     env.filters["conc"] = concurrency_label
     env.filters["q"] = lambda v: quote(str(v), safe="")
+    env.filters["choice"] = choice_label
     return env
 
 
@@ -119,6 +147,24 @@ def _readable_run(user, run_id: str):
     return wh, run, artifacts.run_prefix(run["recipe"], run_id)
 
 
+def _here(request: Request) -> str:
+    """This page's path and query (its permalink inside Airflow's UI is /plugin/recipebench-results + it)."""
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def _answer(template: str, user, form: str, name: str, table, **values) -> Response:
+    """The page, or what it shows as rows (ui.downloads) for `format=csv|json`, named for the download."""
+    from recipebench.ui.downloads import FORMATS, render
+
+    if form not in FORMATS:
+        raise HTTPException(400, f"format={form!r}: one of {', '.join(FORMATS)}")
+    if form == "html":
+        return _page(template, user, **values)
+    media = "text/csv" if form == "csv" else "application/json"
+    return Response(render(table(), form), media_type=f"{media}; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.{form}"'})
+
+
 def _page(template: str, user, status: int = 200, **values) -> HTMLResponse:
     """A page from its template; every value is escaped (autoescape), none is put into HTML by hand."""
     from recipebench.pipeline.links import airflow_base_url
@@ -129,11 +175,11 @@ def _page(template: str, user, status: int = 200, **values) -> HTMLResponse:
     return HTMLResponse(html, status)
 
 
-# The pages run no script and load only their own stylesheet. Airflow's UI embeds them in an iframe
-# of the same origin (the external views of recipebench_plugin), so framing is allowed from there
-# and nowhere else.
+# The pages load only their own stylesheet and their one script (static/links.js: Airflow links opened at
+# the top level), nothing inline. Airflow's UI embeds them in an iframe of the same origin (the external
+# views of recipebench_plugin), so framing is allowed from there and nowhere else.
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
                                "frame-ancestors 'self'; base-uri 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "SAMEORIGIN",
@@ -182,41 +228,64 @@ def create_app() -> FastAPI:
     app = FastAPI(title="recipebench results", docs_url=None, redoc_url=None, openapi_url=None)
     _guard(app)
 
-    @app.get("/static/style.css")
-    def stylesheet():
-        return Response(STYLESHEET.read_text(), media_type="text/css")
+    @app.get("/static/{name}")
+    def static(name: str):
+        if name not in STATIC:
+            raise HTTPException(404, f"no static file {name!r}")
+        path, media = STATIC[name]
+        return Response(path.read_text(), media_type=media)
 
-    @app.get("/", response_class=HTMLResponse)
-    def overview_page(user: User, days: Days = DEFAULT_DAYS):
-        """`days`: the window the page covers, back from today (UTC)."""
+    @app.get("/")
+    def overview_page(request: Request, user: User, view: PageView, form: Format = "html"):
         from recipebench.results import pages
-        from recipebench.ui import data
+        from recipebench.ui import data, downloads
 
         wh = _warehouse()
         ids = sorted(allowed(user, set(_recipe_ids())))
-        today = dt.datetime.now(dt.UTC).date()
         with wh.session():
-            rows = pages.overview(wh, ids, today - dt.timedelta(days=days), today - dt.timedelta(weeks=6))
-        return _page("overview.html", user, **data.overview(ids, rows, days))
+            last = view.scope.until or dt.datetime.now(dt.UTC).date()
+            rows = pages.overview(wh, ids, view.scope, last - dt.timedelta(weeks=6))
+            choices = pages.choices(wh, ids, view.scope)
+        page = data.overview(ids, rows, view)
+        return _answer("overview.html", user, form, "recipes", lambda: downloads.overview_rows(page),
+                       choices=choices, here=_here(request), **page)
 
-    @app.get("/recipes/{recipe}", response_class=HTMLResponse)
-    def recipe_view(recipe: str, user: User, run: Annotated[str | None, Query()] = None,
-                    airflow_run: Annotated[str | None, Query()] = None, days: Days = DEFAULT_DAYS):
-        """`run`: a recipebench run key; `airflow_run`: an Airflow run id (the DAG run's tab); `days`: the
-        window of runs drawn, back from today (UTC); a selected run older than that is shown with them."""
+    @app.get("/frontier")
+    def frontier_view(request: Request, user: User, view: PageView,
+                      recipe: Annotated[list[str] | None, Query()] = None, form: Format = "html"):
+        """`recipe` (repeatable): the recipes to put on one frontier; none: every recipe the filters keep."""
+        from recipebench.results import pages
+        from recipebench.ui.frontier import frontier_page
+
+        readable = sorted(allowed(user, set(_recipe_ids())))
+        chosen = list(dict.fromkeys(recipe or []))
+        require(user, set(chosen))
+        wh = _warehouse()
+        with wh.session():
+            rows = pages.frontier(wh, chosen or readable, view.scope)
+            choices = pages.choices(wh, readable, view.scope)
+        page = frontier_page(rows["runs"], rows["results"], chosen, view)
+        return _answer("frontier.html", user, form, "frontier", lambda: page["rows"], choices=choices,
+                       readable=readable, here=_here(request), **page)
+
+    @app.get("/recipes/{recipe}")
+    def recipe_view(request: Request, recipe: str, user: User, view: PageView, run: Annotated[str | None, Query()] = None,
+                    airflow_run: Annotated[str | None, Query()] = None, form: Format = "html"):
+        """`run`: a recipebench run key; `airflow_run`: an Airflow run id (the DAG run's tab); a selected run
+        outside the view's days is shown with its runs."""
         from recipebench.catalog.naming import run_key
         from recipebench.results import pages
-        from recipebench.ui import data
+        from recipebench.ui import data, downloads
 
         require(user, {recipe})
         run = run or (run_key(recipe, airflow_run) if airflow_run else None)
         wh = _warehouse()
-        since = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)
         with wh.session():
-            rows = pages.recipe(wh, recipe, since, data.RUNS_SHOWN, run)
+            rows = pages.recipe(wh, recipe, view.scope, data.RUNS_SHOWN, run)
         page = data.recipe_page(recipe, rows["runs"], rows["results"], rows["verdicts"], rows["alerts"], run,
-                                rows["trials"], rows["capacity"])
-        return _page("recipe.html", user, days=days, **page)
+                                rows["trials"], rows["capacity"], view)
+        return _answer("recipe.html", user, form, f"{recipe}-{(page['current'] or {}).get('run_id', 'none')}",
+                       lambda: downloads.recipe_rows(page), selected=run, here=_here(request), **page)
 
     @app.get("/compare", response_class=HTMLResponse)
     def compare_view(user: User, a: str, b: str):

@@ -3,12 +3,14 @@
 One mechanism for every chart on the pages: series of (x, y) points drawn as lines and/or markers
 on linear axes with rounded ticks, an optional band (low/high per x) behind a series, error bars
 (the trials' range of a point), hollow markers (invalid points: their numbers do not count) and
-marked points (regressions) drawn as red rings. Categorical x axes pass their own tick labels. `chart`
+marked points (regressions) drawn as red rings. Categorical x axes pass their own tick labels; a time
+axis (`x_time`: x in POSIX seconds) is labelled with UTC dates (hours over a few days). `chart`
 works out the geometry; the template templates/chart.html draws it (autoescaped, like every page).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -46,6 +48,33 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     if ticks[-1] < high:
         ticks.append(round(value, 10))
     return ticks
+
+
+HOUR, DAY = 3600, 86400
+TIME_STEPS = (HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 7 * DAY, 14 * DAY, 28 * DAY, 56 * DAY,
+              91 * DAY, 182 * DAY, 364 * DAY)
+
+
+def time_ticks(low: float, high: float, count: int = 6) -> list[tuple[float, str]]:
+    """Round instants covering [low, high] (POSIX seconds), labelled in UTC: `MM-DD HH:MM` for steps under
+    a day, `MM-DD` for days, `YYYY-MM-DD` when the span crosses a year."""
+    if high - low < HOUR:  # one instant, or a few minutes: an hour either side
+        low, high = low - HOUR, high + HOUR
+    step = next((s for s in TIME_STEPS if (high - low) / s <= count), TIME_STEPS[-1])
+    instants = [math.floor(low / step) * step]
+    while instants[-1] < high:
+        instants.append(instants[-1] + step)
+
+    def day(t: float) -> dt.datetime:
+        return dt.datetime.fromtimestamp(t, tz=dt.UTC)
+
+    if step < DAY:
+        form = "%m-%d %H:%M"
+    elif day(instants[0]).year != day(instants[-1]).year:
+        form = "%Y-%m-%d"
+    else:
+        form = "%m-%d"
+    return [(t, day(t).strftime(form)) for t in instants]
 
 
 def _fmt(value: float) -> str:
@@ -108,8 +137,8 @@ class Chart:
 
 def chart(name: str, title: str, series: list[Series], x_label: str, y_label: str,
           x_ticks: Sequence[tuple[float, str]] | None = None, width: int = 640, height: int = 320,
-          y_zero: bool = True) -> Chart:
-    """A chart's geometry: series on linear axes with rounded ticks."""
+          y_zero: bool = True, x_time: bool = False) -> Chart:
+    """A chart's geometry: series on linear axes with rounded ticks (x as UTC dates with `x_time`)."""
     # the legend has its own column right of the plot when there is more than one series
     legend = len(series) > 1
     left, right, top, bottom = 64, (200 if legend else 16), 28, 48
@@ -123,6 +152,9 @@ def chart(name: str, title: str, series: list[Series], x_label: str, y_label: st
     if x_ticks:
         xt = [x for x, _ in x_ticks]
         x_lo, x_hi = min(xt + xs) - 0.5, max(xt + xs) + 0.5
+    elif x_time:
+        x_ticks = time_ticks(min(xs), max(xs))
+        x_lo, x_hi = x_ticks[0][0], x_ticks[-1][0]
     else:
         ticks = nice_ticks(min(xs), max(xs))
         x_lo, x_hi = ticks[0], ticks[-1]

@@ -16,18 +16,27 @@ from recipebench.catalog.vocabulary import Verdict
 from recipebench.results.inputs import input_diff
 from recipebench.results.regressions import CAPACITY, UNITS, metric_details
 from recipebench.ui.charts import Chart, Series, chart, stacked
+from recipebench.ui.query import View
+from recipebench.ui.trends import instant, latency_chart, point_trends
 
 RUNS_SHOWN = 30  # runs per recipe in tables and trends
 FRONTIER_RUNS = 5  # runs drawn on the frontier chart
 GPU_TIME_RUNS = 20  # runs drawn on the GPU-hours chart
-POINT_METRICS = (  # (column, label, higher is better) shown per point
-    ("output_throughput", "output tok/s", True), ("output_throughput_per_gpu", "output tok/s/GPU", True),
-    ("tokens_per_s_per_user", "tok/s/user", True), ("ttft_median_ms", "TTFT p50 ms", False),
-    ("tpot_median_ms", "TPOT p50 ms", False), ("e2e_median_ms", "E2E p50 ms", False),
-    ("completed", "completed", True), ("failed", "failed", False),
-    ("cost_per_million_output_tokens", "USD / M output tok", False),
-    ("slo_attainment", "within SLO", True), ("goodput_output_throughput", "goodput tok/s", True),
-)
+FRONTIER_RECIPES = 10  # recipes on one cross-recipe frontier (one colour each)
+
+
+def point_metrics(view: View | None = None) -> tuple[tuple[str, str, bool], ...]:
+    """(column, label, higher is better) shown per point; latencies at the view's statistic (p50 by default)."""
+    view = view or View()
+    return (("output_throughput", "output tok/s", True), ("output_throughput_per_gpu", "output tok/s/GPU", True),
+            ("tokens_per_s_per_user", "tok/s/user", True),
+            *((view.column(m), view.label(m), False) for m in ("ttft", "tpot", "e2e")),
+            ("completed", "completed", True), ("failed", "failed", False),
+            ("cost_per_million_output_tokens", "USD / M output tok", False),
+            ("slo_attainment", "within SLO", True), ("goodput_output_throughput", "goodput tok/s", True))
+
+
+POINT_METRICS = point_metrics()
 
 
 def when(value: Any) -> str:
@@ -75,11 +84,14 @@ def with_verdict(run: dict, verdicts: list[dict]) -> dict:
 
 # -- overview ----------------------------------------------------------------------------------
 
-def overview(recipe_ids: list[str], page: dict[str, Any], days: int) -> dict[str, Any]:
+def overview(recipe_ids: list[str], page: dict[str, Any], view: View) -> dict[str, Any]:
     """Per recipe: its latest run, its latest capacity at its SLO (the number teams track), open
     regressions (those of its latest successful run), and the trend of its best output tokens/s per GPU
-    over its last successful runs. `page`: what results.pages.overview read for the last `days` days."""
+    over its last successful runs. `page`: what results.pages.overview read for the view's scope; with
+    filters, only the recipes that have a run matching them."""
     runs_by_recipe = group(page["runs"], "recipe")  # newest first
+    if view.filters:
+        recipe_ids = [r for r in recipe_ids if r in runs_by_recipe]
     best, capacity_of, skipped = page["best"], page["capacity"], page["skipped"]
     verdicts_by_run = group(page["verdicts"], "run_id")
     rows, series = [], []
@@ -88,9 +100,11 @@ def overview(recipe_ids: list[str], page: dict[str, Any], days: int) -> dict[str
         latest = recipe_runs[0] if recipe_runs else None
         successes = [r for r in recipe_runs if r["status"] == "success"]
         last_ok = successes[0] if successes else None
-        trend = [(-i, best[r["run_id"]]) for i, r in enumerate(successes[:14]) if best.get(r["run_id"])]
+        trend = [(instant(r["started_at"]), best[r["run_id"]], r["run_id"]) for r in successes[:14]
+                 if best.get(r["run_id"])]
         if trend:
-            series.append(Series(recipe, trend, labels=[f"{recipe}: {v:.4g} tok/s/GPU" for _, v in trend]))
+            series.append(Series(recipe, [(x, v) for x, v, _ in trend],
+                                 labels=[f"{recipe} {run}: {v:.4g} tok/s/GPU" for _, v, run in trend]))
         saved = skipped.get(recipe) or {}
         rows.append({"recipe": recipe, "latest": latest, "last_ok": last_ok, "capacity": capacity_of.get(recipe),
                      "skipped_runs": saved.get("runs") or 0, "gpu_hours_saved": saved.get("saved") or 0.0,
@@ -100,9 +114,9 @@ def overview(recipe_ids: list[str], page: dict[str, Any], days: int) -> dict[str
                      "simulated": bool(latest and latest.get("simulated")),
                      "best_simulated": bool(last_ok and last_ok.get("simulated")),
                      "capacity_simulated": bool((capacity_of.get(recipe) or {}).get("simulated"))})
-    trend_chart = chart("overview-trend", "Best output tokens/s per GPU, last successful runs per recipe", series,
-                        "runs ago (0 = latest)", "output tok/s/GPU")
-    return {"rows": rows, "trend_chart": trend_chart, "alerts": page["alerts"], "days": days,
+    trend_chart = chart("overview-trend", "Best output tokens/s per GPU, last successful runs per recipe",
+                        series[:FRONTIER_RECIPES], "run started (UTC)", "output tok/s/GPU", x_time=True)
+    return {"rows": rows, "trend_chart": trend_chart, "alerts": page["alerts"], "view": view,
             "gpu_weeks": gpu_hours_by_week(page["weeks"]),
             "any_simulated": any(r["simulated"] or r["best_simulated"] or r["capacity_simulated"] for r in rows)}
 
@@ -117,24 +131,23 @@ def capacity_section(runs: list[dict], capacity: list[dict], verdicts: list[dict
     by_run = {c["run_id"]: c for c in capacity}
     chronological = [r for r in reversed(runs) if r["run_id"] in by_run]
     verdict_of = {v["run_id"]: v for v in verdicts if v["point_id"] == CAPACITY}
-    pts, band, marked, ticks = [], [], [], []
-    for i, run in enumerate(chronological):
+    pts, band, marked = [], [], []
+    for run in chronological:
         row = by_run[run["run_id"]]
         value = row.get("capacity_output_throughput_per_gpu")
         if value is None:
             continue
-        pts.append((i, value))
-        ticks.append((i, when(run["started_at"])[5:10]))
+        x = instant(run["started_at"])
+        pts.append((x, value))
         d = (verdict_of.get(run["run_id"]) or {}).get("details") or {}
         if isinstance(d.get("capacity_output_throughput_per_gpu"), dict):
             b, w = d["capacity_output_throughput_per_gpu"]["baseline"], d["capacity_output_throughput_per_gpu"]["band"]
-            band.append((i, b * (1 - w), b * (1 + w)))
+            band.append((x, b * (1 - w), b * (1 + w)))
         if verdict_of.get(run["run_id"], {}).get("verdict") == Verdict.REGRESSED:
-            marked.append((i, value))
-    step = max(1, -(-len(ticks) // 6))
+            marked.append((x, value))
     trend = chart("capacity-trend", "Capacity at the SLO: output tok/s per GPU (band: baseline ± noise)",
-                  [Series("capacity tok/s/GPU", pts, band=band, marked=marked)], "run (UTC date)",
-                  "output tok/s/GPU", x_ticks=ticks[::step])
+                  [Series("capacity tok/s/GPU", pts, band=band, marked=marked)], "run started (UTC)",
+                  "output tok/s/GPU", x_time=True)
     found = by_run.get(current["run_id"]) if current else None
     steps_chart = None
     if found:
@@ -186,10 +199,12 @@ def _reasons(row: dict) -> list[str]:
 
 def recipe_page(recipe: str, runs: list[dict], results: list[dict], verdicts: list[dict], alerts: list[dict],
                 selected: str | None = None, trials: list[dict] | None = None,
-                capacity: list[dict] | None = None) -> dict[str, Any]:
+                capacity: list[dict] | None = None, view: View | None = None) -> dict[str, Any]:
     """The recipe page: the selected (else latest successful) run's points with their trials' range as
-    error bars and invalid points hollow, the frontier, a trend per point, the runs, the alerts."""
+    error bars and invalid points hollow, its latency percentiles, the frontier, a trend per point of the
+    view's metric, the runs, the alerts."""
     trials = trials or []
+    view = view or View()
     by_run = group(results, "run_id")
     verdicts_by_run = group(verdicts, "run_id")
     # the window's newest runs, and a selected run from before it (a permalink) after them
@@ -218,6 +233,7 @@ def recipe_page(recipe: str, runs: list[dict], results: list[dict], verdicts: li
             series.append(Series("baseline (median)", base_pts, dashed=True, color="#555"))
         charts["throughput"] = chart("throughput-concurrency", "Output throughput against concurrency", series,
                                      "concurrency (max = unbounded)", "output tok/s", x_ticks=ticks)
+        charts["latency"] = latency_chart(rows, view, ticks)
         regressed = {(p["point_id"]) for p in regressed_points(verdicts_by_run.get(current["run_id"], []))}
         verdict_of = {v["point_id"]: v["verdict"] for v in verdicts_by_run.get(current["run_id"], [])}
         points = [{**r, "verdict": verdict_of.get(r["point_id"], "-"), "regressed": r["point_id"] in regressed,
@@ -246,39 +262,16 @@ def recipe_page(recipe: str, runs: list[dict], results: list[dict], verdicts: li
                                            for r in rows]))
     charts["frontier"] = chart("frontier", "Throughput–interactivity frontier (a point per concurrency)",
                                frontier, "tokens/s per user (1000 / TPOT p50)", "output tok/s per GPU")
-    # the trend of each point over the nights, with the band the check used, regressions ringed
-    chronological = list(reversed(successes))
-    trends = []
+    # every point's trend over the runs, of the metric the view asks for (dated, its band, regressions ringed)
     point_ids = sorted({r["point_id"] for r in results if not r.get("search_step")}, key=lambda p: point_key(
         next(r for r in results if r["point_id"] == p)))
-    for point in point_ids[:8]:
-        pts, band, marked, hollow = [], [], [], []
-        for i, run in enumerate(chronological):
-            row = next((r for r in by_run[run["run_id"]] if r["point_id"] == point), None)
-            if not row or row.get("output_throughput") is None:
-                continue
-            pts.append((i, row["output_throughput"]))
-            hollow.append(row.get("valid") is False)  # shown, never in a baseline (the warehouse's history)
-            verdict = next((v for v in verdicts_by_run.get(run["run_id"], []) if v["point_id"] == point), None)
-            d = (verdict or {}).get("details") or {}
-            if isinstance(d.get("output_throughput"), dict):
-                b, w = d["output_throughput"]["baseline"], d["output_throughput"]["band"]
-                band.append((i, b * (1 - w), b * (1 + w)))
-            if verdict and verdict["verdict"] == Verdict.REGRESSED:
-                marked.append((i, row["output_throughput"]))
-        stamps = [when(r["started_at"]) for r in chronological]
-        same_day = len({s[:10] for s in stamps}) == 1
-        ticks = [(i, s[11:] if same_day else s[5:10]) for i, s in enumerate(stamps)]
-        step = max(1, -(-len(ticks) // 5))
-        trends.append(chart(f"trend-{point}", f"{point} (band: baseline ± noise)",
-                            [Series("output tok/s", pts, band=band, marked=marked, hollow=hollow)], "run (UTC)",
-                            "output tok/s",
-                            x_ticks=ticks[::step], width=480, height=240))
+    trends = point_trends(list(reversed(successes)), by_run, verdicts_by_run, point_ids, view)
     charts["gpu_time"] = gpu_time_chart(runs)
     return {"recipe": recipe, "runs": runs, "current": current, "points": points, "charts": charts,
             "environment": environment_rows(current),
             "capacity": capacity_section(runs, capacity or [], verdicts, results, current),
-            "trends": trends, "alerts": alerts, "metrics": POINT_METRICS,
+            "trends": trends, "alerts": alerts, "metrics": point_metrics(view), "view": view,
+            "selected_missing": bool(selected) and not any(r["run_id"] == selected for r in runs),
             "previous_ok": {r["run_id"]: next((s["run_id"] for s in successes if s["started_at"] < r["started_at"]),
                                               None) for r in runs},
             "any_simulated": any(r.get("simulated") for r in runs)}
