@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from recipebench.catalog.vocabulary import Verdict
 from recipebench.results.warehouse import Warehouse, decode_json
 
 TREND_RUNS = 14  # successful runs per recipe on the overview's trend
@@ -53,13 +54,18 @@ def _recipes(wh: Warehouse, recipes: list[str], base: dict) -> tuple[dict, dict[
     return params, ph, "(" + ", ".join(ph[k] for k in values) + ")" if values else "(NULL)"
 
 
+def _runs_in(members: str, scope: Scope, ph: dict[str, str], alias: str = "") -> str:
+    """The runs table's condition for the scope: its days, the recipes, the filters."""
+    narrowed = "".join(f" AND {alias}{k} = {ph[f'f_{k}']}" for k in sorted(scope.filters))
+    return f"{_dates(ph, alias)} AND {alias}recipe IN {members}{narrowed}"
+
+
 def _window(wh: Warehouse, members: str, scope: Scope, ph: dict[str, str]) -> str:
     """Each recipe's runs in the scope, newest first, ranked overall and among its kind."""
     cols = ", ".join(RUN_COLUMNS)
-    narrowed = "".join(f" AND {k} = {ph[f'f_{k}']}" for k in sorted(scope.filters))
     return (f"SELECT {cols}, ROW_NUMBER() OVER (PARTITION BY recipe ORDER BY started_at DESC) AS nth, "
             f"ROW_NUMBER() OVER (PARTITION BY recipe, status ORDER BY started_at DESC) AS nth_of_status "
-            f"FROM {wh.table('runs')} WHERE {_dates(ph)} AND recipe IN {members}{narrowed}")
+            f"FROM {wh.table('runs')} WHERE {_runs_in(members, scope, ph)}")
 
 
 def choices(wh: Warehouse, recipes: list[str], scope: Scope) -> dict[str, list[str]]:
@@ -72,7 +78,7 @@ def choices(wh: Warehouse, recipes: list[str], scope: Scope) -> dict[str, list[s
 
 def overview(wh: Warehouse, recipes: list[str], scope: Scope, weeks_since: dt.date) -> dict[str, Any]:
     """The overview's rows: per recipe its latest run and latest successful runs (the trend's), the best
-    output tok/s/GPU of each of those, the verdicts of its latest success, its skipped nights, its latest
+    output tok/s/GPU of each of those, the regressed verdicts of its latest success, its skipped nights, its latest
     capacity, its GPU-hours per week since `weeks_since`; the latest alerts."""
     p, ph, members = _recipes(wh, recipes, {**scope.params(), "weeks_since": ("DATE", weeks_since)})
     window = _window(wh, members, scope, ph)
@@ -83,20 +89,20 @@ def overview(wh: Warehouse, recipes: list[str], scope: Scope, weeks_since: dt.da
                   f"AND w.status = 'success' AND w.nth_of_status <= {TREND_RUNS} AND r.search_step IS NULL "
                   f"GROUP BY r.run_id", p)
     verdicts = wh.run(f"SELECT v.* FROM {wh.table('verdicts')} AS v JOIN ({window}) AS w ON v.run_id = w.run_id "
-                      f"WHERE {_dates(ph, 'v.')} AND w.status = 'success' AND w.nth_of_status = 1", p)
-    skipped = wh.run(f"SELECT w.recipe, COUNT(*) AS runs, SUM(u.gpu_hours_saved) AS saved FROM {wh.table('runs')} "
-                     f"AS u JOIN ({window}) AS w ON u.run_id = w.run_id WHERE {_dates(ph, 'u.')} "
-                     f"AND w.status = 'skipped' GROUP BY w.recipe", p)
+                      f"WHERE {_dates(ph, 'v.')} AND w.status = 'success' AND w.nth_of_status = 1 "
+                      f"AND v.verdict = '{Verdict.REGRESSED.value}'", p)  # the overview lists its open regressions only
+    runs_in = _runs_in(members, scope, ph, "u.")
+    skipped = wh.run(f"SELECT u.recipe, COUNT(*) AS runs, SUM(u.gpu_hours_saved) AS saved FROM {wh.table('runs')} "
+                     f"AS u WHERE {runs_in} AND u.status = 'skipped' GROUP BY u.recipe", p)
     capacity = wh.run(
-        f"SELECT * FROM (SELECT c.*, w.started_at, ROW_NUMBER() OVER (PARTITION BY c.recipe ORDER BY w.started_at "
-        f"DESC) AS nth FROM {wh.table('capacity')} AS c JOIN ({window}) AS w ON c.run_id = w.run_id "
-        f"WHERE {_dates(ph, 'c.')}) AS x WHERE nth = 1", p)
+        f"SELECT * FROM (SELECT c.*, u.started_at, ROW_NUMBER() OVER (PARTITION BY c.recipe ORDER BY u.started_at "
+        f"DESC) AS nth FROM {wh.table('capacity')} AS c JOIN {wh.table('runs')} AS u ON c.run_id = u.run_id "
+        f"WHERE {_dates(ph, 'c.')} AND {runs_in}) AS x WHERE nth = 1", p)
     weeks = wh.run(f"SELECT u.recipe, {wh.week_of('u.run_date')} AS week, SUM(u.gpu_hours) AS hours, "
-                   f"SUM(u.gpu_hours_measured) AS measured FROM {wh.table('runs')} AS u JOIN ({window}) AS w "
-                   f"ON u.run_id = w.run_id WHERE u.run_date >= {ph['weeks_since']} AND {_dates(ph, 'u.')} "
-                   f"AND u.gpu_hours IS NOT NULL GROUP BY u.recipe, 2", p)
+                   f"SUM(u.gpu_hours_measured) AS measured FROM {wh.table('runs')} AS u WHERE u.run_date >= "
+                   f"{ph['weeks_since']} AND {runs_in} AND u.gpu_hours IS NOT NULL GROUP BY u.recipe, 2", p)
     alerts = wh.run(f"SELECT a.run_id, a.kind, a.recipe, a.sent_at, a.subject FROM {wh.table('alerts')} AS a "
-                    f"JOIN ({window}) AS w ON a.run_id = w.run_id WHERE {_dates(ph, 'a.')} "
+                    f"JOIN {wh.table('runs')} AS u ON a.run_id = u.run_id WHERE {_dates(ph, 'a.')} AND {runs_in} "
                     f"ORDER BY a.sent_at DESC LIMIT 10", p)
     return {"runs": runs, "best": {r["run_id"]: r["best"] for r in best}, "verdicts": decode_json("verdicts", verdicts),
             "skipped": {r["recipe"]: r for r in skipped},
