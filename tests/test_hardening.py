@@ -442,15 +442,15 @@ def test_point_retries_come_within_seconds(monkeypatch):
     assert task.retries == 3 and task.retry_delay.total_seconds() <= 10
 
 
-def corrupt_duckdb(path):
-    """A DuckDB file whose catalog is intact and whose table data is not: it opens and lists its
-    columns, a read of the rows fails its block checksum."""
+def corrupt_duckdb(path, recipe="x"):
+    """A DuckDB file whose catalog is intact and whose table data is not (runs of `recipe`): it opens and
+    lists its columns, a read of the rows fails its block checksum."""
     from recipebench.results.warehouse import DuckDBWarehouse
 
     warehouse = DuckDBWarehouse(str(path))
     warehouse.ensure_tables()
     warehouse.run("INSERT INTO runs (run_id, recipe, run_date, started_at, simulated, status) SELECT 'r' || i::VARCHAR, "
-                  "'x', DATE '2026-01-01', TIMESTAMPTZ '2026-01-01', true, 'success' FROM range(2000) t(i)")
+                  f"'{recipe}', DATE '2026-01-01', TIMESTAMPTZ '2026-01-01', true, 'success' FROM range(2000) t(i)")
     warehouse.run("CHECKPOINT")
     data = bytearray(path.read_bytes())
     block = 12288 + 262144  # after the three 4 kB headers, the second 256 kB block: the table's rows

@@ -164,7 +164,7 @@ def test_no_template_and_no_handler_writes_html_by_hand():
 def test_a_corrupt_warehouse_is_a_503_with_the_reason(monkeypatch, tmp_path):
     from tests.test_hardening import corrupt_duckdb
 
-    warehouse = corrupt_duckdb(tmp_path / "corrupt.duckdb")
+    warehouse = corrupt_duckdb(tmp_path / "corrupt.duckdb", "vllm-a4-deepseek-r1")  # a recipe of the catalog
     monkeypatch.setattr(appmod, "_warehouse", lambda: warehouse)
     monkeypatch.setattr(appmod, "allowed", lambda user, ids: set(ids))
     app = appmod.create_app()
