@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit lint bench constraints clean
+.PHONY: demo ui test unit lint bench constraints clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/recipebench demo
+
+# Airflow's UI with the results pages, against the simulated cluster (after `make demo`: its runs too)
+ui: $(STAMP)
+	$(BIN)/recipebench ui
 
 # ruff (with its complexity limit and the heavy imports kept out of module level) and mypy over plugins/
 lint: $(STAMP)

@@ -48,7 +48,10 @@ def test_stage_chain(dagbag, dag_id):
 def test_schedule_tags_and_docs(dagbag):
     dag = dagbag.dags["sglang-a3ultra-deepseek-r1"]
     assert dag.timetable.expression == "0 1 * * *"
-    assert {"a3ultra", "sglang", "deepseek-r1"} <= set(dag.tags)
+    assert {"a3ultra", "h200", "fp8", "sglang", "deepseek-r1"} <= set(dag.tags)
+    assert dag.dag_display_name == "DeepSeek-R1 · sglang on H200 fp8 (sglang-a3ultra-deepseek-r1)"
+    gpus = {t for d in dagbag.dags.values() for t in d.tags} & {"h100", "h200", "b200", "gb200", "nvfp4"}
+    assert gpus == {"h100", "h200", "b200", "gb200", "nvfp4"}, gpus  # every GPU and precision is a tag somewhere
     assert "deepseek-ai/DeepSeek-R1" in dag.doc_md and "i1000-o1000-cmax-rinf-n1100" in dag.doc_md
 
 

@@ -4,8 +4,10 @@ the stage that failed, a one-line reason that names the cause, a runs row saying
 object of the run left in the cluster, or a failed run naming what was left. Then each way a run
 used to fail unsafely (issue 11, items 1-12) on its own."""
 
+import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -229,10 +231,18 @@ def test_demo_goes_on_after_a_recipe_that_crashes(monkeypatch, capsys):
     monkeypatch.setattr(runner, "environment", _nothing)
     monkeypatch.setattr(cli, "cmd_validate", lambda args: 0)
     monkeypatch.setattr(cli, "cmd_results", lambda args: 0)
+    from recipebench.cli import report
+
+    monkeypatch.setattr(report, "quiet", lambda log: contextlib.nullcontext(sys.stdout))  # the terminal, captured
     assert cli.cmd_demo(None) == 1
-    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    out = capsys.readouterr().out
+    lines = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
     assert len(lines) == 8 and [x["status"] for x in lines].count("failed") == 1
     assert next(x for x in lines if x["status"] == "failed")["reason"] == "RuntimeError: the artifacts location is gone"
+    # the terminal's lines: one per recipe, the summary table, the count
+    assert "] sglang-a3ultra-deepseek-r1: failed: RuntimeError: the artifacts location is gone (" in out
+    assert re.search(r"^recipe\s+status\s+results\s+best tok/s/GPU\s+failed stage: reason$", out, re.M)
+    assert "7 of 8 recipes ran end to end; failed or left objects: sglang-a3ultra-deepseek-r1" in out
 
 
 class _nothing:

@@ -32,6 +32,12 @@ class Accelerator:
     # channels, which multi-node NVLink needs, work within one domain only. None: no multi-node NVLink
     nvlink_domain_nodes: int | None = None
 
+    @property
+    def gpu_tag(self) -> str:
+        """The GPU as people search for it (h100, h200, b200, gb200): the node label's value without the
+        vendor, memory or variant (nvidia-h200-141gb: h200)."""
+        return self.gke_accelerator.removeprefix("nvidia-").split("-")[0]
+
     def defaults(self) -> dict:
         """The recipe-defaults layer this accelerator contributes."""
         return {"cluster": {"queue": self.default_queue}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -283,25 +284,61 @@ def cmd_stage_data(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    """The main job: every recipe end to end against the simulated cluster, then the results table.
-    A recipe that fails does not stop the others; SIGTERM stops the recipe running and the rest."""
+    """The main job: every recipe end to end against the simulated cluster, then a summary table.
+    A recipe that fails does not stop the others; SIGTERM stops the recipe running and the rest. The
+    terminal gets a line per recipe and stage; Airflow's logging, the runs' JSON outcomes and the full
+    tables go to var/demo.log."""
+    import time
+
+    from recipebench.catalog.paths import VAR
+    from recipebench.cli import report
     from recipebench.cli.runner import STOP, environment, sigterm_interrupts
 
     if cmd_validate(argparse.Namespace(dir=None, recipes_only=False)):
         return 1
     good, _ = load_catalog()
+    log = VAR / "demo.log"
     outcomes = []
-    with sigterm_interrupts(), environment():
-        for recipe_id in good:
-            outcomes.append(run_and_report(recipe_id, {}))
-            if STOP.is_set():
-                print("recipebench: interrupted: the remaining recipes were not run", file=sys.stderr)
-                break
-        status = cmd_results(argparse.Namespace(recipe=None, last=len(good) * 4))
-    failed = [o["recipe"] for o in outcomes if o["status"] != "success" or o["leftover_objects"]]
-    print(f"\n{len(outcomes) - len(failed)} of {len(good)} recipes ran end to end"
-          + (f"; failed or left objects: {', '.join(failed)}" if failed else ""))
+    with report.quiet(log) as terminal:
+        say = functools.partial(print, file=terminal, flush=True)
+        say(f"recipebench demo: {len(good)} recipes against the simulated cluster; Airflow's logs in {log}")
+        with sigterm_interrupts(), environment():
+            for n, recipe_id in enumerate(good, 1):
+                started = time.monotonic()
+                outcomes.append(run_and_report(recipe_id, {}))
+                say("\n".join(report.recipe_lines(n, len(good), outcomes[-1], time.monotonic() - started)))
+                if STOP.is_set():
+                    say("recipebench: interrupted: the remaining recipes were not run")
+                    break
+            status = cmd_results(argparse.Namespace(recipe=None, last=len(good) * 4))  # into the log
+        say("\n" + "\n".join(report.summary(outcomes, _best_figures([o.get("run_id") for o in outcomes]))))
+        failed = [o["recipe"] for o in outcomes if o["status"] != "success" or o["leftover_objects"]]
+        say(f"\n{len(outcomes) - len(failed)} of {len(good)} recipes ran end to end"
+            + (f"; failed or left objects: {', '.join(failed)}" if failed else "")
+            + f". Numbers are SIMULATED. The runs and results tables: {log}, or `recipebench results`.")
     return 1 if failed or len(outcomes) < len(good) else status
+
+
+def cmd_ui(args) -> int:
+    from recipebench.cli.ui import serve
+
+    return serve(args.port)
+
+
+def _best_figures(keys: list[str | None]) -> dict[str, tuple[int, float | None]]:
+    """Per run key: its result rows and best output tok/s/GPU in the warehouse (none when it is down)."""
+    from recipebench.results.warehouse import WarehouseError, open_warehouse
+
+    try:
+        wh = open_warehouse()
+        out = {}
+        for key in filter(None, keys):
+            rows = wh.select("results", {"run_id": key}, columns=["output_throughput_per_gpu"])
+            values = [r["output_throughput_per_gpu"] for r in rows if r["output_throughput_per_gpu"] is not None]
+            out[key] = (len(rows), max(values, default=None))
+        return out
+    except WarehouseError:
+        return {}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -354,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_stage_data)
     p = sub.add_parser("demo", help="the main job (see README)")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("ui", help="the simulated cluster and airflow standalone with the results pages (make ui)")
+    p.add_argument("--port", type=int, default=8080)
+    p.set_defaults(func=cmd_ui)
     return parser
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from recipebench.catalog.paths import REPO_ROOT, VAR
+from recipebench.cli.report import stage_seconds
 
 # Placeholders for the simulated cluster only: it never pulls a model or an image.
 SIM_CONNECTIONS = {
@@ -193,6 +194,7 @@ def run_recipe(recipe_id: str, params: dict[str, Any]) -> dict[str, Any]:
     failure = {k: ledger.get(k) for k in ("failed_stage", "reason")} if ledger.get("failed_stage") else \
         _guarded(problems, "metadata database", lambda: pushed_failure(dag_run)) or {}
     outcome |= {k: failure.get(k) for k in ("failed_stage", "reason")} | {"simulated": ledger.get("simulated")}
+    outcome["stages"] = [[name, round(secs, 1), state] for name, secs, state in stage_seconds(ledger.get("stages") or {})]
     if failure.get("refused") or ledger.get("refused"):
         outcome["status"] = "refused"
     if ledger.get("skipped_run"):  # schedule_policy when-changed: nothing changed since the run it names

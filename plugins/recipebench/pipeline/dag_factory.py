@@ -9,6 +9,7 @@ from typing import Any
 
 from airflow.sdk import DAG, CronTriggerTimetable, Param, XComArg
 
+from recipebench.catalog.accelerators import ACCELERATORS
 from recipebench.catalog.params import MAX_LEVELS, form_schema
 from recipebench.catalog.recipe import Recipe, load_catalog, recipes_dir
 from recipebench.pipeline.notify import RecipeNotifier
@@ -59,9 +60,13 @@ def build_recipe_dag(recipe: Recipe) -> DAG:
         key: Param(spec.pop("default"), **spec)
         for key, spec in ((k, dict(v)) for k, v in form_schema(recipe).items())
     }
-    tags = sorted({recipe.accelerator, recipe.framework, recipe.model.name.split("/")[-1].lower(), *recipe.tags})
+    gpu = ACCELERATORS[recipe.accelerator].gpu_tag
+    model = recipe.model.name.split("/")[-1]
+    # findable in the DAG list by GPU and precision as well as machine family, framework and model
+    tags = sorted({recipe.accelerator, gpu, recipe.model.precision, recipe.framework, model.lower(), *recipe.tags})
     with DAG(
         dag_id=recipe.id,
+        dag_display_name=f"{model} · {recipe.framework} on {gpu.upper()} {recipe.model.precision} ({recipe.id})",
         description=recipe.description,
         schedule=schedule,
         # no start_date: a cron DAG then waits for its next tick after unpausing, instead of
