@@ -100,3 +100,45 @@ def test_a_points_rerun_command_runs_that_point_again():
     assert (again.image.tag, again.benchmark.repeats, again.benchmark.warmup_requests) == ("v0.4.6.post4-cu124", 3, 128)
     body = json.loads(shlex.split(made["rest"].split(" -d ", 1)[1])[0])
     assert body == {"logical_date": None, "conf": params} and f"/api/v2/dags/{recipe.id}/dagRuns" in made["rest"]
+
+
+# -- plans that fit their limits (issue 25, items 7 and 8) -----------------------------------------
+
+def test_levels_the_recipe_did_not_plan_scale_their_prompts_to_the_point_limit():
+    """Concurrency 1 with the plan's 1,100 prompts of 1,000 tokens would run for hours past a 60-minute
+    point limit: its prompts scale down to whole waves that fit (80 ms per token, the SLO's TPOT limit:
+    45 sequential requests of 80 s); an unbounded level keeps the plan's."""
+    from recipebench.catalog.estimate import point_seconds
+
+    recipe = load_recipe("vllm-a4-deepseek-r1")
+    swept = apply_params(recipe, {"concurrency": ["1", "64", "unbounded"]})
+    prompts = {p.concurrency: p.num_prompts for p in swept.benchmark.points}
+    assert prompts == {1: 45, 64: 1100, None: 1100}
+    assert all(point_seconds(p, 80.0).seconds <= 60 * 60 for p in swept.benchmark.points)
+
+
+def test_prompts_given_that_cannot_fit_are_refused_with_what_would():
+    with pytest.raises(RecipeError, match=r"point i1000-o1000-c1-rinf-n2000: 2,000 prompts at concurrency 1 are "
+                                          r"2,000 waves of 1,000 output tokens, about 44\.4 h at its SLO's TPOT "
+                                          r"limit, 80 ms, past its 60-minute limit: send at most 45 prompts"):
+        apply_params(load_recipe("vllm-a4-deepseek-r1"), {"concurrency": ["1"], "num_prompts": 2000})
+
+
+def test_the_form_says_each_range_in_words_and_the_plans_cost():
+    schema = form_schema(load_recipe("vllm-a4-deepseek-r1"))
+    assert "1 to 1,048,576" in schema["input_len"]["description"] and "0 to " in schema["warmup_requests"]["description"]
+    assert "up to 128 characters" in schema["image_tag"]["description"]
+    assert "GPU-hours on 8 GPUs" in schema["num_prompts"]["description"]
+    assert "at its SLO's TPOT limit, 80 ms" in schema["num_prompts"]["description"]
+    with pytest.raises(RecipeError, match=r"image_tag: 'bad tag!' is not an image tag \(letters, digits"):
+        apply_params(load_recipe("vllm-a4-deepseek-r1"), {"image_tag": "bad tag!"})
+
+
+def test_every_recipes_own_plan_fits_its_point_limit():
+    from recipebench.catalog.estimate import over_limit, tpot_pace
+    from recipebench.catalog.recipe import load_catalog
+
+    good, _ = load_catalog()
+    for recipe in good.values():
+        assert not over_limit(recipe.benchmark.points, tpot_pace(recipe.slo.limits)[0], recipe.timeouts.point_minutes), \
+            recipe.id

@@ -8,11 +8,13 @@ a conf key that is no param is refused there, naming it.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from recipebench.catalog.estimate import over_limit, plan_text, prompts_that_fit, tpot_pace
 from recipebench.catalog.naming import object_name, run_labels
 from recipebench.catalog.recipe import (
     MAX_CONCURRENCY,
@@ -75,39 +77,53 @@ def _described(values: list) -> str:
     return ", ".join(str(v) for v in sorted(set(values)))
 
 
+TAG = re.compile(r"^[\w][\w.-]{0,127}$")  # Docker's tag grammar (distribution/reference: [\w][\w.-]{0,127})
+TAG_WORDS = "letters, digits, '_', '.' and '-', not starting with '.' or '-', up to 128 characters"
+
+
 def form_schema(recipe: Recipe) -> dict[str, dict[str, Any]]:
     """Per param: its default (the recipe's plan), section, plain-words description and the
     JSON-schema keywords that bound it. Airflow's form shows `section`s as groups and an array of
     strings as a box with one value per line."""
     points, defaults = recipe.benchmark.points, plan(recipe)
+    pace, pace_source = tpot_pace(recipe.slo.limits)
     length = {"type": ["null", "integer"], "minimum": 1, "maximum": MAX_TOKENS}
     fields: dict[str, dict[str, Any]] = {}
     if len(recipe.model.choices) > 1:
         fields["model"] = {"type": "string", "enum": recipe.model.choices, "section": SECTIONS[0],
                            "title": "Model checkpoint", "description": "Which checkpoint the server loads."}
     fields |= {
-        "image_tag": {"type": "string", "pattern": r"^[\w][\w.-]{0,127}$", "section": SECTIONS[0],
-                      "title": "Image tag", "description": f"The tag of {recipe.image.repository} the server runs."},
+        "image_tag": {"type": "string", "pattern": TAG.pattern, "section": SECTIONS[0],
+                      "title": "Image tag", "description": f"The tag of {recipe.image.repository} the server runs: "
+                                                           f"{TAG_WORDS}."},
         "input_len": {**length, "section": SECTIONS[1], "title": "Input length (tokens)",
-                      "description": "Prompt length of every request. The recipe's plan: "
+                      "description": f"Prompt length of every request, 1 to {MAX_TOKENS:,}. The recipe's plan: "
                                      f"{_described([p.input_len for p in points])}."},
         "output_len": {**length, "section": SECTIONS[1], "title": "Output length (tokens)",
-                       "description": "Tokens generated per request. The recipe's plan: "
+                       "description": f"Tokens generated per request, 1 to {MAX_TOKENS:,}. The recipe's plan: "
                                       f"{_described([p.output_len for p in points])}."},
         "concurrency": {
             "type": "array", "uniqueItems": True, "minItems": 1, "maxItems": MAX_LEVELS,
             # no item type, so the form shows one level per line; numbers from the API are checked too
             "items": {"pattern": rf"^([1-9][0-9]{{0,4}}|{UNBOUNDED})$", "minimum": 1, "maximum": MAX_CONCURRENCY},
             "section": SECTIONS[1], "title": "Concurrency levels",
-            "description": "Requests in flight at once, one level per line; each level is a benchmark point. "
-                           f"'{UNBOUNDED}' sends every prompt at once. The recipe's plan: "
+            "description": f"Requests in flight at once, one level per line, 1 to {MAX_CONCURRENCY:,} or "
+                           f"'{UNBOUNDED}' (every prompt at once); up to {MAX_LEVELS} levels, each a benchmark point. "
+                           "The recipe's plan: "
                            f"{', '.join(defaults['concurrency'])}."},
         "num_prompts": {"type": ["null", "integer"], "minimum": 1, "maximum": MAX_PROMPTS, "section": SECTIONS[1],
-                        "title": "Prompts per point", "description": "Requests sent at each point. The recipe's "
-                                                                     f"plan: {_described([p.num_prompts for p in points])}."},
+                        "title": "Prompts per point",
+                        "description": f"Requests sent at each point, 1 to {MAX_PROMPTS:,}: in waves of the point's "
+                                       f"concurrency, so a low concurrency with many prompts runs long (a point past "
+                                       f"its {recipe.timeouts.point_minutes}-minute limit is refused, with the most "
+                                       f"prompts that fit). The recipe's plan: "
+                                       f"{_described([p.num_prompts for p in points])}, "
+                                       f"{plan_text(points, pace, recipe.benchmark.repeats, recipe.gpu_count)} at "
+                                       f"{pace_source}."},
         "warmup_requests": {"type": ["null", "integer"], "minimum": 0, "maximum": MAX_PROMPTS, "section": SECTIONS[1],
                             "title": "Warm-up requests per point",
-                            "description": "Sent before each point's measured requests, never measured. Empty: twice "
+                            "description": f"Sent before each point's measured requests, never measured, 0 to "
+                                           f"{MAX_PROMPTS:,}. Empty: twice "
                                            "the concurrency, at least 8. 0 measures a cold server: the point is then "
                                            "invalid."},
         "repeats": {"type": "integer", "enum": list(range(1, MAX_REPEATS + 1, 2)), "section": SECTIONS[1],
@@ -119,7 +135,8 @@ def form_schema(recipe: Recipe) -> dict[str, dict[str, Any]]:
                                    f"{recipe.gpu_count} GPUs)."},
         **{param: {"type": ["null", "number"], "exclusiveMinimum": 0, "maximum": 3_600_000, "section": SECTIONS[1],
                    "title": f"SLO: {metric.upper()} {_slo_pct(recipe, metric)} limit (ms)",
-                   "description": f"A request meets the SLO when its {metric.upper()} is within this; capacity is the "
+                   "description": f"Above 0 and at most 3,600,000 ms. A request meets the SLO when its "
+                                  f"{metric.upper()} is within this; capacity is the "
                                   f"highest load whose {_slo_pct(recipe, metric)} stays within every limit. The "
                                   f"recipe's: {recipe.slo.describe()} ({recipe.slo.source})."}
            for param, metric in SLO_PARAMS.items()},
@@ -161,6 +178,13 @@ def _points(recipe: Recipe, changed: dict[str, Any]) -> list[dict]:
     for key in ("input_len", "output_len", "num_prompts"):
         if changed.get(key) is not None:
             points = [{**p, key: changed[key]} for p in points]
+    if changed.get("num_prompts") is None and ("concurrency" in changed or changed.get("output_len") is not None):
+        # levels (or lengths) the recipe did not plan, prompts not given: each point's prompts scale down to
+        # what its concurrency sends within the point limit (catalog.estimate), instead of running past it
+        pace, _ = tpot_pace(recipe.slo.limits)
+        points = [{**p, "num_prompts": min(p["num_prompts"], prompts_that_fit(
+            p["output_len"], p["concurrency"], pace, recipe.timeouts.point_minutes))} if p.get("concurrency")
+                  and not p.get("request_rate") else p for p in points]
     unique = {tuple(sorted(p.items())): p for p in points}  # overrides can collapse points
     return list(unique.values())
 
@@ -189,6 +213,27 @@ def apply_params(recipe: Recipe, params: dict[str, Any]) -> Recipe:
         hints = "".join(f" ({k!r}: did you mean {m[0]!r}?)" for k, m in near.items() if m)
         raise RecipeError(f"trigger params: unknown param(s) {', '.join(repr(k)[:80] for k in unknown)}{hints}; "
                           f"known: {', '.join(PARAM_KEYS)}")
+    _check_values(recipe, params)
+    changed = changed_params(recipe, params)
+    overrides: dict[str, Any] = {"benchmark": {"points": _points(recipe, changed),
+                                               **{k: changed[k] for k in ("warmup_requests", "repeats") if k in changed}}}
+    slo = {f"{metric}_{_slo_pct(recipe, metric)}_ms": float(changed[param])
+           for param, metric in SLO_PARAMS.items() if changed.get(param) is not None}
+    if slo:
+        overrides["slo"] = {**slo, "source": f"trigger params (the recipe's: {recipe.slo.describe()})"}
+    if changed.get("model"):
+        overrides["model"] = {"name": changed["model"]}
+    if changed.get("image_tag"):
+        overrides["image"] = {"tag": changed["image_tag"]}
+    raw = deep_merge(recipe.model_dump(mode="json", exclude={"id"}), overrides)
+    resolved = resolve(recipe.id, raw, "trigger params")
+    if changed.get("num_prompts") is not None:  # prompts given: a plan past its limit is refused, not cut short
+        _fits(resolved)
+    return resolved
+
+
+def _check_values(recipe: Recipe, params: dict[str, Any]) -> None:
+    """Each param within its accepted range, said in words."""
     schema = form_schema(recipe)
     if "model" in params and params["model"] not in recipe.model.choices:
         raise RecipeError(f"trigger params: field model: {params['model']!r} is not one of {recipe.model.choices}")
@@ -205,6 +250,9 @@ def apply_params(recipe: Recipe, params: dict[str, Any]) -> Recipe:
     repeats = params.get("repeats", recipe.benchmark.repeats)
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats not in range(1, MAX_REPEATS + 1, 2):
         raise RecipeError(f"trigger params: field repeats: {repeats!r} is not an odd number from 1 to {MAX_REPEATS}")
+    tag = params.get("image_tag")
+    if tag is not None and (not isinstance(tag, str) or not TAG.match(tag)):
+        raise RecipeError(f"trigger params: field image_tag: {str(tag)[:80]!r} is not an image tag ({TAG_WORDS})")
     for key in ("keep_alive", "force"):
         if key in params and not isinstance(params[key], bool):
             raise RecipeError(f"trigger params: field {key}: {params[key]!r} is not true or false")
@@ -214,19 +262,19 @@ def apply_params(recipe: Recipe, params: dict[str, Any]) -> Recipe:
                                   or not 0 < value <= 3_600_000):
             raise RecipeError(f"trigger params: field {key}: {value!r} is not a number of milliseconds above 0 "
                               "and at most 3,600,000 (or empty for the recipe's)")
-    changed = changed_params(recipe, params)
-    overrides: dict[str, Any] = {"benchmark": {"points": _points(recipe, changed),
-                                               **{k: changed[k] for k in ("warmup_requests", "repeats") if k in changed}}}
-    slo = {f"{metric}_{_slo_pct(recipe, metric)}_ms": float(changed[param])
-           for param, metric in SLO_PARAMS.items() if changed.get(param) is not None}
-    if slo:
-        overrides["slo"] = {**slo, "source": f"trigger params (the recipe's: {recipe.slo.describe()})"}
-    if changed.get("model"):
-        overrides["model"] = {"name": changed["model"]}
-    if changed.get("image_tag"):
-        overrides["image"] = {"tag": changed["image_tag"]}
-    raw = deep_merge(recipe.model_dump(mode="json", exclude={"id"}), overrides)
-    return resolve(recipe.id, raw, "trigger params")
+
+
+def _fits(recipe: Recipe) -> None:
+    """Refuse a plan with a point whose trial would run past its limit (estimate: catalog.estimate)."""
+    pace, source = tpot_pace(recipe.slo.limits)
+    late = over_limit(recipe.benchmark.points, pace, recipe.timeouts.point_minutes)
+    if late:
+        point, est, fit = late[0]
+        raise RecipeError(
+            f"trigger params: point {point.id}: {point.num_prompts:,} prompts at concurrency {point.concurrency} are "
+            f"{est.waves:,} waves of {point.output_len:,} output tokens, about {est.seconds / 3600:.1f} h at {source}, "
+            f"past its {recipe.timeouts.point_minutes}-minute limit: send at most {fit:,} prompts at that "
+            f"concurrency, or raise it" + (f" ({len(late) - 1} more point(s) too)" if len(late) > 1 else ""))
 
 
 class RunConfig(BaseModel):

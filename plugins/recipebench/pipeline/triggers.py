@@ -82,12 +82,12 @@ class PollingTrigger(BaseTrigger):
                 yield TriggerEvent({"state": str(self.failure_state), "evidence": [], "at": time.time(),
                                     "reason": f"cluster error while waiting: {reason(exc)}"})
                 return
-            if payload.get("reason") != last:
-                self.log.info("%s: %s", payload.get("state"), payload.get("reason"))
-                last = payload.get("reason")
-            if final:  # `at`: when it was seen, for the GPU idle time after it
+            if final:  # `at`: when it was seen, for the GPU idle time after it; the task logs the verdict once
                 yield TriggerEvent({**payload, "at": time.time()})
                 return
+            if payload.get("reason") != last:  # what it is waiting for, as it changes
+                self.log.info("%s: %s", payload.get("state"), payload.get("reason"))
+                last = payload.get("reason")
             await asyncio.sleep(self.poll_s)
 
 
