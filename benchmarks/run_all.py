@@ -1,4 +1,4 @@
-"""Every performance figure the README quotes, in one command (about 5 minutes on 2 cores):
+"""Every performance figure the README quotes, in one command (about 7 minutes on 2 cores):
 
     python benchmarks/run_all.py        (or: make bench)
 
