@@ -15,8 +15,8 @@ class RecipebenchPlugin(AirflowPlugin):
     # /plugin/recipebench-results, next to Airflow's own pages
     # and a Results tab on every DAG and DAG run page: the UI fills {DAG_ID}/{RUN_ID} in for views
     # whose destination is not "nav" (apache/airflow airflow-core/src/airflow/ui, the Iframe
-    # component: src.replaceAll("{DAG_ID}", encodeURIComponent(dagId))). The view runs in a sandboxed
-    # iframe without allow-top-navigation, so the pages' links stay in the frame (no target="_top").
+    # component: src.replaceAll("{DAG_ID}", encodeURIComponent(dagId))). The view runs in an iframe
+    # sandboxed without allow-top-navigation: links to Airflow's pages go through ui/static/links.js.
     external_views = [
         {"name": "Benchmark results", "href": f"{PREFIX}/", "url_route": "recipebench-results",
          "destination": "nav", "nav_top_level": True},
