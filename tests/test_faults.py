@@ -498,7 +498,7 @@ def test_a_yaml_tag_in_a_param_is_refused_before_anything_starts():
                           "image_tag=!!python/object/apply:os.system [id]"], cwd=REPO, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert "trigger params: field image_tag" in out.stderr and "!!python/object/apply:os.system [id]" in out.stderr
+    assert "trigger params: field image.tag" in out.stderr and "!!python/object/apply:os.system [id]" in out.stderr
     assert "simulated cluster" not in out.stderr
 
 

@@ -130,7 +130,7 @@ def test_the_form_says_each_range_in_words_and_the_plans_cost():
     assert "up to 128 characters" in schema["image_tag"]["description"]
     assert "GPU-hours on 8 GPUs" in schema["num_prompts"]["description"]
     assert "at its SLO's TPOT limit, 80 ms" in schema["num_prompts"]["description"]
-    with pytest.raises(RecipeError, match=r"image_tag: 'bad tag!' is not an image tag \(letters, digits"):
+    with pytest.raises(RecipeError, match=r"field image.tag: 'bad tag!' is not an image tag \(letters, digits"):
         apply_params(load_recipe("vllm-a4-deepseek-r1"), {"image_tag": "bad tag!"})
 
 

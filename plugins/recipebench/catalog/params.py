@@ -8,7 +8,6 @@ a conf key that is no param is refused there, naming it.
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
@@ -17,6 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from recipebench.catalog.estimate import over_limit, plan_text, prompts_that_fit, tpot_pace
 from recipebench.catalog.naming import object_name, run_labels
 from recipebench.catalog.recipe import (
+    IMAGE_TAG,
+    IMAGE_TAG_WORDS,
     MAX_CONCURRENCY,
     MAX_PROMPTS,
     MAX_REPEATS,
@@ -77,10 +78,6 @@ def _described(values: list) -> str:
     return ", ".join(str(v) for v in sorted(set(values)))
 
 
-TAG = re.compile(r"^[\w][\w.-]{0,127}$")  # Docker's tag grammar (distribution/reference: [\w][\w.-]{0,127})
-TAG_WORDS = "letters, digits, '_', '.' and '-', not starting with '.' or '-', up to 128 characters"
-
-
 def form_schema(recipe: Recipe) -> dict[str, dict[str, Any]]:
     """Per param: its default (the recipe's plan), section, plain-words description and the
     JSON-schema keywords that bound it. Airflow's form shows `section`s as groups and an array of
@@ -93,9 +90,9 @@ def form_schema(recipe: Recipe) -> dict[str, dict[str, Any]]:
         fields["model"] = {"type": "string", "enum": recipe.model.choices, "section": SECTIONS[0],
                            "title": "Model checkpoint", "description": "Which checkpoint the server loads."}
     fields |= {
-        "image_tag": {"type": "string", "pattern": TAG.pattern, "section": SECTIONS[0],
+        "image_tag": {"type": "string", "pattern": IMAGE_TAG.pattern, "section": SECTIONS[0],
                       "title": "Image tag", "description": f"The tag of {recipe.image.repository} the server runs: "
-                                                           f"{TAG_WORDS}."},
+                                                           f"{IMAGE_TAG_WORDS}."},
         "input_len": {**length, "section": SECTIONS[1], "title": "Input length (tokens)",
                       "description": f"Prompt length of every request, 1 to {MAX_TOKENS:,}. The recipe's plan: "
                                      f"{_described([p.input_len for p in points])}."},
@@ -250,9 +247,6 @@ def _check_values(recipe: Recipe, params: dict[str, Any]) -> None:
     repeats = params.get("repeats", recipe.benchmark.repeats)
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats not in range(1, MAX_REPEATS + 1, 2):
         raise RecipeError(f"trigger params: field repeats: {repeats!r} is not an odd number from 1 to {MAX_REPEATS}")
-    tag = params.get("image_tag")
-    if tag is not None and (not isinstance(tag, str) or not TAG.match(tag)):
-        raise RecipeError(f"trigger params: field image_tag: {str(tag)[:80]!r} is not an image tag ({TAG_WORDS})")
     for key in ("keep_alive", "force"):
         if key in params and not isinstance(params[key], bool):
             raise RecipeError(f"trigger params: field {key}: {params[key]!r} is not true or false")

@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from recipebench.catalog.accelerators import ACCELERATORS
 from recipebench.catalog.frameworks import FLAG_STYLE, FRAMEWORK_DEFAULTS, PARALLEL_FLAGS
@@ -59,10 +60,21 @@ class ModelSpec(_Strict):
         return [self.name, *[v for v in self.variants if v != self.name]]
 
 
+# an image tag, as distribution/reference (regexp.go, `tag`) defines it
+IMAGE_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+IMAGE_TAG_WORDS = "letters, digits, '_', '.' and '-', not starting with '.' or '-', up to 128 characters"
+
+
+def _image_tag(value: str) -> str:
+    if not IMAGE_TAG.match(value):
+        raise ValueError(f"{value[:80]!r} is not an image tag ({IMAGE_TAG_WORDS})")
+    return value
+
+
 class ImageSpec(_Strict):
     # with build: the image name inside the Artifact Registry; without: a full reference
     repository: str = Field(min_length=1)
-    tag: str = Field(pattern=r"^[\w][\w.-]{0,127}$")
+    tag: Annotated[str, AfterValidator(_image_tag)]
     build: Literal["sglang", "vllm", "dynamo-sglang"] | None = None
     # images other than the server's (Dynamo frontend), used as published
     frontend: str | None = None

@@ -17,7 +17,7 @@ from recipebench.catalog.vocabulary import Verdict
 from recipebench.results.warehouse import Warehouse, decode_json
 
 TREND_RUNS = 14  # successful runs per recipe on the overview's trend
-OLDEST_DAYS = 3660  # no page looks further back (the longest window its URL may ask: ui.app.Days)
+OLDEST_DAYS = 3660  # no page looks further back (the longest window its URL may ask: ui.query.parse)
 RUN_COLUMNS = ("run_id", "recipe", "run_date", "started_at", "status", "failed_stage", "reason", "simulated",
                "gpu_hours", "gpu_hours_measured", "gpu_hours_saved")
 
@@ -130,8 +130,7 @@ def recipe(wh: Warehouse, recipe_id: str, scope: Scope, runs_shown: int, selecte
     oldest = (scope.until or dt.datetime.now(dt.UTC).date()) - dt.timedelta(days=OLDEST_DAYS)
     p, ph = wh.typed(recipe=("STRING", recipe_id), selected=("STRING", selected or ""), oldest=("DATE", oldest),
                      **scope.params())
-    narrowed = "".join(f" AND {k} = {ph[f'f_{k}']}" for k in sorted(scope.filters))
-    mine = f"recipe = {ph['recipe']} AND {_dates(ph)}{narrowed}"
+    mine = _runs_in(f"({ph['recipe']})", scope, ph)
     shown = (f"SELECT run_id, run_date FROM (SELECT run_id, run_date, ROW_NUMBER() OVER (ORDER BY started_at DESC) AS "
              f"nth FROM {wh.table('runs')} WHERE {mine}) AS n WHERE nth <= {int(runs_shown)}")
     runs = wh.run(f"SELECT * FROM {wh.table('runs')} WHERE {mine} ORDER BY started_at DESC LIMIT {int(runs_shown)}", p)

@@ -45,7 +45,18 @@ def page_view(days: Annotated[int | None, Query()] = None, since: Annotated[str 
 
 
 PageView = Annotated[Any, Depends(page_view)]
-Format = Annotated[str, Query(alias="format", description="html, or csv / json: what the page shows, as rows")]
+
+
+def page_format(form: Annotated[str, Query(alias="format")] = "html") -> str:
+    """html, or csv / json: what the page shows, as rows (ui.downloads); 400 for anything else."""
+    from recipebench.ui.downloads import FORMATS
+
+    if form not in FORMATS:
+        raise HTTPException(400, f"format={form!r}: one of {', '.join(FORMATS)}")
+    return form
+
+
+Format = Annotated[str, Depends(page_format)]
 
 
 async def current_user(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)):
@@ -154,10 +165,8 @@ def _here(request: Request) -> str:
 
 def _answer(template: str, user, form: str, name: str, table, **values) -> Response:
     """The page, or what it shows as rows (ui.downloads) for `format=csv|json`, named for the download."""
-    from recipebench.ui.downloads import FORMATS, render
+    from recipebench.ui.downloads import render
 
-    if form not in FORMATS:
-        raise HTTPException(400, f"format={form!r}: one of {', '.join(FORMATS)}")
     if form == "html":
         return _page(template, user, **values)
     media = "text/csv" if form == "csv" else "application/json"
@@ -236,7 +245,7 @@ def create_app() -> FastAPI:
         return Response(path.read_text(), media_type=media)
 
     @app.get("/")
-    def overview_page(request: Request, user: User, view: PageView, form: Format = "html"):
+    def overview_page(request: Request, user: User, view: PageView, form: Format):
         from recipebench.results import pages
         from recipebench.ui import data, downloads
 
@@ -251,8 +260,8 @@ def create_app() -> FastAPI:
                        choices=choices, here=_here(request), **page)
 
     @app.get("/frontier")
-    def frontier_view(request: Request, user: User, view: PageView,
-                      recipe: Annotated[list[str] | None, Query()] = None, form: Format = "html"):
+    def frontier_view(request: Request, user: User, view: PageView, form: Format,
+                      recipe: Annotated[list[str] | None, Query()] = None):
         """`recipe` (repeatable): the recipes to put on one frontier; none: every recipe the filters keep."""
         from recipebench.results import pages
         from recipebench.ui.frontier import frontier_page
@@ -269,8 +278,8 @@ def create_app() -> FastAPI:
                        readable=readable, here=_here(request), **page)
 
     @app.get("/recipes/{recipe}")
-    def recipe_view(request: Request, recipe: str, user: User, view: PageView, run: Annotated[str | None, Query()] = None,
-                    airflow_run: Annotated[str | None, Query()] = None, form: Format = "html"):
+    def recipe_view(request: Request, recipe: str, user: User, view: PageView, form: Format,
+                    run: Annotated[str | None, Query()] = None, airflow_run: Annotated[str | None, Query()] = None):
         """`run`: a recipebench run key; `airflow_run`: an Airflow run id (the DAG run's tab); a selected run
         outside the view's days is shown with its runs."""
         from recipebench.catalog.naming import run_key

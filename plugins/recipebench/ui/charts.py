@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
+MAX_SERIES = len(PALETTE)  # series one chart tells apart (a colour each): recipes on a shared chart
 
 
 @dataclass

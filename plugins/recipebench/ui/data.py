@@ -15,14 +15,13 @@ from recipebench.catalog.slo import SloSpec
 from recipebench.catalog.vocabulary import Verdict
 from recipebench.results.inputs import input_diff
 from recipebench.results.regressions import CAPACITY, UNITS, metric_details
-from recipebench.ui.charts import Chart, Series, chart, stacked
+from recipebench.ui.charts import MAX_SERIES, Chart, Series, chart, stacked
 from recipebench.ui.query import View
 from recipebench.ui.trends import instant, latency_chart, point_trends
 
 RUNS_SHOWN = 30  # runs per recipe in tables and trends
 FRONTIER_RUNS = 5  # runs drawn on the frontier chart
 GPU_TIME_RUNS = 20  # runs drawn on the GPU-hours chart
-FRONTIER_RECIPES = 10  # recipes on one cross-recipe frontier (one colour each)
 
 
 def point_metrics(view: View | None = None) -> tuple[tuple[str, str, bool], ...]:
@@ -106,16 +105,18 @@ def overview(recipe_ids: list[str], page: dict[str, Any], view: View) -> dict[st
             series.append(Series(recipe, [(x, v) for x, v, _ in trend],
                                  labels=[f"{recipe} {run}: {v:.4g} tok/s/GPU" for _, v, run in trend]))
         saved = skipped.get(recipe) or {}
+        regressions = regressed_points(verdicts_by_run.get(last_ok["run_id"], [])) if last_ok else []
         rows.append({"recipe": recipe, "latest": latest, "last_ok": last_ok, "capacity": capacity_of.get(recipe),
                      "skipped_runs": saved.get("runs") or 0, "gpu_hours_saved": saved.get("saved") or 0.0,
                      "best_per_gpu": best.get(last_ok["run_id"]) if last_ok else None,
-                     "regressions": regressed_points(verdicts_by_run.get(last_ok["run_id"], [])) if last_ok else [],
+                     "regressions": regressions,
+                     "latest_regressed": bool(regressions) and latest is last_ok,
                      # each figure's badge follows the run that produced it, not the latest run
                      "simulated": bool(latest and latest.get("simulated")),
                      "best_simulated": bool(last_ok and last_ok.get("simulated")),
                      "capacity_simulated": bool((capacity_of.get(recipe) or {}).get("simulated"))})
     trend_chart = chart("overview-trend", "Best output tokens/s per GPU, last successful runs per recipe",
-                        series[:FRONTIER_RECIPES], "run started (UTC)", "output tok/s/GPU", x_time=True)
+                        series[:MAX_SERIES], "run started (UTC)", "output tok/s/GPU", x_time=True)
     return {"rows": rows, "trend_chart": trend_chart, "alerts": page["alerts"], "view": view,
             "gpu_weeks": gpu_hours_by_week(page["weeks"]),
             "any_simulated": any(r["simulated"] or r["best_simulated"] or r["capacity_simulated"] for r in rows)}

@@ -19,8 +19,7 @@ def overview_rows(page: dict[str, Any]) -> list[dict[str, Any]]:
         latest, ok, cap = row["latest"] or {}, row["last_ok"] or {}, row["capacity"] or {}
         out.append({
             "recipe": row["recipe"], "latest_run": latest.get("run_id"), "latest_started_at": latest.get("started_at"),
-            "latest_status": latest.get("status"), "latest_regressed": bool(row["regressions"] and ok
-                                                                            and ok.get("run_id") == latest.get("run_id")),
+            "latest_status": latest.get("status"), "latest_regressed": row["latest_regressed"],
             "failed_stage": latest.get("failed_stage"), "reason": latest.get("reason"),
             "latest_simulated": row["simulated"], "last_success_run": ok.get("run_id"),
             "best_output_throughput_per_gpu": row["best_per_gpu"], "best_simulated": row["best_simulated"],

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from recipebench.ui.charts import Series, chart
+from recipebench.ui.charts import MAX_SERIES, Series, chart
 from recipebench.ui.query import View
 
-SHOWN = 10  # recipes on one chart: one colour each (charts.PALETTE)
 COLUMNS = ("recipe", "run_id", "started_at", "simulated", "accelerator", "framework", "model", "precision",
            "gpu_count", "point_id", "concurrency", "input_len", "output_len", "tokens_per_s_per_user",
            "output_throughput_per_gpu", "output_throughput", "valid")
@@ -27,7 +26,7 @@ def frontier_page(runs: list[dict], results: list[dict], chosen: list[str], view
     for r in results:
         by_run.setdefault(r["run_id"], []).append(r)
     series, rows = [], []
-    drawn = [run for run in runs if by_run.get(run["run_id"])][:SHOWN]
+    drawn = [run for run in runs if by_run.get(run["run_id"])][:MAX_SERIES]
     for run in drawn:
         measured = sorted((r for r in by_run[run["run_id"]] if r.get("tokens_per_s_per_user")
                            and r.get("output_throughput_per_gpu")), key=lambda r: r["tokens_per_s_per_user"])

@@ -6,7 +6,7 @@ draw. Everything a view shows comes from its URL, so every view is a permalink.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,7 +37,10 @@ class View:
     days: int | None = DEFAULT_DAYS  # the window as asked: days back from today, None for an explicit from/to
     metric: str = "throughput"
     stat: str = "p50"
-    filters: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def filters(self) -> dict[str, str]:
+        return self.scope.filters if self.scope else {}
 
     def column(self, metric: str | None = None) -> str:
         """The results column of a metric (this view's by default) at this view's statistic."""
@@ -113,5 +116,5 @@ def parse(today: dt.date, days: int | None = None, since: str | None = None, unt
     unknown = sorted(set(chosen) - set(FILTERS))
     if unknown:
         raise BadQuery(f"{unknown[0]}: pages filter by {', '.join(FILTERS)}")
-    return View(Scope(start, end if until else None, chosen), asked, _one_of("metric", metric, METRICS), _one_of("stat", stat, STATS),
-                chosen)
+    return View(Scope(start, end if until else None, chosen), asked, _one_of("metric", metric, METRICS),
+                _one_of("stat", stat, STATS))
